@@ -1,0 +1,30 @@
+# LiteMaaS in Python. The two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint fuzz bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)  ## start web, worker, beat, flower and the LiteLLM simulator
+	$(PY) -m app.devstack
+
+test: $(STAMP)  ## the whole suite (real PostgreSQL, Redis, Celery worker, simulator)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+bench: $(STAMP)  ## benchmarks; writes bench/results.json
+	$(PY) -m bench
+
+clean:
+	rm -rf .data/test

@@ -1,0 +1,95 @@
+"""LiteMaaS web application: ``create_app()`` wires settings, extensions, errors and routes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import redis
+from flask import Flask
+from flask.json.provider import DefaultJSONProvider
+
+from app import cli
+from app.api import register_blueprints
+from app.api.base import Api
+from app.auth.identity import sha256_hex
+from app.errors import register_error_handlers
+from app.extensions import db, jwt, migrate
+from app.litellm import LiteLLMClient
+from app.logs import configure_logging, init_request_logging
+from config.settings import Settings, load_settings
+from worker.celery_app import celery_init_app
+
+API_VERSION = "1.0.0"
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Money is Decimal in the database and a JSON number on the wire."""
+
+    @staticmethod
+    def default(o):
+        if isinstance(o, Decimal):
+            return float(o)
+        return DefaultJSONProvider.default(o)
+
+
+def flask_config(settings: Settings) -> dict:
+    return {
+        **{name: getattr(settings, name) for name in settings.__dataclass_fields__},
+        "TESTING": settings.APP_ENV == "test",
+        "MOCK_AUTH": settings.mock_auth,
+        "SQLALCHEMY_DATABASE_URI": settings.sqlalchemy_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            "pool_size": settings.DB_MAX_CONNECTIONS,
+            "max_overflow": settings.DB_MAX_CONNECTIONS,
+            "pool_pre_ping": True,
+            "pool_recycle": 1800,
+            "connect_args": {"connect_timeout": 5, "application_name": "litemaas"},
+        },
+        "JWT_SECRET_KEY": settings.JWT_SECRET,
+        "JWT_ALGORITHM": "HS256",
+        "JWT_DECODE_ALGORITHMS": ["HS256"],
+        "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=settings.JWT_ACCESS_TTL_SECONDS),
+        "JWT_REFRESH_TOKEN_EXPIRES": timedelta(seconds=settings.JWT_REFRESH_TTL_SECONDS),
+        "JWT_TOKEN_LOCATION": ["headers"],
+        "ADMIN_API_KEY_HASHES": [sha256_hex(k) for k in settings.ADMIN_API_KEYS],
+        "API_TITLE": "LiteMaaS API",
+        "API_VERSION": API_VERSION,
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/docs",
+        "OPENAPI_JSON_PATH": "json",
+        "OPENAPI_SWAGGER_UI_PATH": "/",
+        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        "MAX_CONTENT_LENGTH": settings.MAX_CONTENT_LENGTH,
+        "JSON_SORT_KEYS": False,
+    }
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the web app; raises ConfigError when settings are missing or unsafe."""
+    settings = (settings or load_settings()).validate()
+    configure_logging(settings.LOG_LEVEL)
+    app = Flask(__name__)
+    app.json_provider_class = JSONProvider
+    app.json = JSONProvider(app)
+    app.config.update(flask_config(settings))
+    app.url_map.strict_slashes = False
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory="migrations")
+    jwt.init_app(app)
+    app.extensions["redis"] = redis.Redis.from_url(
+        settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=2
+    )
+    app.extensions["litellm"] = LiteLLMClient(
+        settings.LITELLM_API_URL, settings.LITELLM_API_KEY or None,
+        timeout=settings.LITELLM_TIMEOUT_SECONDS,
+    )
+    celery_init_app(app, settings)
+
+    init_request_logging(app)
+    register_error_handlers(app)
+    api = Api(app)
+    register_blueprints(api)
+    cli.register(app)
+    return app

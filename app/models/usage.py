@@ -1,0 +1,73 @@
+"""Daily usage rollup from LiteLLM activity (DESIGN §9)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, updated_at, uuid_pk
+
+
+class UsageDaily(Base):
+    __tablename__ = "usage_daily"
+    __table_args__ = (
+        # The grain. NULLS NOT DISTINCT so rows without a known key/user still upsert.
+        UniqueConstraint(
+            "day",
+            "user_id",
+            "api_key_hash",
+            "model_id",
+            name="uq_usage_daily_grain",
+            postgresql_nulls_not_distinct=True,
+        ),
+        Index("ix_usage_daily_user_day", "user_id", "day"),
+        Index("ix_usage_daily_team_day", "team_id", "day"),
+        Index("ix_usage_daily_key_day", "api_key_id", "day"),
+        Index("ix_usage_daily_model_day", "model_id", "day"),
+        Index("ix_usage_daily_day", "day"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    day: Mapped[date] = mapped_column(Date, nullable=False)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    team_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("teams.id", ondelete="SET NULL")
+    )
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("api_keys.id", ondelete="SET NULL")
+    )
+    api_key_hash: Mapped[str | None] = mapped_column(String(64))
+    model_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    provider: Mapped[str | None] = mapped_column(String(64))
+    requests: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    successful_requests: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, server_default=text("0")
+    )
+    failed_requests: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, server_default=text("0")
+    )
+    prompt_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    completion_tokens: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, server_default=text("0")
+    )
+    total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    spend: Mapped[Decimal] = mapped_column(
+        Numeric(20, 8), nullable=False, server_default=text("0")
+    )
+    updated_at: Mapped[datetime] = updated_at()

@@ -1,0 +1,136 @@
+"""Users, teams, team membership and login sessions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import Base, created_at, enum_check, updated_at, uuid_pk
+
+ROLES = ("admin", "admin-readonly", "user")
+TEAM_ROLES = ("owner", "member")
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        UniqueConstraint("oauth_provider", "oauth_subject", name="uq_users_oauth_identity"),
+        CheckConstraint(
+            "roles <@ ARRAY['admin','admin-readonly','user']::text[]", name="roles_valid"
+        ),
+        CheckConstraint("max_budget IS NULL OR max_budget >= 0", name="max_budget_non_negative"),
+        Index("ix_users_roles", "roles", postgresql_using="gin"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    username: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    full_name: Mapped[str | None] = mapped_column(String(255))
+    oauth_provider: Mapped[str] = mapped_column(String(32), nullable=False)
+    oauth_subject: Mapped[str] = mapped_column(String(255), nullable=False)
+    roles: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), nullable=False, server_default=text("ARRAY['user']::text[]")
+    )
+    is_active: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=text("true"), index=True
+    )
+    max_budget: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
+    budget_duration: Mapped[str | None] = mapped_column(String(20))
+    tpm_limit: Mapped[int | None] = mapped_column(Integer)
+    rpm_limit: Mapped[int | None] = mapped_column(Integer)
+    spend: Mapped[Decimal] = mapped_column(
+        Numeric(18, 6), nullable=False, server_default=text("0")
+    )
+    litellm_user_id: Mapped[str | None] = mapped_column(String(255))
+    # Bumped to invalidate every token of the user at once (deactivation, role change).
+    token_version: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = updated_at()
+
+    memberships: Mapped[list[TeamMember]] = relationship(back_populates="user")
+
+    def has_role(self, role: str) -> bool:
+        return role in (self.roles or [])
+
+
+class Team(Base):
+    __tablename__ = "teams"
+    __table_args__ = (
+        CheckConstraint("max_budget IS NULL OR max_budget >= 0", name="max_budget_non_negative"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    name: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    max_budget: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
+    budget_duration: Mapped[str | None] = mapped_column(String(20))
+    tpm_limit: Mapped[int | None] = mapped_column(Integer)
+    rpm_limit: Mapped[int | None] = mapped_column(Integer)
+    spend: Mapped[Decimal] = mapped_column(
+        Numeric(18, 6), nullable=False, server_default=text("0")
+    )
+    litellm_team_id: Mapped[str | None] = mapped_column(String(255))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = updated_at()
+
+    members: Mapped[list[TeamMember]] = relationship(
+        back_populates="team", cascade="all, delete-orphan"
+    )
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+    __table_args__ = (enum_check("role", TEAM_ROLES),)
+
+    team_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(16), nullable=False, server_default="member")
+    created_at: Mapped[datetime] = created_at()
+
+    team: Mapped[Team] = relationship(back_populates="members")
+    user: Mapped[User] = relationship(back_populates="memberships")
+
+
+class UserSession(Base):
+    """A login: one refresh-token family; revoking it ends every token derived from it."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    refresh_jti: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    created_at: Mapped[datetime] = created_at()
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_reason: Mapped[str | None] = mapped_column(String(64))

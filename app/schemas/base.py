@@ -1,0 +1,51 @@
+"""Schema base classes and the one pager shape every list endpoint uses."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+
+def camelcase(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+class CamelSchema(ma.Schema):
+    """snake_case attributes, camelCase JSON; unknown input fields are refused."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    def on_bind_field(self, field_name: str, field_obj: ma.fields.Field) -> None:
+        field_obj.data_key = camelcase(field_obj.data_key or field_name)
+
+
+class PageQuerySchema(CamelSchema):
+    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    limit = ma.fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class PaginationSchema(CamelSchema):
+    page = ma.fields.Integer(required=True)
+    limit = ma.fields.Integer(required=True)
+    total = ma.fields.Integer(required=True)
+    total_pages = ma.fields.Integer(required=True)
+
+
+def page_of(item_schema: type[ma.Schema], name: str | None = None) -> type[ma.Schema]:
+    """Response schema ``{"data": [item], "pagination": {...}}`` for a list endpoint."""
+    return type(
+        name or f"{item_schema.__name__.removesuffix('Schema')}PageSchema",
+        (CamelSchema,),
+        {
+            "data": ma.fields.List(ma.fields.Nested(item_schema), required=True),
+            "pagination": ma.fields.Nested(PaginationSchema, required=True),
+        },
+    )
+
+
+class JobAcceptedSchema(CamelSchema):
+    job_id = ma.fields.UUID(required=True)
+    status = ma.fields.String(required=True)
+    links = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True)

@@ -1,0 +1,1 @@
+"""Business logic: one function per user action, one commit point each."""

@@ -1,0 +1,241 @@
+"""Jobs: every slow or external piece of work is a row here plus a Celery task (DESIGN §5).
+
+The row is committed before the task is published; PostgreSQL is the source of truth for
+status. Status writes from the worker (claim, progress, heartbeat, outcome) go through their
+own short transactions so they never commit a task's half-done unit of work.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import current_app, g, has_request_context
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.errors import Conflict, NotFound, ServiceUnavailable
+from app.extensions import db
+from app.models import ACTIVE_JOB_STATUSES, Job
+from app.services import audit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """How a kind of job runs: its Celery task and whether it is single-flight."""
+
+    task: str
+    single_flight: bool = False
+
+
+KINDS: dict[str, JobKind] = {
+    "worker_ping": JobKind("worker.tasks.maintenance.worker_ping"),
+}
+
+
+def register_kind(name: str, kind: JobKind) -> None:
+    KINDS[name] = kind
+
+
+def _current_request_id() -> str | None:
+    return g.get("request_id") if has_request_context() else None
+
+
+def create(kind: str, params: dict[str, Any] | None = None, *, requested_by=None,
+           flight_key: str | None = None) -> tuple[Job, bool]:
+    """Add a queued job to the session; returns (job, created).
+
+    For single-flight kinds an already queued/running job with the same flight key is
+    returned instead (created=False). The caller commits, then calls ``publish``.
+    """
+    spec = KINDS[kind]
+    if spec.single_flight and flight_key is None:
+        flight_key = kind
+    job = Job(id=uuid.uuid4(), kind=kind, status="queued", params=params or {},
+              flight_key=flight_key, requested_by=requested_by,
+              request_id=_current_request_id())
+    if flight_key is None:
+        db.session.add(job)
+        return job, True
+    try:
+        with db.session.begin_nested():
+            db.session.add(job)
+    except IntegrityError:
+        existing = db.session.scalar(
+            select(Job).where(Job.flight_key == flight_key,
+                              Job.status.in_(ACTIVE_JOB_STATUSES))
+        )
+        if existing is None:  # it finished between our insert and this read: try once more
+            return create(kind, params, requested_by=requested_by, flight_key=flight_key)
+        return existing, False
+    return job, True
+
+
+def publish(job: Job) -> None:
+    """Send the job's task to the broker. The job row must already be committed."""
+    celery = current_app.extensions["celery"]
+    headers = {"litemaas_request_id": job.request_id or _current_request_id()}
+    try:
+        celery.send_task(KINDS[job.kind].task, args=[str(job.id)], task_id=str(job.id),
+                         headers=headers)
+    except Exception as exc:  # broker down: the row stays queued, beat re-publishes it
+        log.warning("could not publish job %s: %s", job.id, type(exc).__name__)
+        raise ServiceUnavailable(
+            "The job queue is unavailable; the job is recorded and will start when it is back",
+            {"jobId": str(job.id)},
+            headers={"Retry-After": "10"},
+        ) from None
+    _set_published(job.id)
+
+
+def enqueue(kind: str, params: dict[str, Any] | None = None, *, requested_by=None,
+            flight_key: str | None = None) -> tuple[Job, bool]:
+    """Create, commit, then publish a job; returns (job, created)."""
+    job, created = create(kind, params, requested_by=requested_by, flight_key=flight_key)
+    if created:
+        audit.record("JOB_ENQUEUED", "job", job.id, details={"kind": kind})
+    db.session.commit()
+    if created:
+        publish(job)
+    return job, created
+
+
+def _set_published(job_id: uuid.UUID) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(update(Job).where(Job.id == job_id).values(published_at=func.now()))
+
+
+def get(job_id: uuid.UUID) -> Job:
+    job = db.session.get(Job, job_id)
+    if job is None:
+        raise NotFound.resource("job", job_id)
+    return job
+
+
+def get_visible(job_id: uuid.UUID, identity) -> Job:
+    """A job as its requester or an admin sees it; others get 404, not 403."""
+    job = get(job_id)
+    if not identity.can_read_all and job.requested_by != identity.user_id:
+        raise NotFound.resource("job", job_id)
+    return job
+
+
+def list_query(kind: str | None = None, status: str | None = None, requested_by=None):
+    stmt = select(Job)
+    if kind:
+        stmt = stmt.where(Job.kind == kind)
+    if status:
+        stmt = stmt.where(Job.status == status)
+    if requested_by:
+        stmt = stmt.where(Job.requested_by == requested_by)
+    return stmt
+
+
+def cancel(job_id: uuid.UUID) -> Job:
+    """Cancel a queued or running job; running tasks stop at their next progress update."""
+    job = get(job_id)
+    if job.status not in ACTIVE_JOB_STATUSES:
+        raise Conflict(f"Job is already {job.status}", {"status": job.status})
+    job.status = "cancelled"
+    job.finished_at = datetime.now(UTC)
+    audit.record("JOB_CANCELLED", "job", job.id, details={"kind": job.kind})
+    db.session.commit()
+    try:
+        current_app.extensions["celery"].control.revoke(str(job.id))
+    except Exception:  # the status row already stops the task; revoke only saves a wakeup
+        log.warning("could not revoke job %s", job.id)
+    return job
+
+
+# --- worker side -------------------------------------------------------------------------
+
+
+class JobCancelled(Exception):
+    """Raised inside a task when its job was cancelled."""
+
+
+def claim(job_id: uuid.UUID, lease_seconds: int) -> Job | None:
+    """Mark the job running if nobody else holds it; None means skip this delivery."""
+    stale = func.now() - timedelta(seconds=lease_seconds)
+    stmt = (
+        update(Job)
+        .where(Job.id == job_id)
+        .where(or_(Job.status == "queued",
+                   (Job.status == "running") & (or_(Job.heartbeat_at.is_(None),
+                                                    Job.heartbeat_at < stale))))
+        .values(status="running", attempts=Job.attempts + 1, heartbeat_at=func.now(),
+                started_at=func.coalesce(Job.started_at, func.now()))
+        .returning(Job.id)
+    )
+    with db.engine.begin() as conn:
+        claimed = conn.execute(stmt).scalar()
+    if claimed is None:
+        return None
+    db.session.expire_all()
+    return db.session.get(Job, job_id)
+
+
+def heartbeat(job_id: uuid.UUID) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(update(Job).where(Job.id == job_id, Job.status == "running")
+                     .values(heartbeat_at=func.now()))
+
+
+def progress(job_id: uuid.UUID, percent: int, message: str | None = None) -> None:
+    """Record progress; raises JobCancelled if the job was cancelled meanwhile."""
+    percent = max(0, min(100, int(percent)))
+    with db.engine.begin() as conn:
+        updated = conn.execute(
+            update(Job).where(Job.id == job_id, Job.status == "running")
+            .values(progress=percent, progress_message=message, heartbeat_at=func.now())
+            .returning(Job.id)
+        ).scalar()
+    if updated is None:
+        raise JobCancelled(str(job_id))
+
+
+def _finish(job_id: uuid.UUID, **values) -> bool:
+    with db.engine.begin() as conn:
+        done = conn.execute(
+            update(Job).where(Job.id == job_id, Job.status == "running")
+            .values(finished_at=func.now(), **values).returning(Job.id)
+        ).scalar()
+    return done is not None
+
+
+def succeed(job_id: uuid.UUID, result: dict[str, Any] | None) -> bool:
+    return _finish(job_id, status="succeeded", progress=100, result=result or {}, error=None)
+
+
+def fail(job_id: uuid.UUID, error: dict[str, Any]) -> bool:
+    return _finish(job_id, status="failed", error=audit.redact(error))
+
+
+def requeue_for_retry(job_id: uuid.UUID, error: dict[str, Any], countdown: float) -> None:
+    """Hand the job back to the queue while a Celery retry waits out its countdown."""
+    with db.engine.begin() as conn:
+        conn.execute(
+            update(Job).where(Job.id == job_id, Job.status == "running")
+            .values(status="queued", error=audit.redact(error),
+                    progress_message=f"retrying in {countdown:.0f}s",
+                    published_at=func.now() + timedelta(seconds=countdown))
+        )
+
+
+def stale_job_ids(queued_after: int, lease_seconds: int) -> list[uuid.UUID]:
+    """Jobs whose message was probably lost: queued too long, or running without heartbeat."""
+    now = func.now()
+    return list(db.session.scalars(
+        select(Job.id).where(or_(
+            (Job.status == "queued")
+            & (func.coalesce(Job.published_at, Job.created_at)
+               < now - timedelta(seconds=queued_after)),
+            (Job.status == "running") & (Job.heartbeat_at < now - timedelta(
+                seconds=2 * lease_seconds)),
+        )).order_by(Job.created_at).limit(500)
+    ))

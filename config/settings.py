@@ -1,0 +1,184 @@
+"""One settings object, read from the environment (DESIGN §10).
+
+Every process (web, worker, beat, CLI, tests) builds its configuration here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
+
+
+class ConfigError(RuntimeError):
+    """Raised at start when a setting is missing or invalid."""
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All runtime settings; field names are the environment variable names."""
+
+    APP_ENV: str = "development"
+    PORT: int = 8080
+    LOG_LEVEL: str = "INFO"
+
+    DATABASE_URL: str = ""
+    DB_MAX_CONNECTIONS: int = 10
+    REDIS_URL: str = ""
+    # Prefix for every Redis key this deployment writes (broker, limiter, caches): lets two
+    # deployments, or parallel test runs, share one Redis safely.
+    REDIS_KEY_PREFIX: str = "litemaas:"
+
+    JWT_SECRET: str = DEV_JWT_SECRET
+    JWT_ACCESS_TTL_SECONDS: int = 900
+    JWT_REFRESH_TTL_SECONDS: int = 7 * 24 * 3600
+
+    OAUTH_MOCK: bool | None = None  # None: on in development/test, off otherwise
+    OAUTH_PROVIDER: str = "openshift"  # openshift | oidc
+    OAUTH_CLIENT_ID: str = ""
+    OAUTH_CLIENT_SECRET: str = ""
+    OAUTH_ISSUER_URL: str = ""
+    OAUTH_CALLBACK_URL: str = ""
+    OPENSHIFT_API_URL: str = ""
+    OIDC_SCOPES: str = "openid profile email"
+    OIDC_GROUPS_CLAIM: str = "groups"
+    ADMIN_GROUPS: tuple[str, ...] = ("litemaas-admins", "administrators")
+    READONLY_ADMIN_GROUPS: tuple[str, ...] = ("litemaas-readonly", "viewers")
+    INITIAL_ADMIN_USERS: tuple[str, ...] = ()
+    ADMIN_API_KEYS: tuple[str, ...] = ()
+    FRONTEND_URL: str = ""
+    CORS_ORIGINS: tuple[str, ...] = ()
+
+    LITELLM_API_URL: str = "http://127.0.0.1:4000"
+    LITELLM_API_KEY: str = ""
+    LITELLM_TIMEOUT_SECONDS: float = 10.0
+    ENCRYPTION_KEY: str = ""
+
+    RATE_LIMIT_ENABLED: bool = True
+    RATE_LIMIT_MAX: int = 100  # per minute, role user
+    RATE_LIMIT_API_KEY: int = 200
+    RATE_LIMIT_ADMIN: int = 1000
+    RATE_LIMIT_ANONYMOUS: int = 60
+    MAX_CONTENT_LENGTH: int = 1024 * 1024
+
+    MODEL_SYNC_INTERVAL: int = 300  # seconds, 0 disables the scheduled sync
+    MODEL_SYNC_ON_START: bool = True
+    MODEL_SYNC_ALLOW_EMPTY: bool = False
+    USAGE_ROLLUP_INTERVAL: int = 900
+    RECONCILE_INTERVAL: int = 3600
+    JOB_REPUBLISH_AFTER_SECONDS: int = 120
+    JOB_LEASE_SECONDS: int = 60
+    CELERY_VISIBILITY_TIMEOUT: int = 3600
+    WORKER_HEARTBEAT_TTL: int = 30
+    EXPORT_DIR: str = "exports"
+
+    FLOWER_BASIC_AUTH: str = ""
+    METRICS_TOKEN: str = ""
+
+    DEFAULT_USER_MAX_BUDGET: float = 100.0
+    DEFAULT_USER_TPM_LIMIT: int = 100000
+    DEFAULT_USER_RPM_LIMIT: int = 120
+
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def is_production(self) -> bool:
+        return self.APP_ENV == "production"
+
+    @property
+    def mock_auth(self) -> bool:
+        if self.OAUTH_MOCK is None:
+            return self.APP_ENV in {"development", "test"}
+        return self.OAUTH_MOCK
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return sqlalchemy_url(self.DATABASE_URL)
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        return replace(self, **overrides)
+
+    def validate(self) -> Settings:
+        """Refuse to start on missing or unsafe settings; production is strict."""
+        problems = []
+        if self.APP_ENV not in {"development", "test", "production"}:
+            problems.append("APP_ENV must be development, test or production")
+        if not self.DATABASE_URL:
+            problems.append("DATABASE_URL is required")
+        if not self.REDIS_URL:
+            problems.append("REDIS_URL is required")
+        if self.OAUTH_PROVIDER not in {"openshift", "oidc"}:
+            problems.append("OAUTH_PROVIDER must be openshift or oidc")
+        if self.is_production:
+            problems.extend(self._production_problems())
+        if problems:
+            raise ConfigError("Invalid configuration: " + "; ".join(problems))
+        return self
+
+    def _production_problems(self) -> list[str]:
+        problems = []
+        if self.JWT_SECRET == DEV_JWT_SECRET or len(self.JWT_SECRET) < 32:
+            problems.append("JWT_SECRET must be set to a random value of at least 32 characters")
+        if self.mock_auth:
+            problems.append("OAUTH_MOCK=true is refused when APP_ENV=production")
+        for name in ("OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET", "OAUTH_ISSUER_URL"):
+            if not getattr(self, name):
+                problems.append(f"{name} is required in production")
+        if not self.LITELLM_API_KEY:
+            problems.append("LITELLM_API_KEY is required in production")
+        return problems
+
+
+def sqlalchemy_url(url: str) -> str:
+    """DATABASE_URL as given by operators (postgres://, postgresql://) → the psycopg2 driver."""
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg2://" + url.removeprefix(scheme)
+    return url
+
+
+def _coerce(raw: str, annotation: str) -> Any:
+    if "bool" in annotation:
+        return _bool(raw)
+    if "tuple" in annotation:
+        return _csv(raw)
+    if annotation == "int":
+        return int(raw)
+    if annotation == "float":
+        return float(raw)
+    return raw
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Build Settings from the environment; raises ConfigError on unparsable values."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    problems = []
+    if "FLASK_ENV" in environ and "APP_ENV" not in environ:
+        values["APP_ENV"] = environ["FLASK_ENV"]
+    for f in fields(Settings):
+        raw = environ.get(f.name)
+        if raw is None or f.name == "extra":
+            continue
+        try:
+            values[f.name] = _coerce(raw, str(f.type))
+        except ValueError as exc:
+            problems.append(f"{f.name}: {exc}")
+    if problems:
+        raise ConfigError("Invalid configuration: " + "; ".join(problems))
+    return Settings(**values)

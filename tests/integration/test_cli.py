@@ -1,0 +1,31 @@
+"""CLI: seed is idempotent; db-reset refuses in production."""
+
+from sqlalchemy import func, select
+
+from app import create_app
+
+
+def test_seed_is_idempotent(app):
+    from app.extensions import db
+    from app.models import Team, TeamMember, User
+
+    runner = app.test_cli_runner()
+    for _ in range(2):
+        result = runner.invoke(args=["seed"])
+        assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == 3
+        assert db.session.scalar(select(func.count()).select_from(Team)) == 2
+        assert db.session.scalar(select(func.count()).select_from(TeamMember)) == 2
+        admin = db.session.scalar(select(User).where(User.username == "admin"))
+        assert "admin" in admin.roles
+
+
+def test_db_reset_refuses_in_production(settings):
+    prod = settings.with_overrides(APP_ENV="production", OAUTH_MOCK=False, JWT_SECRET="x" * 40,
+                                   OAUTH_CLIENT_ID="a", OAUTH_CLIENT_SECRET="b",
+                                   OAUTH_ISSUER_URL="https://issuer")
+    app = create_app(prod)
+    result = app.test_cli_runner().invoke(args=["db-reset", "--yes"])
+    assert result.exit_code != 0
+    assert "refused" in result.output

@@ -1,0 +1,30 @@
+"""The OpenAPI document is valid and documents every route with auth and errors."""
+
+from openapi_spec_validator import validate
+
+
+def test_docs_json_is_a_valid_openapi_3_document(client):
+    response = client.get("/docs/json")
+    assert response.status_code == 200
+    spec = response.get_json()
+    assert spec["openapi"].startswith("3.")
+    validate(spec)
+
+
+def test_every_operation_documents_access_and_errors(client):
+    spec = client.get("/docs/json").get_json()
+    for path, item in spec["paths"].items():
+        assert path.startswith("/api/v1/"), path
+        for method, operation in item.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            assert "**Access:**" in operation.get("description", ""), (method, path)
+            if operation.get("security") != []:
+                assert {"401", "403"} <= set(operation["responses"]), (method, path)
+                assert "x-required-permission" in operation
+
+
+def test_swagger_ui_is_served(client):
+    response = client.get("/docs/")
+    assert response.status_code == 200
+    assert b"swagger" in response.data.lower()

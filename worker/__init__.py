@@ -1,0 +1,1 @@
+"""Celery side: the app wired to Flask, job tasks, and the beat schedule."""

@@ -1,0 +1,35 @@
+"""Celery beat schedule: exactly one beat runs it (RedBeat holds a lock in Redis)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from config.settings import Settings
+
+
+def beat_schedule(settings: Settings) -> dict:
+    schedule = {
+        "republish-stale-jobs": {
+            "task": "worker.tasks.maintenance.republish_stale_jobs",
+            "schedule": timedelta(seconds=max(10, settings.JOB_REPUBLISH_AFTER_SECONDS // 2)),
+        },
+    }
+    if settings.MODEL_SYNC_INTERVAL > 0:
+        schedule["sync-models"] = {
+            "task": "worker.tasks.maintenance.enqueue_scheduled",
+            "schedule": timedelta(seconds=settings.MODEL_SYNC_INTERVAL),
+            "args": ["sync_models"],
+        }
+    if settings.USAGE_ROLLUP_INTERVAL > 0:
+        schedule["usage-rollup"] = {
+            "task": "worker.tasks.maintenance.enqueue_scheduled",
+            "schedule": timedelta(seconds=settings.USAGE_ROLLUP_INTERVAL),
+            "args": ["usage_rollup"],
+        }
+    if settings.RECONCILE_INTERVAL > 0:
+        schedule["reconcile"] = {
+            "task": "worker.tasks.maintenance.enqueue_scheduled",
+            "schedule": timedelta(seconds=settings.RECONCILE_INTERVAL),
+            "args": ["reconcile"],
+        }
+    return schedule

@@ -1,0 +1,76 @@
+"""Worker lifecycle: fresh DB pool after fork, and a heartbeat in Redis for /health/ready."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
+from flask import Flask
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_KEY = "worker-heartbeats"
+
+
+def heartbeat_key(app: Flask) -> str:
+    return app.config["REDIS_KEY_PREFIX"] + HEARTBEAT_KEY
+
+
+def beat_once(app: Flask, hostname: str) -> None:
+    client = app.extensions["redis"]
+    key = heartbeat_key(app)
+    now = time.time()
+    pipe = client.pipeline()
+    pipe.zadd(key, {hostname: now})
+    pipe.zremrangebyscore(key, 0, now - 10 * app.config["WORKER_HEARTBEAT_TTL"])
+    pipe.execute()
+
+
+def live_workers(app: Flask) -> list[str]:
+    cutoff = time.time() - app.config["WORKER_HEARTBEAT_TTL"]
+    members = app.extensions["redis"].zrangebyscore(heartbeat_key(app), cutoff, "+inf")
+    return [m.decode() if isinstance(m, bytes) else m for m in members]
+
+
+class _HeartbeatThread(threading.Thread):
+    def __init__(self, app: Flask, hostname: str):
+        super().__init__(daemon=True, name="worker-heartbeat")
+        self.app, self.hostname = app, hostname
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        every = max(1.0, self.app.config["WORKER_HEARTBEAT_TTL"] / 3)
+        while True:
+            try:
+                beat_once(self.app, self.hostname)
+            except Exception:
+                log.warning("worker heartbeat could not reach Redis")
+            if self.stopped.wait(every):
+                return
+
+
+def connect_worker_signals(app: Flask) -> None:
+    state: dict[str, _HeartbeatThread] = {}
+
+    def on_ready(sender=None, **_):
+        hostname = getattr(sender, "hostname", None) or socket.gethostname()
+        state["thread"] = _HeartbeatThread(app, hostname)
+        state["thread"].start()
+
+    def on_shutdown(**_):
+        if "thread" in state:
+            state["thread"].stopped.set()
+
+    def on_process_init(**_):
+        # Connections inherited from the parent must not be shared across processes.
+        from app.extensions import db
+
+        with app.app_context():
+            db.engine.dispose(close=False)
+
+    worker_ready.connect(on_ready, weak=False)
+    worker_shutdown.connect(on_shutdown, weak=False)
+    worker_process_init.connect(on_process_init, weak=False)

@@ -1,0 +1,1 @@
+"""Celery tasks, one module per queue (the module name routes the task)."""
