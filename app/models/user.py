@@ -50,7 +50,7 @@ class User(Base):
         ARRAY(Text), nullable=False, server_default=text("ARRAY['user']::text[]")
     )
     is_active: Mapped[bool] = mapped_column(
-        Boolean, nullable=False, server_default=text("true"), index=True
+        Boolean, nullable=False, default=True, server_default=text("true"), index=True
     )
     max_budget: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
     budget_duration: Mapped[str | None] = mapped_column(String(20))
@@ -61,7 +61,9 @@ class User(Base):
     )
     litellm_user_id: Mapped[str | None] = mapped_column(String(255))
     # Bumped to invalidate every token of the user at once (deactivation, role change).
-    token_version: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    token_version: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=text("0")
+    )
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()

@@ -47,11 +47,11 @@ def mock_login(username: str, ip: str | None, user_agent: str | None) -> dict:
     roles = existing.roles if existing is not None else preset["roles"]
     user, created = upsert_user("mock", username, username, f"{username}@example.com",
                                 preset["full_name"], roles)
+    db.session.flush()
     if not user.is_active:
         audit.record_now("LOGIN_FAILED", "user", user.id, success=False,
                          details={"reason": "inactive", "provider": "mock"})
         raise Forbidden("This account is deactivated")
-    db.session.flush()
     tokens = sessions.start(user, ip, user_agent)
     audit.record("LOGIN", "user", user.id, details={"provider": "mock", "created": created},
                  actor=_actor(user))

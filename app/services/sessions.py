@@ -53,9 +53,9 @@ def token_pair(user: User, session: UserSession) -> dict:
         identity=str(user.id), additional_claims={**claims, "jti": session.refresh_jti}
     )
     return {
-        "accessToken": access,
-        "refreshToken": refresh,
-        "tokenType": "Bearer",
-        "expiresIn": current_app.config["JWT_ACCESS_TTL_SECONDS"],
-        "sessionId": str(session.id),
+        "access_token": access,
+        "refresh_token": refresh,
+        "token_type": "Bearer",
+        "expires_in": current_app.config["JWT_ACCESS_TTL_SECONDS"],
+        "session_id": session.id,
     }
