@@ -72,6 +72,6 @@ def celery_init_app(app: Flask, settings: Settings) -> Celery:
     celery = Celery(app.name, task_cls=FlaskTask, include=list(TASK_MODULES))
     celery.config_from_object(celery_config(settings))
     celery.set_default()
-    connect_worker_signals(app)
+    connect_worker_signals(app, celery)
     app.extensions["celery"] = celery
     return celery

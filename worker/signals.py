@@ -7,7 +7,8 @@ import socket
 import threading
 import time
 
-from celery.signals import worker_process_init, worker_ready, worker_shutdown
+from celery import bootsteps
+from celery.signals import worker_process_init
 from flask import Flask
 
 log = logging.getLogger(__name__)
@@ -52,17 +53,17 @@ class _HeartbeatThread(threading.Thread):
                 return
 
 
-def connect_worker_signals(app: Flask) -> None:
-    state: dict[str, _HeartbeatThread] = {}
+def connect_worker_signals(app: Flask, celery) -> None:
+    class HeartbeatStep(bootsteps.StartStopStep):
+        """Publishes this worker's liveness to Redis while it runs."""
 
-    def on_ready(sender=None, **_):
-        hostname = getattr(sender, "hostname", None) or socket.gethostname()
-        state["thread"] = _HeartbeatThread(app, hostname)
-        state["thread"].start()
+        def start(self, worker) -> None:
+            self.thread = _HeartbeatThread(app, worker.hostname or socket.gethostname())
+            self.thread.start()
 
-    def on_shutdown(**_):
-        if "thread" in state:
-            state["thread"].stopped.set()
+        def stop(self, worker) -> None:
+            if getattr(self, "thread", None) is not None:
+                self.thread.stopped.set()
 
     def on_process_init(**_):
         # Connections inherited from the parent must not be shared across processes.
@@ -71,6 +72,5 @@ def connect_worker_signals(app: Flask) -> None:
         with app.app_context():
             db.engine.dispose(close=False)
 
-    worker_ready.connect(on_ready, weak=False)
-    worker_shutdown.connect(on_shutdown, weak=False)
+    celery.steps["worker"].add(HeartbeatStep)
     worker_process_init.connect(on_process_init, weak=False)

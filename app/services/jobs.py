@@ -84,7 +84,7 @@ def publish(job: Job) -> None:
         celery.send_task(KINDS[job.kind].task, args=[str(job.id)], task_id=str(job.id),
                          headers=headers)
     except Exception as exc:  # broker down: the row stays queued, beat re-publishes it
-        log.warning("could not publish job %s: %s", job.id, type(exc).__name__)
+        log.warning("could not publish job %s: %s", job.id, type(exc).__name__, exc_info=True)
         raise ServiceUnavailable(
             "The job queue is unavailable; the job is recorded and will start when it is back",
             {"jobId": str(job.id)},

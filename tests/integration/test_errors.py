@@ -72,8 +72,8 @@ def test_request_id_is_echoed_or_generated(client):
     generated = client.get("/api/v1/health").headers["X-Request-ID"]
     assert len(generated) == 32
     # a hostile request id is replaced, not echoed
-    assert client.get("/api/v1/health", headers={"X-Request-ID": "a b\n"}).headers[
-        "X-Request-ID"] != "a b\n"
+    assert client.get("/api/v1/health", headers={"X-Request-ID": "a b<script>"}).headers[
+        "X-Request-ID"] != "a b<script>"
 
 
 def test_one_json_log_line_per_request(client, capsys):

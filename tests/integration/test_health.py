@@ -35,11 +35,8 @@ def test_readiness_is_503_when_redis_is_down(settings):
 
 
 def test_litellm_down_degrades_but_does_not_fail_readiness(client, sim):
-    sim.state.down = True
-    try:
-        body = client.get("/api/v1/health/ready").get_json()
-    finally:
-        sim.state.down = False
+    sim.configure(down=True)
+    body = client.get("/api/v1/health/ready").get_json()
     assert body["components"]["litellm"]["status"] == "down"
     assert body["status"] in {"degraded"}
 

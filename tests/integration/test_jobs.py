@@ -109,8 +109,9 @@ def test_roles_on_job_endpoints(client, login, app):
 def test_stale_queued_job_is_republished_and_finishes(app, celery_worker):
     from app.extensions import db
     from app.services import jobs
-    from worker.tasks.maintenance import republish_stale_jobs
 
+    republish_stale_jobs = app.extensions["celery"].tasks[
+        "worker.tasks.maintenance.republish_stale_jobs"]
     with app.app_context():
         job = Job(kind="worker_ping", status="queued", params={"seconds": 0})
         db.session.add(job)

@@ -32,14 +32,16 @@ def republish_stale_jobs() -> int:
     """Re-publish jobs whose message was lost (queued too long, or running without heartbeat)."""
     config = current_app.config
     stale = jobs.stale_job_ids(config["JOB_REPUBLISH_AFTER_SECONDS"], config["JOB_LEASE_SECONDS"])
+    published = 0
     for job_id in stale:
         try:
             jobs.publish(jobs.get(job_id))
         except ServiceUnavailable:
             break
+        published += 1
     if stale:
-        log.info("re-published %d stale jobs", len(stale))
-    return len(stale)
+        log.info("re-published %d of %d stale jobs", published, len(stale))
+    return published
 
 
 @shared_task(name="worker.tasks.maintenance.enqueue_scheduled")
