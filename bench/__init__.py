@@ -1,0 +1,1 @@
+"""Benchmarks: each module prints JSON figures; `make bench` runs them all."""

@@ -1,0 +1,1 @@
+"""Provisioning tasks (queue provisioning): LiteLLM users, teams and keys."""
