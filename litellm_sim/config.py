@@ -1,0 +1,84 @@
+"""The simulator's knobs: keyword arguments win over the environment, which wins over defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+DEFAULT_MASTER_KEY = "sk-sim-master-key"
+GARBAGE_MODES = ("invalid_json", "wrong_shape")
+
+_ENV_NAMES = {
+    "models": "SIM_MODELS",
+    "seed": "SIM_SEED",
+    "latency_ms": "SIM_LATENCY_MS",
+    "error_rate": "SIM_ERROR_RATE",
+    "down": "SIM_DOWN",
+    "premium": "SIM_PREMIUM",
+    "master_key": "LITELLM_MASTER_KEY",
+}
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    models: int = 50
+    seed: int = 42
+    latency_ms: int = 0
+    error_rate: float = 0.0
+    down: bool = False
+    garbage: str | None = None  # "invalid_json" or "wrong_shape" for /model/info
+    premium: bool = False  # an Enterprise licence: tags and model_max_budget accepted on keys
+    master_key: str = DEFAULT_MASTER_KEY
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **knobs: Any) -> SimConfig:
+        env = os.environ if env is None else env
+        values = {name: env[var] for name, var in _ENV_NAMES.items() if env.get(var)}
+        return cls().updated(**{**values, **knobs})
+
+    def updated(self, **changes: Any) -> SimConfig:
+        """A copy with ``changes`` applied, coerced to each field's type; unknown names raise."""
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"unknown simulator knobs: {sorted(unknown)}")
+        return replace(self, **{name: _coerce(name, value) for name, value in changes.items()})
+
+    def public(self) -> dict[str, Any]:
+        return {name: value for name, value in asdict(self).items() if name != "master_key"}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name in ("models", "seed", "latency_ms"):
+        number = int(value)
+        if number < 0:
+            raise ValueError(f"{name} must be >= 0")
+        return number
+    if name == "error_rate":
+        rate = float(value)
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError("error_rate must be between 0 and 1")
+        return rate
+    if name in ("down", "premium"):
+        return _as_bool(value)
+    if name == "garbage":
+        return _garbage_mode(value)
+    return str(value)
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _garbage_mode(value: Any) -> str | None:
+    if value in (None, False, "", "false", "off"):
+        return None
+    if value is True or value in ("true", "on"):
+        return GARBAGE_MODES[0]
+    if value not in GARBAGE_MODES:
+        raise ValueError(f"garbage must be one of {GARBAGE_MODES} or a boolean")
+    return value

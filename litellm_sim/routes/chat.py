@@ -1,0 +1,100 @@
+"""``/chat/completions`` with a virtual key: LiteLLM's auth checks in its order (blocked, model
+access, expiry, budget), then an OpenAI-shaped answer whose cost is charged to the key."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from datetime import datetime
+
+from flask import Blueprint, Response, jsonify
+
+from litellm_sim.auth import virtual_key
+from litellm_sim.errors import SimError, proxy_error
+from litellm_sim.records import now
+from litellm_sim.spend import Usage, record_usage, request_cost
+from litellm_sim.web import json_body, sim_state
+
+MODEL_ACCESS_DENIED = (
+    "The requested model '{model}' is not available for this API key, or the model name is "
+    "invalid. Check the models available to you and try again."
+)
+_MASKED_KEY_NAME = re.compile(r"sk-\.\.\.(?:[^\s\x00-\x1f\x7f-\x9f]{4})?")
+DEFAULT_COMPLETION_TOKENS = 16
+
+blueprint = Blueprint("chat", __name__)
+
+
+@blueprint.post("/chat/completions")
+@blueprint.post("/v1/chat/completions")
+def chat_completions() -> Response:
+    body = json_body()
+    model_name, messages = body.get("model"), body.get("messages")
+    state = sim_state()
+    with state.lock:
+        key = virtual_key(state)
+        if key is not None:
+            _check_key_may_call(key, model_name)
+        if not isinstance(model_name, str) or not isinstance(messages, list):
+            raise proxy_error("Invalid request format: model and messages are required",
+                              "invalid_request_error", None, 400)
+        model = state.catalog.find(model_name)
+        if model is None:
+            raise proxy_error(str({"error": f"/chat/completions: Invalid model name passed in "
+                                   f"model={model_name}. Call `/v1/models` to view available "
+                                   "models for your key."}), "invalid_request_error", None, 400)
+        usage = _usage(model, messages, body.get("max_tokens"))
+        if key is not None:
+            record_usage(state, key, model, now().date(), usage)
+        response = jsonify(_completion(model_name, usage))
+        response.headers["x-litellm-response-cost"] = repr(usage.spend)
+        response.headers["x-litellm-model-id"] = model["model_info"]["id"]
+        return response
+
+
+def _check_key_may_call(key: dict, model_name: object) -> None:
+    allowed = key["models"]
+    if allowed and "all-proxy-models" not in allowed and model_name not in allowed:
+        raise proxy_error(MODEL_ACCESS_DENIED.format(model=model_name),
+                          "key_model_access_denied", "model", 403)
+    if key["expires"]:
+        expiry = datetime.fromisoformat(key["expires"])
+        current = now()
+        if expiry < current:
+            raise proxy_error(f"Authentication Error - Expired Key. Key Expiry time {expiry} "
+                              f"and current time {current}", "expired_key",
+                              f"sk-...{key['token'][-4:]}", 401)
+    if key["max_budget"] is not None and key["spend"] >= key["max_budget"]:
+        raise _budget_exceeded(key)
+
+
+def _budget_exceeded(key: dict) -> SimError:
+    label = key["key_alias"] or "key"
+    masked = key["key_name"] and _MASKED_KEY_NAME.fullmatch(key["key_name"])
+    descriptor = f"{label} ({key['key_name']})" if masked else label
+    # litellm.budget_exceeded_status_code is 422 in 1.106.
+    return proxy_error(f"Budget has been exceeded! Key={descriptor} Current cost: "
+                       f"{key['spend']}, Max budget: {key['max_budget']}", "budget_exceeded",
+                       None, 422)
+
+
+def _usage(model: dict, messages: list, max_tokens: int | None) -> Usage:
+    text = " ".join(str(m.get("content", "")) for m in messages if isinstance(m, dict))
+    prompt_tokens = max(1, len(text) // 4) + 3 * len(messages)
+    completion_tokens = min(max_tokens or DEFAULT_COMPLETION_TOKENS, DEFAULT_COMPLETION_TOKENS)
+    cost = request_cost(model, prompt_tokens, completion_tokens)
+    return Usage(prompt_tokens, completion_tokens, cost, True, 5)
+
+
+def _completion(model_name: str, usage: Usage) -> dict:
+    return {
+        "id": f"chatcmpl-{uuid.uuid4()}", "created": int(time.time()), "model": model_name,
+        "object": "chat.completion", "system_fingerprint": None,
+        "choices": [{"finish_reason": "stop", "index": 0, "message": {
+            "content": f"This is a simulated answer from {model_name}.", "role": "assistant",
+            "tool_calls": None, "function_call": None}}],
+        "usage": {"completion_tokens": usage.completion_tokens,
+                  "prompt_tokens": usage.prompt_tokens,
+                  "total_tokens": usage.prompt_tokens + usage.completion_tokens},
+    }
