@@ -17,6 +17,7 @@ from app.errors import register_error_handlers
 from app.extensions import db, jwt, migrate
 from app.litellm import LiteLLMClient
 from app.logs import configure_logging, init_request_logging
+from app.metrics import init_metrics
 from config.settings import Settings, load_settings
 from worker.celery_app import celery_init_app
 
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     celery_init_app(app, settings)
 
     init_request_logging(app)
+    init_metrics(app)
     register_error_handlers(app)
     api = Api(app)
     register_blueprints(api)

@@ -2,6 +2,8 @@
 
 import multiprocessing
 import os
+import shutil
+from pathlib import Path
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8080')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
@@ -12,6 +14,11 @@ graceful_timeout = 30
 keepalive = 5
 accesslog = None  # the app writes one JSON line per request
 preload_app = False
+
+# Prometheus counters shared by all workers of this server (multiprocess mode).
+_metrics_dir = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", ".data/prometheus"))
+shutil.rmtree(_metrics_dir, ignore_errors=True)
+_metrics_dir.mkdir(parents=True, exist_ok=True)
 
 
 def on_starting(server):
@@ -24,3 +31,22 @@ def on_starting(server):
     app = create_app()
     upgrade_with_lock(app)
     on_web_start(app)
+
+
+def when_ready(server):
+    """Optional separate bind for scrapers: METRICS_PORT serves /metrics without auth."""
+    port = int(os.environ.get("METRICS_PORT", "0"))
+    if port:
+        from prometheus_client import CollectorRegistry, start_http_server
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        start_http_server(port, addr=os.environ.get("METRICS_BIND", "127.0.0.1"),
+                          registry=registry)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
