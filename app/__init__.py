@@ -18,6 +18,7 @@ from app.extensions import db, jwt, migrate
 from app.litellm import LiteLLMClient
 from app.logs import configure_logging, init_request_logging
 from app.metrics import init_metrics
+from app.security import init_security
 from config.settings import Settings, load_settings
 from worker.celery_app import celery_init_app
 
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     init_request_logging(app)
     init_metrics(app)
+    init_security(app)
     register_error_handlers(app)
     api = Api(app)
     register_blueprints(api)
