@@ -96,6 +96,8 @@ def _secret_file(name: str) -> str:
 
 def prepare_environment() -> tuple[dict[str, str], list[subprocess.Popen]]:
     env = dict(os.environ)
+    # Procfile commands (gunicorn, celery) come from this interpreter's environment.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.setdefault("APP_ENV", "development")
     env.setdefault("PORT", "8080")
     children = []
