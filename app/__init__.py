@@ -17,7 +17,7 @@ from app.errors import register_error_handlers
 from app.extensions import db, jwt, migrate
 from app.litellm import LiteLLMClient
 from app.logs import configure_logging, init_request_logging
-from app.metrics import init_metrics
+from app.metrics import init_metrics, observe_litellm_call
 from app.security import init_security
 from config.settings import Settings, load_settings
 from worker.celery_app import celery_init_app
@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions["litellm"] = LiteLLMClient(
         settings.LITELLM_API_URL, settings.LITELLM_API_KEY or None,
-        timeout=settings.LITELLM_TIMEOUT_SECONDS,
+        timeout=settings.LITELLM_TIMEOUT_SECONDS, on_call=observe_litellm_call,
     )
     celery_init_app(app, settings)
 

@@ -10,7 +10,8 @@ ever travels in the body of ``/key/generate``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -40,8 +41,10 @@ class LiteLLMClient:
         timeout: Timeout = 10.0,
         retries: int = 2,
         pool_size: int = 10,
+        on_call: Callable[[str, str, float, str], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._on_call = on_call  # (method, path, seconds, outcome) → metrics
         self._api_key = api_key
         self._timeout = timeout if isinstance(timeout, tuple) else (min(timeout, 5.0), timeout)
         self._session = _build_session(api_key, retries, pool_size)
@@ -199,14 +202,20 @@ class LiteLLMClient:
     def _request(self, method: str, path: str, *, params: dict | None = None,
                  json: Any = None) -> Any:
         context = f"{method} {path}"
+        started = time.perf_counter()
+        outcome = "error"
         try:
             response = self._session.request(
                 method, self.base_url + path, params=_query(params), json=json,
                 timeout=self._timeout,
             )
+            outcome = str(response.status_code)
         except requests.RequestException as exc:
             # No chaining: the cause's text holds the full URL, query string included.
             raise LiteLLMUnavailable(f"{context}: {_transport_failure(exc)}") from None
+        finally:
+            if self._on_call is not None:
+                self._on_call(method, path, time.perf_counter() - started, outcome)
         return self._parse(response, context)
 
     def _parse(self, response: requests.Response, context: str) -> Any:

@@ -41,3 +41,16 @@ def test_metrics_report_jobs_and_queue_lengths(client, login, celery_worker):
     assert jobs[("worker_ping", "succeeded")] == 1
     queues = {s.labels["queue"] for s in families["litemaas_queue_length"].samples}
     assert queues == {"sync", "provisioning", "usage", "default"}
+
+
+def test_metrics_report_litellm_call_latency_and_outcomes(client, login, sim):
+    admin = login("admin")
+    client.get("/api/v1/health/ready")
+    sim.configure(down=True)
+    client.get("/api/v1/health/ready")
+    families = _families(client.get("/metrics", headers=admin).get_data(as_text=True))
+    outcomes = {(s.labels["path"], s.labels["outcome"])
+                for s in families["litemaas_litellm_calls"].samples}
+    assert ("/health/liveliness", "200") in outcomes
+    assert ("/health/liveliness", "503") in outcomes
+    assert "litemaas_litellm_call_duration_seconds" in families
