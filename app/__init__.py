@@ -13,6 +13,7 @@ from app import cli
 from app.api import register_blueprints
 from app.api.base import Api
 from app.auth.identity import sha256_hex
+from app.auth.ratelimit import init_rate_limits
 from app.errors import register_error_handlers
 from app.extensions import db, jwt, migrate
 from app.litellm import LiteLLMClient
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_request_logging(app)
     init_metrics(app)
     init_security(app)
+    init_rate_limits(app)
     register_error_handlers(app)
     api = Api(app)
     register_blueprints(api)

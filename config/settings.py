@@ -61,13 +61,19 @@ class Settings:
     READONLY_ADMIN_GROUPS: tuple[str, ...] = ("litemaas-readonly", "viewers")
     INITIAL_ADMIN_USERS: tuple[str, ...] = ()
     ADMIN_API_KEYS: tuple[str, ...] = ()
-    FRONTEND_URL: str = ""
+    FRONTEND_URL: str = ""  # set: the OAuth callback redirects there with the tokens
+    OAUTH_STATE_TTL_SECONDS: int = 600  # a sign-in must finish within this time
+    OAUTH_HTTP_TIMEOUT_SECONDS: float = 10.0
+    API_KEY_CACHE_TTL_SECONDS: int = 30  # API key lookups cached in Redis (revoke invalidates)
     CORS_ORIGINS: tuple[str, ...] = ()
 
     LITELLM_API_URL: str = "http://127.0.0.1:4000"
     LITELLM_API_KEY: str = ""
     LITELLM_TIMEOUT_SECONDS: float = 10.0
-    ENCRYPTION_KEY: str = ""
+    ENCRYPTION_KEY: str = ""  # a Fernet key: keeps an encrypted copy of API keys (reveal)
+    KEY_REVEAL_LIMIT_PER_HOUR: int = 5
+    MAX_API_KEYS_PER_USER: int = 50  # live (not revoked) keys per user; 0 = no limit
+    PENDING_KEY_TTL_SECONDS: int = 86400  # how long a not-yet-provisioned key value is held
 
     RATE_LIMIT_ENABLED: bool = True
     RATE_LIMIT_MAX: int = 100  # per minute, role user
@@ -124,6 +130,8 @@ class Settings:
             problems.append("REDIS_URL is required")
         if self.OAUTH_PROVIDER not in {"openshift", "oidc"}:
             problems.append("OAUTH_PROVIDER must be openshift or oidc")
+        if self.ENCRYPTION_KEY and not _is_fernet_key(self.ENCRYPTION_KEY):
+            problems.append("ENCRYPTION_KEY must be a Fernet key (32 url-safe base64 bytes)")
         if self.is_production:
             problems.extend(self._production_problems())
         if problems:
@@ -142,6 +150,16 @@ class Settings:
         if not self.LITELLM_API_KEY:
             problems.append("LITELLM_API_KEY is required in production")
         return problems
+
+
+def _is_fernet_key(value: str) -> bool:
+    from cryptography.fernet import Fernet
+
+    try:
+        Fernet(value)
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 def sqlalchemy_url(url: str) -> str:

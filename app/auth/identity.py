@@ -1,4 +1,9 @@
-"""Who is calling: a JWT user, a user's API key, or an admin API key."""
+"""Who is calling: a JWT user, a user's API key, or an admin API key.
+
+The caller is resolved once per request and remembered on ``g``: the rate limiter peeks at it
+(``peek_identity``, no side effects) before the view runs; ``authenticate()`` then returns it or
+raises 401, auditing the failure (or the admin-key use) once.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,10 @@ from datetime import UTC, datetime
 from flask import current_app, g, request
 from flask_jwt_extended import decode_token
 from jwt.exceptions import ExpiredSignatureError, PyJWTError
-from sqlalchemy import select
 
 from app.errors import Unauthorized
+
+API_KEY_PREFIXES = ("sk-", "ltm_")
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,23 @@ class Identity:
     def label(self) -> str:
         return f"{self.kind}:{self.username}"
 
+    @property
+    def rate_limit_key(self) -> str:
+        if self.kind == "api_key":
+            return f"api-key:{self.api_key_id}"
+        if self.kind == "admin_api_key":
+            return f"admin-api-key:{self.username}"
+        return f"user:{self.user_id}"
+
+
+class AuthFailure(Exception):
+    """Credentials were presented but refused; ``reason`` goes to the audit trail."""
+
+    def __init__(self, reason: str, message: str = "Invalid or expired credentials"):
+        super().__init__(reason)
+        self.reason = reason
+        self.message = message
+
 
 def sha256_hex(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
@@ -48,25 +71,57 @@ def current_identity() -> Identity | None:
     return g.get("identity")
 
 
+def peek_identity() -> Identity | None:
+    """The caller if valid credentials were presented, else None; never raises or audits."""
+    _resolve()
+    return g.get("identity")
+
+
 def authenticate() -> Identity:
-    """Resolve the caller from the request headers, or raise 401."""
+    """The caller, or 401 (a refused credential is audited once per request)."""
+    _resolve()
     identity = g.get("identity")
     if identity is not None:
+        if identity.kind == "admin_api_key" and not g.get("_admin_key_audited"):
+            g._admin_key_audited = True
+            _audit("ADMIN_API_KEY_USED", True, {"method": request.method, "path": request.path},
+                   actor=identity)
         return identity
+    failure: AuthFailure | None = g.get("_auth_failure")
+    if failure is None:
+        raise Unauthorized("Authentication required")
+    if not g.get("_auth_failure_audited"):
+        g._auth_failure_audited = True
+        _audit("AUTH_FAILED", False, {"reason": failure.reason, "method": request.method,
+                                      "path": request.path})
+    raise Unauthorized(failure.message)
+
+
+def _audit(action: str, success: bool, details: dict, actor=None) -> None:
+    from app.services import audit
+
+    audit.record_now(action, "auth", None, success=success, details=details, actor=actor)
+
+
+def _resolve() -> None:
+    if g.get("_auth_resolved") or g.get("identity") is not None:
+        return
+    g._auth_resolved = True
     token = _presented_credential()
     if token is None:
-        raise Unauthorized("Authentication required")
-    if token.startswith("sk-") or token.startswith("ltm_"):
-        identity = _identity_from_api_key(token)
-    else:
-        identity = _identity_from_jwt(token)
-    g.identity = identity
-    return identity
+        return
+    try:
+        if token.startswith(API_KEY_PREFIXES):
+            g.identity = _identity_from_api_key(token)
+        else:
+            g.identity = _identity_from_jwt(token)
+    except AuthFailure as failure:
+        g._auth_failure = failure
 
 
 def _presented_credential() -> str | None:
     api_key = request.headers.get("X-API-Key")
-    if api_key:
+    if api_key and api_key.strip():
         return api_key.strip()
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
@@ -75,35 +130,31 @@ def _presented_credential() -> str | None:
     return None
 
 
-def _fail(reason: str, message: str = "Invalid or expired credentials") -> Unauthorized:
-    from app.services import audit
-
-    audit.record_now("AUTH_FAILED", "auth", None, success=False, details={"reason": reason})
-    return Unauthorized(message)
-
-
 def _identity_from_jwt(token: str) -> Identity:
     from app.extensions import db
     from app.models import User
+    from app.services import sessions
 
     try:
         claims = decode_token(token)
     except ExpiredSignatureError:
-        raise _fail("expired", "Token has expired") from None
+        raise AuthFailure("expired", "Token has expired") from None
     except PyJWTError:
-        raise _fail("invalid_token") from None
+        raise AuthFailure("invalid_token") from None
     if claims.get("type") != "access":
-        raise _fail("wrong_token_type")
-    user = db.session.get(User, uuid.UUID(claims["sub"]))
+        raise AuthFailure("wrong_token_type")
+    try:
+        user_id = uuid.UUID(str(claims.get("sub")))
+    except ValueError:
+        raise AuthFailure("invalid_token") from None
+    user = db.session.get(User, user_id)
     if user is None or not user.is_active:
-        raise _fail("inactive_user")
+        raise AuthFailure("inactive_user")
     if claims.get("tv") != user.token_version:
-        raise _fail("revoked")
-    from app.services import sessions
-
+        raise AuthFailure("revoked")
     session_id = claims.get("sid")
     if session_id and sessions.is_revoked(session_id):
-        raise _fail("revoked")
+        raise AuthFailure("revoked")
     return Identity(
         user_id=user.id,
         username=user.username,
@@ -115,26 +166,22 @@ def _identity_from_jwt(token: str) -> Identity:
 
 
 def _identity_from_api_key(raw: str) -> Identity:
-    from app.extensions import db
-    from app.models import ApiKey, User
+    from app.auth import api_keys
 
     digest = sha256_hex(raw)
     for admin_hash in current_app.config["ADMIN_API_KEY_HASHES"]:
         if hmac.compare_digest(admin_hash, digest):
-            return Identity(user_id=None, username="admin-api-key", roles=("admin",),
-                            kind="admin_api_key")
-    row = db.session.execute(
-        select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.key_hash == digest)
-    ).first()
-    if row is None:
-        raise _fail("unknown_api_key")
-    key, user = row
-    now = datetime.now(UTC)
-    if key.revoked_at is not None or key.provisioning_state in {"revoking", "revoked", "failed"}:
-        raise _fail("revoked_api_key")
-    if key.expires_at is not None and key.expires_at <= now:
-        raise _fail("expired_api_key")
-    if not user.is_active:
-        raise _fail("inactive_user")
-    return Identity(user_id=user.id, username=user.username, roles=("user",), kind="api_key",
-                    api_key_id=key.id)
+            return Identity(user_id=None, username=f"admin-api-key-{admin_hash[:8]}",
+                            roles=("admin",), kind="admin_api_key")
+    entry = api_keys.lookup(digest)
+    if entry is None:
+        raise AuthFailure("unknown_api_key")
+    if entry["revoked"] or entry["state"] in {"revoking", "revoked", "failed"}:
+        raise AuthFailure("revoked_api_key")
+    expires_at = entry["expires_at"]
+    if expires_at is not None and datetime.fromisoformat(expires_at) <= datetime.now(UTC):
+        raise AuthFailure("expired_api_key")
+    if not entry["user_active"]:
+        raise AuthFailure("inactive_user")
+    return Identity(user_id=uuid.UUID(entry["user_id"]), username=entry["username"],
+                    roles=("user",), kind="api_key", api_key_id=uuid.UUID(entry["key_id"]))

@@ -25,7 +25,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "api_keys:read": ANY_ROLE,
     "api_keys:write": frozenset({ADMIN, USER}),
     "teams:read": ANY_ROLE,
-    "teams:write": frozenset({ADMIN, USER}),
+    "teams:write": frozenset({ADMIN, USER}),  # membership: admins, or the team's owners
     "usage:read": ANY_ROLE,
     "sessions:manage": ANY_ROLE,
     # admin views
@@ -41,6 +41,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "models:write": ADMIN_ONLY,
     "models:sync": ADMIN_ONLY,
     "users:write": ADMIN_ONLY,
+    "teams:manage": ADMIN_ONLY,  # create, rename, budgets and limits, delete
     "subscriptions:review": ADMIN_ONLY,
     "usage:admin": ADMIN_ONLY,
     "settings:write": ADMIN_ONLY,

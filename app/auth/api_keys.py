@@ -1,0 +1,87 @@
+"""API keys as credentials: lookup by SHA-256 hash with a short Redis cache.
+
+The cache holds what authentication needs (key state, expiry, owner and whether the owner is
+active) for ``API_KEY_CACHE_TTL_SECONDS``. Whoever changes one of those facts calls
+``invalidate_api_key_cache(key_hash)`` (or ``invalidate_user_api_keys``) **after** committing,
+so the next request reads the database again. Redis being down only costs a database query.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+
+import redis
+from flask import current_app
+from sqlalchemy import select
+
+from app.extensions import db, redis_client, redis_key
+
+log = logging.getLogger(__name__)
+
+
+def _cache_key(key_hash: str) -> str:
+    return redis_key("api-key", key_hash)
+
+
+def lookup(key_hash: str) -> dict | None:
+    """The cached facts about the key with this hash, or None when no such key exists."""
+    try:
+        cached = redis_client().get(_cache_key(key_hash))
+    except redis.RedisError:
+        cached = None
+    if cached:
+        return json.loads(cached)
+    entry = _load(key_hash)
+    if entry is not None:
+        try:
+            redis_client().set(_cache_key(key_hash), json.dumps(entry),
+                               ex=current_app.config["API_KEY_CACHE_TTL_SECONDS"])
+        except redis.RedisError:
+            log.warning("could not cache an API key lookup (Redis unavailable)")
+    return entry
+
+
+def _load(key_hash: str) -> dict | None:
+    from app.models import ApiKey, User
+
+    row = db.session.execute(
+        select(ApiKey.id, ApiKey.provisioning_state, ApiKey.revoked_at, ApiKey.expires_at,
+               User.id, User.username, User.is_active)
+        .join(User, User.id == ApiKey.user_id)
+        .where(ApiKey.key_hash == key_hash)
+    ).first()
+    if row is None:
+        return None
+    key_id, state, revoked_at, expires_at, user_id, username, user_active = row
+    return {
+        "key_id": str(key_id),
+        "state": state,
+        "revoked": revoked_at is not None,
+        "expires_at": expires_at.isoformat() if expires_at else None,
+        "user_id": str(user_id),
+        "username": username,
+        "user_active": bool(user_active),
+    }
+
+
+def invalidate_api_key_cache(key_hash: str) -> None:
+    """Forget the cached lookup of one key (call after committing a revoke, expiry or edit)."""
+    try:
+        redis_client().delete(_cache_key(key_hash))
+    except redis.RedisError:
+        log.warning("could not invalidate a cached API key (Redis unavailable)")
+
+
+def invalidate_user_api_keys(user_id: uuid.UUID) -> None:
+    """Forget the cached lookups of every key of a user (deactivation, reactivation)."""
+    from app.models import ApiKey
+
+    hashes = db.session.scalars(select(ApiKey.key_hash).where(ApiKey.user_id == user_id)).all()
+    if not hashes:
+        return
+    try:
+        redis_client().delete(*[_cache_key(h) for h in hashes])
+    except redis.RedisError:
+        log.warning("could not invalidate cached API keys (Redis unavailable)")
