@@ -19,7 +19,7 @@ TASK_ROUTES = {
     "worker.tasks.*": {"queue": "default"},
 }
 
-TASK_MODULES = ("worker.tasks.maintenance",)
+TASK_MODULES = ("worker.tasks.maintenance", "worker.tasks.provisioning.accounts")
 
 
 def celery_config(settings: Settings) -> dict:

@@ -1,0 +1,187 @@
+"""LiteLLM users and teams mirrored from LiteMaaS (run by provisioning jobs, never on a request).
+
+Every function pushes the *current* database state, so running it twice, or running an older
+job after a newer one, converges on the same LiteLLM state. A per-user / per-team advisory
+lock serialises concurrent jobs for the same object; "already exists" answers count as
+success. Budgets and limits left unset on a user fall back to ``DEFAULT_USER_*``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.litellm import LiteLLMBadRequest, LiteLLMClient, LiteLLMConflict, LiteLLMNotFound
+from app.models import Team, TeamMember, User
+from app.services import jobs
+from app.services.jobs import JobKind
+
+TASKS = "worker.tasks.provisioning.accounts"
+jobs.register_kind("provision_user", JobKind(f"{TASKS}.provision_user"))
+jobs.register_kind("provision_team", JobKind(f"{TASKS}.provision_team"))
+jobs.register_kind("delete_team", JobKind(f"{TASKS}.delete_team"))
+
+LITELLM_TEAM_ROLES = {"owner": "admin", "member": "user"}
+
+
+class ProvisioningError(Exception):
+    """A permanent provisioning failure (the job fails with this message)."""
+
+
+def _client() -> LiteLLMClient:
+    return current_app.extensions["litellm"]
+
+
+def _lock(kind: str, ident: uuid.UUID) -> None:
+    """Serialise jobs on one object until the transaction ends."""
+    db.session.execute(select(func.pg_advisory_xact_lock(
+        func.hashtextextended(f"litellm-{kind}:{ident}", 0))))
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if value is not None else None
+
+
+def user_limits(user: User) -> dict[str, Any]:
+    """What LiteLLM enforces for the user: the user's own values, else the platform defaults."""
+    config = current_app.config
+    limits = {
+        "max_budget": _number(user.max_budget) if user.max_budget is not None
+        else float(config["DEFAULT_USER_MAX_BUDGET"]),
+        "tpm_limit": user.tpm_limit if user.tpm_limit is not None
+        else config["DEFAULT_USER_TPM_LIMIT"],
+        "rpm_limit": user.rpm_limit if user.rpm_limit is not None
+        else config["DEFAULT_USER_RPM_LIMIT"],
+    }
+    if user.budget_duration:
+        limits["budget_duration"] = user.budget_duration
+    return limits
+
+
+def _push_user(user: User) -> str:
+    client = _client()
+    profile = {"user_id": str(user.id), "user_alias": user.username, **user_limits(user)}
+    if user.email:
+        profile["user_email"] = user.email
+    try:
+        info = client.user_info(str(user.id))
+        exists = bool(info.get("user_info"))
+    except LiteLLMNotFound:
+        exists = False
+    if not exists:
+        try:
+            client.user_new(**profile, user_role="internal_user", auto_create_key=False)
+            return "created"
+        except LiteLLMConflict:
+            pass  # created meanwhile (or the e-mail is known): update it instead
+    client.user_update(**profile)
+    return "updated"
+
+
+def sync_user(user_id: uuid.UUID) -> dict:
+    """Create or update the user's LiteLLM user with its budget and limits; commits."""
+    _lock("user", user_id)
+    user = db.session.get(User, user_id, populate_existing=True)
+    if user is None:
+        raise ProvisioningError(f"user {user_id} no longer exists")
+    action = _push_user(user)
+    user.litellm_user_id = str(user.id)
+    db.session.commit()
+    return {"userId": str(user.id), "action": action, **user_limits(user)}
+
+
+def _team_payload(team: Team) -> dict[str, Any]:
+    # None is sent on purpose: LiteLLM's /team/update clears a limit given as null.
+    return {"team_id": str(team.id), "team_alias": team.name,
+            "max_budget": _number(team.max_budget), "tpm_limit": team.tpm_limit,
+            "rpm_limit": team.rpm_limit, "budget_duration": team.budget_duration}
+
+
+def _ensure_team(team: Team) -> tuple[str, dict]:
+    client = _client()
+    payload = _team_payload(team)
+    try:
+        client.team_info(str(team.id))
+    except LiteLLMNotFound:
+        try:
+            client.team_new(**{k: v for k, v in payload.items() if v is not None})
+            return "created", client.team_info(str(team.id))
+        except LiteLLMBadRequest as exc:
+            if "already exists" not in exc.message:
+                raise
+    client.team_update(**payload)
+    return "updated", client.team_info(str(team.id))
+
+
+def _remote_members(info: dict) -> dict[str, str]:
+    team_info = info.get("team_info") or {}
+    return {str(m.get("user_id")): m.get("role") for m in team_info.get("members_with_roles") or []
+            if m.get("user_id")}
+
+
+def _is_ours(user_id: str) -> bool:
+    try:
+        uuid.UUID(user_id)
+    except ValueError:
+        return False  # LiteLLM's own members (e.g. the proxy admin) are left alone
+    return True
+
+
+def _sync_members(team: Team, info: dict) -> dict[str, int]:
+    client = _client()
+    rows = db.session.execute(
+        select(TeamMember, User).join(User, User.id == TeamMember.user_id)
+        .where(TeamMember.team_id == team.id)
+    ).all()
+    desired = {str(user.id): LITELLM_TEAM_ROLES[member.role] for member, user in rows}
+    current = _remote_members(info)
+    for _member, user in rows:
+        if user.litellm_user_id is None:
+            _push_user(user)
+            user.litellm_user_id = str(user.id)
+    removed = [uid for uid, role in current.items()
+               if _is_ours(uid) and desired.get(uid) != role]
+    for uid in removed:
+        try:
+            client.team_member_delete(str(team.id), uid)
+        except LiteLLMBadRequest as exc:
+            if "not found in team" not in exc.message.lower():
+                raise
+    added = [uid for uid, role in desired.items() if current.get(uid) != role]
+    for uid in added:
+        try:
+            client.team_member_add(str(team.id), {"user_id": uid, "role": desired[uid]})
+        except LiteLLMBadRequest as exc:
+            if "already in team" not in exc.message.lower():
+                raise
+    return {"membersAdded": len([u for u in added if u not in current]),
+            "membersRemoved": len([u for u in removed if u not in desired]),
+            "membersChanged": len([u for u in added if u in current])}
+
+
+def sync_team(team_id: uuid.UUID) -> dict:
+    """Create or update the LiteLLM team (budget, limits) and align its members; commits."""
+    _lock("team", team_id)
+    team = db.session.get(Team, team_id, populate_existing=True)
+    if team is None:
+        db.session.rollback()
+        return {"teamId": str(team_id), "action": "skipped", "reason": "team was deleted"}
+    action, info = _ensure_team(team)
+    counts = _sync_members(team, info)
+    team.litellm_team_id = str(team.id)
+    db.session.commit()
+    return {"teamId": str(team_id), "action": action, **counts}
+
+
+def delete_team(litellm_team_id: str) -> dict:
+    """Delete a team from LiteLLM; a team LiteLLM does not know counts as deleted."""
+    try:
+        _client().team_delete([litellm_team_id])
+        deleted = True
+    except LiteLLMNotFound:
+        deleted = False
+    return {"teamId": litellm_team_id, "deleted": deleted}
