@@ -19,7 +19,8 @@ TASK_ROUTES = {
     "worker.tasks.*": {"queue": "default"},
 }
 
-TASK_MODULES = ("worker.tasks.maintenance", "worker.tasks.provisioning.accounts")
+TASK_MODULES = ("worker.tasks.maintenance", "worker.tasks.provisioning.accounts",
+                "worker.tasks.provisioning.keys")
 
 
 def celery_config(settings: Settings) -> dict:

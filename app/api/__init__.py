@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from app.api import auth, health, jobs, metrics
+from app.api import (
+    admin_keys,
+    admin_subscriptions,
+    api_keys,
+    auth,
+    health,
+    jobs,
+    metrics,
+    subscriptions,
+)
 from app.api.base import Api
 
 BLUEPRINTS = [health.blp, auth.blp, jobs.blp]
+BLUEPRINTS += [subscriptions.blp, api_keys.blp, admin_subscriptions.blp, admin_keys.blp]
 # Operational endpoints that live outside the versioned API.
 ROOT_BLUEPRINTS = [metrics.blp]
 

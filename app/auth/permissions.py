@@ -46,6 +46,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "usage:admin": ADMIN_ONLY,
     "settings:write": ADMIN_ONLY,
     "reconcile:run": ADMIN_ONLY,
+    "api_keys:admin": ADMIN_ONLY,
 }
 
 # An API key acts with the rights of a plain user on the owner's own resources.

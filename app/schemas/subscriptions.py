@@ -1,0 +1,159 @@
+"""Subscriptions on the wire (contract §6.2, §5.9), camelCase; quotas are gone (quirk 7)."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from app.models import SUBSCRIPTION_STATUSES, Model, Subscription, SubscriptionStatusHistory, User
+from app.schemas.base import CamelSchema, PageQuerySchema, page_of
+from app.services.subscriptions import SORTS
+
+REASON = validate.Length(min=1, max=2000)
+
+
+class PricingSchema(CamelSchema):
+    input_cost_per_token = ma.fields.Decimal(as_string=False, allow_none=True)
+    output_cost_per_token = ma.fields.Decimal(as_string=False, allow_none=True)
+
+
+class SubscriptionSchema(CamelSchema):
+    id = ma.fields.UUID(required=True)
+    user_id = ma.fields.UUID(required=True)
+    model_id = ma.fields.String(required=True)
+    model_name = ma.fields.String(required=True)
+    provider = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, validate=validate.OneOf(SUBSCRIPTION_STATUSES))
+    status_reason = ma.fields.String(allow_none=True, metadata={
+        "description": "Why the status last changed (the owner sees it too)"})
+    reviewed_by = ma.fields.UUID(allow_none=True)
+    reviewed_at = ma.fields.AwareDateTime(allow_none=True)
+    created_at = ma.fields.AwareDateTime(required=True)
+    updated_at = ma.fields.AwareDateTime(required=True)
+    model_description = ma.fields.String(allow_none=True)
+    model_context_length = ma.fields.Integer(allow_none=True)
+    model_supports_vision = ma.fields.Boolean()
+    model_supports_function_calling = ma.fields.Boolean()
+    model_supports_parallel_function_calling = ma.fields.Boolean()
+    model_supports_tool_choice = ma.fields.Boolean()
+    model_restricted = ma.fields.Boolean()
+    model_availability = ma.fields.String()
+    pricing = ma.fields.Nested(PricingSchema)
+
+
+class SubscriptionChangedSchema(SubscriptionSchema):
+    job_id = ma.fields.UUID(allow_none=True, metadata={
+        "description": "The job removing the model from the owner's API keys, if any"})
+
+
+class UserRefSchema(CamelSchema):
+    id = ma.fields.UUID(required=True)
+    username = ma.fields.String(required=True)
+    email = ma.fields.String(allow_none=True)
+
+
+class ModelRefSchema(CamelSchema):
+    id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    provider = ma.fields.String(required=True)
+    restricted_access = ma.fields.Boolean(required=True)
+    availability = ma.fields.String(required=True)
+
+
+class AdminSubscriptionSchema(SubscriptionChangedSchema):
+    user = ma.fields.Nested(UserRefSchema, required=True)
+    model = ma.fields.Nested(ModelRefSchema, required=True)
+
+
+class HistoryEntrySchema(CamelSchema):
+    old_status = ma.fields.String(allow_none=True)
+    new_status = ma.fields.String(required=True)
+    reason = ma.fields.String(allow_none=True)
+    changed_by = ma.fields.UUID(allow_none=True)
+    changed_at = ma.fields.AwareDateTime(required=True)
+
+
+class HistorySchema(CamelSchema):
+    data = ma.fields.List(ma.fields.Nested(HistoryEntrySchema), required=True)
+
+
+SubscriptionPageSchema = page_of(SubscriptionSchema)
+AdminSubscriptionPageSchema = page_of(AdminSubscriptionSchema)
+
+
+class SubscriptionListQuerySchema(PageQuerySchema):
+    status = ma.fields.String(validate=validate.OneOf(SUBSCRIPTION_STATUSES))
+    model_id = ma.fields.String(validate=validate.Length(min=1, max=255))
+    sort = ma.fields.String(load_default="-createdAt", validate=validate.OneOf(sorted(SORTS)))
+
+
+class AdminSubscriptionListQuerySchema(SubscriptionListQuerySchema):
+    user_id = ma.fields.UUID()
+    date_from = ma.fields.Date()
+    date_to = ma.fields.Date()
+
+    @ma.validates_schema
+    def _ordered(self, data, **kwargs):
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            raise ma.ValidationError("dateFrom must not be after dateTo", "dateFrom")
+
+
+class SubscriptionCreateSchema(CamelSchema):
+    model_id = ma.fields.String(required=True, validate=validate.Length(min=1, max=255))
+    reason = ma.fields.String(validate=REASON, metadata={
+        "description": "Why you need the model (shown to the reviewing admin)"})
+
+
+class SubscriptionUpdateSchema(CamelSchema):
+    status = ma.fields.String(validate=validate.OneOf(["cancelled", "pending"]), metadata={
+        "description": "`cancelled` ends the subscription; `pending` asks again after a "
+                       "denial or cancellation"})
+    reason = ma.fields.String(validate=REASON, allow_none=True)
+
+    @ma.validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ma.ValidationError("Nothing to change: send status and/or reason", "_schema")
+
+
+class ReviewSchema(CamelSchema):
+    reason = ma.fields.String(validate=REASON)
+
+
+class ReasonRequiredSchema(CamelSchema):
+    reason = ma.fields.String(required=True, validate=REASON)
+
+
+def pricing(model: Model) -> dict:
+    return {"input_cost_per_token": model.input_cost_per_token,
+            "output_cost_per_token": model.output_cost_per_token}
+
+
+def subscription_view(subscription: Subscription, model: Model, user: User | None = None,
+                      job=None) -> dict:
+    """The wire object of a subscription with its model (and user, for admin lists)."""
+    view = {
+        "id": subscription.id, "user_id": subscription.user_id,
+        "model_id": subscription.model_id, "model_name": model.id,
+        "provider": model.provider, "status": subscription.status,
+        "status_reason": subscription.reason, "reviewed_by": subscription.reviewed_by,
+        "reviewed_at": subscription.reviewed_at, "created_at": subscription.created_at,
+        "updated_at": subscription.updated_at, "model_description": model.description,
+        "model_context_length": model.context_length,
+        "model_supports_vision": model.supports_vision,
+        "model_supports_function_calling": model.supports_function_calling,
+        "model_supports_parallel_function_calling": model.supports_parallel_function_calling,
+        "model_supports_tool_choice": model.supports_tool_choice,
+        "model_restricted": model.restricted, "model_availability": model.availability,
+        "pricing": pricing(model), "job_id": job.id if job is not None else None,
+    }
+    if user is not None:
+        view["user"] = {"id": user.id, "username": user.username, "email": user.email}
+        view["model"] = {"id": model.id, "name": model.id, "provider": model.provider,
+                         "restricted_access": model.restricted,
+                         "availability": model.availability}
+    return view
+
+
+def history_view(entries: list[SubscriptionStatusHistory]) -> dict:
+    return {"data": entries}

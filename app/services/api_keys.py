@@ -1,0 +1,388 @@
+"""API keys: create, list, edit, rotate, reveal and revoke (DESIGN §6, contract §5.5, §9).
+
+Key creation (and rotation) is the one place a request talks to LiteLLM: the user must leave
+with a working key. Everything else changes the row and hands the LiteLLM side to a job
+(``app.services.key_provisioning``).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Select, asc, desc, func, or_, select
+
+from app.auth.identity import Identity
+from app.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    ServiceUnavailable,
+    Unprocessable,
+    ValidationError,
+)
+from app.extensions import db, redis_client, redis_key
+from app.litellm import LiteLLMError
+from app.models import ApiKey, ApiKeyModel, Job, Model, Subscription, User
+from app.services import audit, jobs
+from app.services import key_provisioning as provisioning
+
+log = logging.getLogger(__name__)
+
+LIMIT_FIELDS = ("max_budget", "budget_duration", "soft_budget", "tpm_limit", "rpm_limit",
+                "expires_at")
+SORTS = {
+    "createdAt": asc(ApiKey.created_at), "-createdAt": desc(ApiKey.created_at),
+    "name": asc(ApiKey.name), "-name": desc(ApiKey.name),
+    "updatedAt": asc(ApiKey.updated_at), "-updatedAt": desc(ApiKey.updated_at),
+}
+
+
+@dataclass
+class IssuedKey:
+    """A key and its raw value, returned once; ``job`` is set when provisioning is pending."""
+
+    key: ApiKey
+    value: str
+    job: Job | None = None
+    old_prefix: str | None = None
+
+
+# -- reads ------------------------------------------------------------------------------------
+
+
+def list_query(user_id: uuid.UUID | None = None, state: str | None = None,
+               model_id: str | None = None, search: str | None = None,
+               sort: str = "-createdAt", is_active: bool | None = None) -> Select:
+    stmt = select(ApiKey)
+    if user_id is not None:
+        stmt = stmt.where(ApiKey.user_id == user_id)
+    if state:
+        stmt = stmt.where(ApiKey.provisioning_state == state)
+    if is_active is not None:
+        active = (ApiKey.provisioning_state == "active") & or_(
+            ApiKey.expires_at.is_(None), ApiKey.expires_at > func.now())
+        stmt = stmt.where(active if is_active else ~active)
+    if model_id:
+        stmt = stmt.where(ApiKey.id.in_(
+            select(ApiKeyModel.api_key_id).where(ApiKeyModel.model_id == model_id)))
+    if search:
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(or_(ApiKey.name.ilike(f"%{escaped}%"),
+                              ApiKey.key_prefix.ilike(f"{escaped}%")))
+    return stmt.order_by(SORTS[sort], desc(ApiKey.id))
+
+
+def get_visible(key_id: uuid.UUID, identity: Identity) -> ApiKey:
+    """A key its owner (or an admin/readonly admin) may see; anyone else gets 404."""
+    key = db.session.get(ApiKey, key_id)
+    if key is None or (key.user_id != identity.user_id and not identity.can_read_all):
+        raise NotFound.resource("api_key", key_id)
+    return key
+
+
+def _get_owned(key_id: uuid.UUID, identity: Identity, *, admin_may: bool = False,
+               lock: bool = False) -> ApiKey:
+    """The caller's key (or any key, for an admin when ``admin_may``); ``lock`` waits for any
+    provisioning job working on it, so a change is never overtaken by an older push."""
+    key = provisioning.lock_key(key_id) if lock else db.session.get(ApiKey, key_id)
+    if key is None or (key.user_id != identity.user_id and not (admin_may and identity.is_admin)):
+        raise NotFound.resource("api_key", key_id)
+    return key
+
+
+def model_details(keys: list[ApiKey]) -> dict[str, Model]:
+    ids = {model_id for key in keys for model_id in key.model_ids}
+    if not ids:
+        return {}
+    return {m.id: m for m in db.session.scalars(select(Model).where(Model.id.in_(ids)))}
+
+
+# -- validation -------------------------------------------------------------------------------
+
+
+def check_models_allowed(owner_id: uuid.UUID, model_ids: list[str]) -> list[str]:
+    """The distinct models, if the owner holds an active subscription to each available one.
+
+    Rows are read FOR SHARE so a concurrent cancellation or model removal waits for us and
+    then sees (and strips) this key's models.
+    """
+    wanted = list(dict.fromkeys(model_ids))
+    if not wanted:
+        raise ValidationError("Request validation failed",
+                              {"fields": {"modelIds": ["Choose at least one model."]}})
+    models = {m.id: m for m in db.session.scalars(
+        select(Model).where(Model.id.in_(wanted)).with_for_update(read=True))}
+    subscriptions = {s.model_id: s for s in db.session.scalars(
+        select(Subscription).where(Subscription.user_id == owner_id,
+                                   Subscription.model_id.in_(wanted))
+        .with_for_update(read=True))}
+    problems = {}
+    for model_id in wanted:
+        model, subscription = models.get(model_id), subscriptions.get(model_id)
+        if model is None:
+            problems[model_id] = "unknown_model"
+        elif model.availability != "available":
+            problems[model_id] = "model_unavailable"
+        elif subscription is None:
+            problems[model_id] = "not_subscribed"
+        elif subscription.status != "active":
+            problems[model_id] = f"subscription_{subscription.status}"
+    if problems:
+        raise Unprocessable(
+            "API keys may only include available models you hold an active subscription to",
+            {"modelIds": sorted(problems), "reasons": problems}, code="MODELS_NOT_ALLOWED")
+    return wanted
+
+
+def _check_expiry(expires_at: datetime | None) -> None:
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        raise ValidationError("Request validation failed",
+                              {"fields": {"expiresAt": ["Must be in the future."]}})
+
+
+def _owner(identity: Identity) -> User:
+    if identity.user_id is None:
+        raise Forbidden("An admin API key has no user to own API keys; sign in as a user")
+    return db.session.get(User, identity.user_id)
+
+
+def _check_key_quota(owner_id: uuid.UUID) -> None:
+    limit = current_app.config["MAX_API_KEYS_PER_USER"]
+    if not limit:
+        return
+    live = db.session.scalar(select(func.count()).select_from(ApiKey).where(
+        ApiKey.user_id == owner_id, ApiKey.provisioning_state.in_(provisioning.LIVE_STATES)))
+    if live >= limit:
+        raise Conflict(f"You already have {live} API keys; revoke one first",
+                       {"limit": limit}, code="API_KEY_LIMIT_REACHED")
+
+
+# -- create -----------------------------------------------------------------------------------
+
+
+def create(identity: Identity, data: dict[str, Any]) -> IssuedKey:
+    """Create a key and provision it in LiteLLM now; when LiteLLM is unreachable the key is
+    kept ``pending`` and a job finishes it (``IssuedKey.job``).
+
+    Two commits on purpose: the pending row is committed before LiteLLM is called, so a crash
+    in between leaves a row reconciliation can finish, never an unknown key in LiteLLM.
+    """
+    owner = _owner(identity)
+    _check_expiry(data.get("expires_at"))
+    _check_key_quota(owner.id)
+    model_ids = check_models_allowed(owner.id, data["model_ids"])
+    raw = provisioning.new_key_value()
+    key = ApiKey(id=uuid.uuid4(), user_id=owner.id, name=data["name"],
+                 key_prefix=provisioning.display_prefix(raw),
+                 key_hash=provisioning.token_of(raw),
+                 encrypted_key=provisioning.encrypt_for_storage(raw),
+                 provisioning_state="pending",
+                 **{name: data.get(name) for name in LIMIT_FIELDS})
+    key.key_alias = provisioning.key_alias(key.name, key.key_hash)
+    key.models = [ApiKeyModel(model_id=model_id) for model_id in model_ids]
+    db.session.add(key)
+    audit.record("API_KEY_CREATED", "api_key", key.id,
+                 details={"name": key.name, "models": model_ids, "keyPrefix": key.key_prefix})
+    db.session.commit()
+    return _provision_now(key, owner, raw, identity)
+
+
+def _provision_now(key: ApiKey, owner: User, raw: str, identity: Identity) -> IssuedKey:
+    try:
+        provisioning.register(key, owner, raw)
+    except LiteLLMError as exc:
+        db.session.rollback()
+        if not exc.retryable:
+            _discard(key, exc)
+        return IssuedKey(key, raw, _defer(key, raw, identity, exc))
+    provisioning.activate(key)
+    db.session.commit()
+    return IssuedKey(key, raw)
+
+
+def _defer(key: ApiKey, raw: str, identity: Identity, exc: LiteLLMError) -> Job:
+    """LiteLLM is down or slow: keep the value (encrypted) and let a job finish the key."""
+    try:
+        if not provisioning.reveal_enabled():
+            provisioning.hold_value(key.id, raw)
+    except Exception:
+        log.warning("api key %s: could not hold its value for the provisioning job", key.id)
+        _discard(key, exc, unavailable=True)
+    job, _ = jobs.create("provision_key", {"keyId": str(key.id)},
+                         requested_by=identity.user_id, flight_key=f"key:{key.id}")
+    key.provisioning_error = f"waiting for LiteLLM: {exc.message}"[:2000]
+    audit.record("API_KEY_PROVISIONING_DEFERRED", "api_key", key.id,
+                 details={"reason": exc.message[:300], "jobId": str(job.id)})
+    db.session.commit()
+    jobs.publish(job)
+    return job
+
+
+def _discard(key: ApiKey, exc: LiteLLMError, unavailable: bool = False):
+    """LiteLLM refused the key: nothing usable exists, so the row goes and the caller hears why."""
+    key_id = key.id
+    db.session.delete(key)
+    audit.record("API_KEY_CREATE_FAILED", "api_key", key_id, success=False,
+                 details={"reason": exc.message[:500]})
+    db.session.commit()
+    if unavailable:
+        raise ServiceUnavailable("LiteLLM is unavailable; try again shortly",
+                                 headers={"Retry-After": "10"})
+    raise provisioning.LiteLLMRefused(f"LiteLLM refused the key: {exc.message}",
+                                      {"status": exc.status})
+
+
+# -- edit -------------------------------------------------------------------------------------
+
+
+def update(key_id: uuid.UUID, identity: Identity, data: dict[str, Any]) -> tuple[ApiKey,
+                                                                                 Job | None]:
+    """Change name, models or limits; a job pushes the change to LiteLLM. One commit."""
+    key = _get_owned(key_id, identity, admin_may=True, lock=True)
+    if key.provisioning_state not in ("pending", "active"):
+        raise Conflict(f"A {key.provisioning_state} key cannot be changed",
+                       {"state": key.provisioning_state})
+    if "expires_at" in data:
+        _check_expiry(data["expires_at"])
+    changes = _apply_changes(key, data)
+    if not changes:
+        db.session.rollback()
+        return key, None
+    job = None
+    if key.provisioning_state == "active":  # a pending key is provisioned from the row anyway
+        job = provisioning.create_update_job(key.id, identity.user_id)
+    audit.record("API_KEY_UPDATED", "api_key", key.id, details={"changed": sorted(changes)})
+    db.session.commit()
+    if job is not None:
+        jobs.publish(job)
+    return key, job
+
+
+def _apply_changes(key: ApiKey, data: dict[str, Any]) -> set[str]:
+    changes = set()
+    if "model_ids" in data:
+        model_ids = check_models_allowed(key.user_id, data["model_ids"])
+        if sorted(model_ids) != sorted(key.model_ids):
+            keep = [m for m in key.models if m.model_id in model_ids]
+            held = {m.model_id for m in keep}
+            key.models = keep + [ApiKeyModel(model_id=m) for m in model_ids if m not in held]
+            changes.add("models")
+    if "name" in data and data["name"] != key.name:
+        key.name = data["name"]
+        key.key_alias = provisioning.key_alias(key.name, key.key_hash)
+        changes.add("name")
+    for name in LIMIT_FIELDS:
+        if name in data and _differs(getattr(key, name), data[name]):
+            setattr(key, name, data[name])
+            changes.add(name)
+    return changes
+
+
+def _differs(current: Any, new: Any) -> bool:
+    if isinstance(current, Decimal) and new is not None:
+        return current != Decimal(str(new))
+    return current != new
+
+
+# -- rotate, reveal, revoke -------------------------------------------------------------------
+
+
+def rotate(key_id: uuid.UUID, identity: Identity) -> IssuedKey:
+    """Give the key a new value (same id and settings) and delete the old one in LiteLLM.
+
+    The new value is created in LiteLLM first; only then does the row switch to it, so a
+    failure leaves the old key working. The old value's deletion is a job.
+    """
+    key = _get_owned(key_id, identity, lock=True)
+    if key.provisioning_state != "active":
+        raise Conflict(f"Only an active key can be rotated; this one is "
+                       f"{key.provisioning_state}", {"state": key.provisioning_state})
+    owner = db.session.get(User, key.user_id)
+    old_hash, old_prefix = key.key_hash, key.key_prefix
+    raw = provisioning.new_key_value()
+    key.key_hash = provisioning.token_of(raw)
+    key.key_prefix = provisioning.display_prefix(raw)
+    key.key_alias = provisioning.key_alias(key.name, key.key_hash)
+    key.encrypted_key = provisioning.encrypt_for_storage(raw)
+    try:
+        provisioning.register(key, owner, raw)
+    except LiteLLMError as exc:
+        db.session.rollback()
+        if exc.retryable:
+            raise ServiceUnavailable("LiteLLM is unavailable; the key was not rotated",
+                                     headers={"Retry-After": "10"}) from None
+        raise provisioning.LiteLLMRefused(f"LiteLLM refused the new key value: {exc.message}",
+                                          {"status": exc.status}) from None
+    key.litellm_key_token = key.key_hash
+    job = provisioning.create_revoke_job(key.id, identity.user_id, token=old_hash)
+    audit.record("API_KEY_ROTATED", "api_key", key.id,
+                 details={"oldPrefix": old_prefix, "keyPrefix": key.key_prefix})
+    provisioning.forget_after_commit(old_hash)
+    db.session.commit()
+    jobs.publish(job)
+    return IssuedKey(key, raw, job, old_prefix)
+
+
+def reveal(key_id: uuid.UUID, identity: Identity) -> tuple[ApiKey, str]:
+    """The full value of one's own key, when ENCRYPTION_KEY keeps a copy. Audited and
+    limited per user (KEY_REVEAL_LIMIT_PER_HOUR)."""
+    if not provisioning.reveal_enabled():
+        raise NotFound("Revealing API keys is not enabled on this server (no ENCRYPTION_KEY)",
+                       code="REVEAL_DISABLED")
+    if identity.kind != "jwt":
+        raise Forbidden("Revealing a key needs a signed-in user, not an API key")
+    key = _get_owned(key_id, identity)
+    _count_reveal(identity.user_id)
+    value = provisioning.decrypt_stored(key) if key.provisioning_state in ("pending",
+                                                                           "active") else None
+    if value is None:
+        audit.record_now("API_KEY_REVEAL_REFUSED", "api_key", key.id, success=False,
+                         details={"state": key.provisioning_state})
+        raise Conflict("This key's value cannot be revealed (revoked, or created without an "
+                       "encrypted copy); rotate it to get a new value",
+                       {"state": key.provisioning_state}, code="KEY_NOT_REVEALABLE")
+    audit.record_now("API_KEY_REVEALED", "api_key", key.id,
+                     details={"keyPrefix": key.key_prefix})
+    return key, value
+
+
+def _count_reveal(user_id: uuid.UUID) -> None:
+    limit = current_app.config["KEY_REVEAL_LIMIT_PER_HOUR"]
+    name = redis_key("key-reveals", str(user_id))
+    client = redis_client()
+    count = client.incr(name)
+    if count == 1:
+        client.expire(name, 3600)
+    if count > limit:
+        retry_after = max(1, client.ttl(name))
+        audit.record_now("API_KEY_REVEAL_RATE_LIMITED", "user", user_id, success=False,
+                         details={"limit": limit})
+        raise RateLimited(f"At most {limit} key reveals per hour",
+                          {"limit": limit, "window": "1h", "retryAfter": retry_after},
+                          headers={"Retry-After": str(retry_after)})
+
+
+def revoke(key_id: uuid.UUID, identity: Identity, *, as_admin: bool = False,
+           reason: str | None = None) -> Job:
+    """Refuse the key at once here, and delete it in LiteLLM by a job. One commit."""
+    key = _get_owned(key_id, identity, admin_may=True, lock=True)
+    if key.provisioning_state == "revoked":
+        raise Conflict("This key is already revoked", {"state": "revoked"})
+    key.provisioning_state = "revoking"
+    key.revoked_at = key.revoked_at or datetime.now(UTC)
+    job = provisioning.create_revoke_job(key.id, identity.user_id)
+    audit.record("API_KEY_REVOKED", "api_key", key.id,
+                 details={"byAdmin": as_admin or key.user_id != identity.user_id,
+                          "reason": reason, "keyPrefix": key.key_prefix})
+    provisioning.forget_after_commit(key.key_hash)
+    db.session.commit()
+    if job.status == "queued" and job.published_at is None:
+        jobs.publish(job)
+    return job

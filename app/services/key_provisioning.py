@@ -1,0 +1,535 @@
+"""API keys in LiteLLM: key values, the state a key must have in LiteLLM, and pushing it there.
+
+LiteMaaS is the source of truth: each function here makes LiteLLM match a key's row (models,
+limits, alias, expiry, blocked) and is safe to run twice. Functions without "commit" in their
+docstring only add to the caller's unit of work; the job-side functions (``provision``,
+``push_key``, ``revoke``, ``enforce_model_access``) commit once per key, under a per-key
+advisory lock so two workers never push one key at the same time.
+
+A key value is generated here (``sk-`` + 48 url-safe characters) and sent to LiteLLM as ``key``,
+so a retried ``/key/generate`` names the same key and cannot create a second one. The raw value
+is never stored in the database: the row keeps its SHA-256 (LiteLLM's token), a display prefix
+and, with ``ENCRYPTION_KEY``, a Fernet-encrypted copy. A key that could not be provisioned yet
+keeps its value encrypted in Redis (``PENDING_KEY_TTL_SECONDS``) until a job completes it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import math
+import re
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+from flask import current_app
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import and_, event, func, select
+
+from app.auth import api_keys as api_key_cache
+from app.errors import AppError
+from app.extensions import db, redis_client, redis_key
+from app.litellm import LiteLLMClient, LiteLLMError, LiteLLMNotFound
+from app.models import ApiKey, ApiKeyModel, Model, Subscription, User
+from app.services import audit, jobs, litellm_accounts
+from app.services.jobs import JobKind
+
+log = logging.getLogger(__name__)
+
+KEY_RANDOM_BYTES = 36  # token_urlsafe(36) → 48 characters
+NO_MODELS = "no-default-models"  # LiteLLM reads an empty model list as "every model"
+LIVE_STATES = ("pending", "active", "failed")
+_LOCK_CLASS = 6006  # first half of the (class, key) advisory lock pair for keys
+_ALIAS_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_FORGET = "litemaas_forget_api_key_hashes"
+
+jobs.register_kind("provision_key", JobKind("worker.tasks.provisioning.keys.provision_key",
+                                            single_flight=True))
+jobs.register_kind("update_key", JobKind("worker.tasks.provisioning.keys.update_key"))
+jobs.register_kind("revoke_key", JobKind("worker.tasks.provisioning.keys.revoke_key",
+                                         single_flight=True))
+jobs.register_kind("remove_models_from_keys",
+                   JobKind("worker.tasks.provisioning.keys.remove_models_from_keys"))
+
+
+class LiteLLMRefused(AppError):
+    """LiteLLM refused a key operation for a reason retrying cannot fix."""
+
+    status, code = 502, "LITELLM_ERROR"
+
+
+def litellm() -> LiteLLMClient:
+    return current_app.extensions["litellm"]
+
+
+# -- key values -------------------------------------------------------------------------------
+
+
+def new_key_value() -> str:
+    return "sk-" + secrets.token_urlsafe(KEY_RANDOM_BYTES)
+
+
+def token_of(raw_key: str) -> str:
+    """LiteLLM's token for a key, which is also our ``key_hash``."""
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def display_prefix(raw_key: str) -> str:
+    return f"{raw_key[:8]}\u2026{raw_key[-4:]}"
+
+
+def _storage_cipher() -> Fernet | None:
+    configured = current_app.config.get("ENCRYPTION_KEY")
+    return Fernet(configured) if configured else None
+
+
+def _transit_cipher() -> Fernet:
+    """Encrypts values held in Redis: ENCRYPTION_KEY, else a key derived from JWT_SECRET."""
+    configured = _storage_cipher()
+    if configured is not None:
+        return configured
+    secret = current_app.config["JWT_SECRET"].encode()
+    derived = hashlib.sha256(b"litemaas-pending-api-key:" + secret).digest()
+    return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def reveal_enabled() -> bool:
+    return _storage_cipher() is not None
+
+
+def encrypt_for_storage(raw_key: str) -> bytes | None:
+    """The ``encrypted_key`` column value: None unless ENCRYPTION_KEY is set."""
+    cipher = _storage_cipher()
+    return cipher.encrypt(raw_key.encode()) if cipher else None
+
+
+def decrypt_stored(key: ApiKey) -> str | None:
+    cipher = _storage_cipher()
+    if cipher is None or key.encrypted_key is None:
+        return None
+    try:
+        return cipher.decrypt(bytes(key.encrypted_key)).decode()
+    except InvalidToken:
+        log.warning("api key %s: encrypted copy does not open with ENCRYPTION_KEY", key.id)
+        return None
+
+
+def _held_name(key_id: uuid.UUID) -> str:
+    return redis_key("pending-api-key", str(key_id))
+
+
+def hold_value(key_id: uuid.UUID, raw_key: str) -> None:
+    """Keep a not-yet-provisioned key's value (encrypted) until a job completes it."""
+    ttl = current_app.config["PENDING_KEY_TTL_SECONDS"]
+    redis_client().set(_held_name(key_id), _transit_cipher().encrypt(raw_key.encode()), ex=ttl)
+
+
+def release_value(key_id: uuid.UUID) -> None:
+    try:
+        redis_client().delete(_held_name(key_id))
+    except Exception:  # it expires on its own
+        log.warning("could not drop the held value of api key %s", key_id)
+
+
+def recover_value(key: ApiKey) -> str | None:
+    """The raw value of a key, if this server can still produce it."""
+    stored = decrypt_stored(key)
+    if stored is not None:
+        return stored
+    held = redis_client().get(_held_name(key.id))
+    if held is None:
+        return None
+    try:
+        value = _transit_cipher().decrypt(held).decode()
+    except InvalidToken:
+        return None
+    return value if token_of(value) == key.key_hash else None
+
+
+# -- the state a key must have in LiteLLM -----------------------------------------------------
+
+
+def key_alias(name: str, key_hash: str) -> str:
+    """LiteLLM aliases are unique across keys: the name, made safe, plus the token's start."""
+    slug = _ALIAS_UNSAFE.sub("-", name).strip("-")[:50] or "api-key"
+    return f"{slug}_{key_hash[:8]}"
+
+
+def _money(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _duration(expires_at: datetime | None) -> str | None:
+    if expires_at is None:
+        return None
+    return f"{max(1, math.ceil((expires_at - datetime.now(UTC)).total_seconds()))}s"
+
+
+def desired_state(key: ApiKey, owner: User) -> dict[str, Any]:
+    """What LiteLLM must hold for this key. A key without models, or of an inactive owner, is
+    blocked: LiteLLM would read an empty model list as access to every model."""
+    models = sorted(key.model_ids)
+    return {
+        "user_id": str(key.user_id),
+        "key_alias": key.key_alias,
+        "models": models or [NO_MODELS],
+        "max_budget": _money(key.max_budget),
+        "soft_budget": _money(key.soft_budget),
+        "budget_duration": key.budget_duration,
+        "tpm_limit": key.tpm_limit,
+        "rpm_limit": key.rpm_limit,
+        "blocked": not models or not owner.is_active,
+        "metadata": {"litemaas_key_id": str(key.id), "created_by": "litemaas"},
+    }
+
+
+def _generate_payload(key: ApiKey, owner: User, raw_key: str) -> dict[str, Any]:
+    payload = {**desired_state(key, owner), "key": raw_key}
+    duration = _duration(key.expires_at)
+    if duration:
+        payload["duration"] = duration
+    return payload
+
+
+def _update_payload(key: ApiKey, owner: User) -> dict[str, Any]:
+    # "-1" clears an expiry in LiteLLM; a set one is re-anchored to now.
+    return {**desired_state(key, owner), "key": key.key_hash,
+            "duration": _duration(key.expires_at) or "-1"}
+
+
+def drift(key: ApiKey, owner: User, row: dict[str, Any]) -> list[str]:
+    """Fields whose value in LiteLLM (``row`` from /key/list or /key/info) differs from ours."""
+    desired = desired_state(key, owner)
+    changed = []
+    if sorted(row.get("models") or []) != desired["models"]:
+        changed.append("models")
+    for name in ("max_budget", "tpm_limit", "rpm_limit"):
+        if not _same_number(row.get(name), desired[name]):
+            changed.append(name)
+    if (row.get("budget_duration") or None) != desired["budget_duration"]:
+        changed.append("budget_duration")
+    if bool(row.get("blocked")) != desired["blocked"]:
+        changed.append("blocked")
+    if row.get("user_id") != desired["user_id"]:
+        changed.append("user_id")
+    if not _same_expiry(row.get("expires"), key.expires_at):
+        changed.append("expires")
+    return changed
+
+
+def _same_number(left: Any, right: Any) -> bool:
+    if left is None or right is None:
+        return left is None and right is None
+    return math.isclose(float(left), float(right), rel_tol=1e-9, abs_tol=1e-6)
+
+
+def _same_expiry(litellm_expires: str | None, ours: datetime | None, slack: float = 300) -> bool:
+    if litellm_expires is None or ours is None:
+        return litellm_expires is None and ours is None
+    try:
+        theirs = datetime.fromisoformat(litellm_expires.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if theirs.tzinfo is None:
+        theirs = theirs.replace(tzinfo=UTC)
+    return abs((theirs - ours).total_seconds()) <= slack
+
+
+# -- LiteLLM calls (no commit) ----------------------------------------------------------------
+
+
+def ensure_litellm_user(user: User) -> None:
+    """Make sure LiteLLM knows the key's owner (with the owner's budget and limits)."""
+    if user.litellm_user_id:
+        return
+    litellm_accounts.push_user(user)
+    user.litellm_user_id = str(user.id)
+
+
+def litellm_key_row(token: str) -> dict | None:
+    """The live key as LiteLLM holds it, or None (absent or deleted)."""
+    try:
+        answer = litellm().key_info(token)
+    except LiteLLMNotFound:
+        return None
+    info = answer.get("info") if isinstance(answer.get("info"), dict) else answer
+    if info.get("status") == "deleted" or info.get("deleted_at"):
+        return None
+    return info
+
+
+def register(key: ApiKey, owner: User, raw_key: str) -> str:
+    """Create the key in LiteLLM with its value, idempotently; returns "created" or "existed".
+
+    A retry after a timeout names the same key: LiteLLM answers that it exists (alias taken)
+    or keeps the first one. Either way /key/info confirms it and an update pushes our state.
+    """
+    ensure_litellm_user(owner)
+    try:
+        litellm().key_generate(**_generate_payload(key, owner, raw_key))
+        return "created"
+    except LiteLLMError as exc:
+        if exc.retryable or litellm_key_row(key.key_hash) is None:
+            raise
+    litellm().key_update(**_update_payload(key, owner))
+    return "existed"
+
+
+def delete_token(token: str) -> bool:
+    """Delete a key in LiteLLM by token; False when it was already gone."""
+    try:
+        litellm().key_delete([token])
+        return True
+    except LiteLLMError as exc:
+        if exc.retryable or litellm_key_row(token) is not None:
+            raise
+        return False
+
+
+@dataclass
+class PushOutcome:
+    action: str  # updated | recreated | failed | skipped
+    fields: list[str] = field(default_factory=list)
+    reason: str | None = None
+
+
+def push(key: ApiKey, owner: User) -> PushOutcome:
+    """Make LiteLLM hold this active key as we do; a key LiteLLM lost is re-created from its
+    encrypted copy, or marked failed when no copy exists."""
+    try:
+        litellm().key_update(**_update_payload(key, owner))
+        return PushOutcome("updated")
+    except LiteLLMNotFound:
+        return recreate_or_fail(key, owner)
+
+
+def recreate_or_fail(key: ApiKey, owner: User) -> PushOutcome:
+    raw = recover_value(key)
+    if raw is None:
+        reason = ("The key no longer exists in LiteLLM and no encrypted copy is kept to "
+                  "re-create it; create a new key")
+        mark_failed(key, reason)
+        return PushOutcome("failed", reason=reason)
+    register(key, owner, raw)
+    audit.record("API_KEY_RECREATED", "api_key", key.id, details={"keyPrefix": key.key_prefix})
+    return PushOutcome("recreated")
+
+
+def mark_failed(key: ApiKey, reason: str) -> None:
+    forget_after_commit(key.key_hash)
+    key.provisioning_state = "failed"
+    key.provisioning_error = reason[:2000]
+    audit.record("API_KEY_PROVISIONING_FAILED", "api_key", key.id, success=False,
+                 details={"reason": reason[:500], "keyPrefix": key.key_prefix})
+
+
+# -- authentication cache --------------------------------------------------------------------
+
+
+def forget_after_commit(key_hash: str) -> None:
+    """Once the transaction commits, drop the API-key auth cache entry for this hash, so a
+    revoked, rotated or failed key is refused at once."""
+    db.session.info.setdefault(_FORGET, set()).add(key_hash)
+
+
+@event.listens_for(FlaskSession, "after_commit")
+def _forget_committed(session) -> None:
+    for key_hash in session.info.pop(_FORGET, ()):
+        api_key_cache.invalidate_api_key_cache(key_hash)
+
+
+@event.listens_for(FlaskSession, "after_rollback")
+def _forget_nothing(session) -> None:
+    session.info.pop(_FORGET, None)
+
+
+# -- job-side actions (commit) ----------------------------------------------------------------
+
+
+def lock_key(key_id: uuid.UUID) -> ApiKey | None:
+    """Serialise work on one key across workers until the transaction ends; the fresh row."""
+    db.session.execute(select(func.pg_advisory_xact_lock(_LOCK_CLASS,
+                                                         func.hashtext(str(key_id)))))
+    db.session.expire_all()
+    return db.session.get(ApiKey, key_id)
+
+
+def provision(key_id: uuid.UUID) -> dict[str, Any]:
+    """Complete a pending key in LiteLLM (pending → active, or failed with the reason); commits.
+
+    Transient LiteLLM errors propagate so the job retries; a refusal fails the key and the job.
+    """
+    key = lock_key(key_id)
+    if key is None or key.provisioning_state != "pending":
+        db.session.rollback()
+        return {"keyId": str(key_id), "skipped": key.provisioning_state if key else "deleted"}
+    owner = db.session.get(User, key.user_id)
+    raw = recover_value(key)
+    if raw is None:
+        mark_failed(key, "The key value is no longer available to finish provisioning; "
+                         "create a new key")
+        db.session.commit()
+        return {"keyId": str(key_id), "state": "failed"}
+    try:
+        outcome = register(key, owner, raw)
+    except LiteLLMError as exc:
+        if exc.retryable:
+            raise
+        mark_failed(key, f"LiteLLM refused the key: {exc.message}")
+        db.session.commit()
+        raise
+    activate(key)
+    db.session.commit()
+    release_value(key.id)
+    return {"keyId": str(key_id), "state": "active", "litellm": outcome}
+
+
+def activate(key: ApiKey) -> None:
+    key.provisioning_state = "active"
+    key.provisioning_error = None
+    key.litellm_key_token = key.key_hash
+    audit.record("API_KEY_PROVISIONED", "api_key", key.id, details={"keyPrefix": key.key_prefix})
+
+
+def push_key(key_id: uuid.UUID) -> dict[str, Any]:
+    """Push an active key's row to LiteLLM (after an edit); commits."""
+    key = lock_key(key_id)
+    if key is None or key.provisioning_state != "active":
+        db.session.rollback()
+        return {"keyId": str(key_id), "skipped": key.provisioning_state if key else "deleted"}
+    outcome = push(key, db.session.get(User, key.user_id))
+    if outcome.action == "updated":
+        audit.record("API_KEY_PUSHED", "api_key", key.id, details={"models": key.model_ids})
+    db.session.commit()
+    return {"keyId": str(key_id), "litellm": outcome.action, "reason": outcome.reason}
+
+
+def revoke(key_id: uuid.UUID, token: str | None = None) -> dict[str, Any]:
+    """Delete a revoked key (or, with ``token``, a rotated-out value) in LiteLLM; commits."""
+    if token is not None:
+        deleted = delete_token(token)
+        audit.record("API_KEY_OLD_VALUE_DELETED", "api_key", key_id,
+                     details={"deletedInLitellm": deleted})
+        db.session.commit()
+        return {"keyId": str(key_id), "deletedInLitellm": deleted}
+    key = lock_key(key_id)
+    if key is None or key.provisioning_state != "revoking":
+        db.session.rollback()
+        return {"keyId": str(key_id), "skipped": key.provisioning_state if key else "deleted"}
+    deleted = delete_token(key.key_hash)
+    finish_revocation(key, deleted)
+    db.session.commit()
+    return {"keyId": str(key_id), "state": "revoked", "deletedInLitellm": deleted}
+
+
+def finish_revocation(key: ApiKey, deleted: bool) -> None:
+    key.provisioning_state = "revoked"
+    key.revoked_at = key.revoked_at or datetime.now(UTC)
+    release_value(key.id)
+    audit.record("API_KEY_REVOKED_IN_LITELLM", "api_key", key.id,
+                 details={"deletedInLitellm": deleted, "keyPrefix": key.key_prefix})
+
+
+def lost_access(model_ids: list[str] | None = None, user_id: uuid.UUID | None = None,
+                key_id: uuid.UUID | None = None) -> dict[uuid.UUID, list[str]]:
+    """(key → models) pairs a live key holds although the model is unavailable or its owner
+    has no active subscription to it."""
+    subscribed = select(Subscription.id).where(
+        Subscription.user_id == ApiKey.user_id, Subscription.model_id == ApiKeyModel.model_id,
+        Subscription.status == "active",
+    ).exists()
+    stmt = (
+        select(ApiKeyModel.api_key_id, ApiKeyModel.model_id)
+        .join(ApiKey, ApiKey.id == ApiKeyModel.api_key_id)
+        .join(Model, Model.id == ApiKeyModel.model_id)
+        .where(ApiKey.provisioning_state.in_(LIVE_STATES))
+        .where((Model.availability == "unavailable") | ~subscribed)
+        .order_by(ApiKeyModel.api_key_id, ApiKeyModel.model_id)
+    )
+    if model_ids is not None:
+        stmt = stmt.where(ApiKeyModel.model_id.in_(model_ids))
+    if user_id is not None:
+        stmt = stmt.where(ApiKey.user_id == user_id)
+    if key_id is not None:
+        stmt = stmt.where(ApiKey.id == key_id)
+    pairs: dict[uuid.UUID, list[str]] = {}
+    for api_key_id, model_id in db.session.execute(stmt):
+        pairs.setdefault(api_key_id, []).append(model_id)
+    return pairs
+
+
+def enforce_model_access(model_ids: list[str] | None = None, user_id: uuid.UUID | None = None,
+                         progress=None) -> dict[str, Any]:
+    """Remove from keys the models their owner may no longer call, in the DB and in LiteLLM.
+
+    One transaction per key (rows deleted and LiteLLM updated together), so a retry after a
+    failure finds the keys not done yet. Commits.
+    """
+    affected = lost_access(model_ids, user_id)
+    db.session.rollback()
+    removed = []
+    for index, key_id in enumerate(affected):
+        key = lock_key(key_id)
+        models = lost_access(model_ids, user_id, key_id).get(key_id, [])
+        if key is None or not models:
+            db.session.rollback()
+            continue
+        key.models = [m for m in key.models if m.model_id not in models]
+        db.session.flush()
+        outcome = "db-only"
+        if key.provisioning_state == "active":
+            outcome = push(key, db.session.get(User, key.user_id)).action
+        audit.record("API_KEY_MODELS_REMOVED", "api_key", key.id,
+                     details={"models": models, "litellm": outcome})
+        db.session.commit()
+        removed.append({"keyId": str(key_id), "models": models, "litellm": outcome})
+        if progress is not None:
+            progress(int(100 * (index + 1) / len(affected)), f"{index + 1}/{len(affected)} keys")
+    return {"keys": removed, "modelIds": model_ids, "userId": str(user_id) if user_id else None}
+
+
+# -- enqueueing (caller commits, then publishes) ----------------------------------------------
+
+
+def create_update_job(key_id: uuid.UUID, requested_by: uuid.UUID | None):
+    job, _ = jobs.create("update_key", {"keyId": str(key_id)}, requested_by=requested_by)
+    return job
+
+
+def create_revoke_job(key_id: uuid.UUID, requested_by: uuid.UUID | None,
+                      token: str | None = None):
+    params = {"keyId": str(key_id)}
+    if token is not None:
+        params["token"] = token
+    flight = f"revoke:{key_id}:{token[:16]}" if token else f"revoke:{key_id}"
+    job, _ = jobs.create("revoke_key", params, requested_by=requested_by, flight_key=flight)
+    return job
+
+
+def create_access_job(model_ids: list[str], user_id: uuid.UUID | None,
+                      requested_by: uuid.UUID | None):
+    params: dict[str, Any] = {"modelIds": sorted(set(model_ids))}
+    if user_id is not None:
+        params["userId"] = str(user_id)
+    job, _ = jobs.create("remove_models_from_keys", params, requested_by=requested_by)
+    return job
+
+
+def owner_key_ids(user_id: uuid.UUID) -> list[uuid.UUID]:
+    return list(db.session.scalars(select(ApiKey.id).where(
+        and_(ApiKey.user_id == user_id, ApiKey.provisioning_state == "active"))))
+
+
+def enqueue_owner_keys_push(user_id: uuid.UUID, requested_by: uuid.UUID | None = None) -> list:
+    """Push every active key of a user (e.g. after deactivation: keys are blocked); commits."""
+    created = [create_update_job(key_id, requested_by) for key_id in owner_key_ids(user_id)]
+    db.session.commit()
+    for job in created:
+        jobs.publish(job)
+    return created

@@ -1,0 +1,268 @@
+"""Subscriptions: users ask for models, restricted models wait for an admin (contract §7).
+
+Statuses: ``active``, ``pending`` (restricted model, waiting for review), ``denied``,
+``suspended`` (admin), ``cancelled`` (user). Every change writes a
+``subscription_status_history`` row and an audit row in the same transaction. Losing access
+(cancel, deny, suspend) strips the model from the owner's keys through a job
+(``remove_models_from_keys``) committed together with the change. Nobody approves their own
+request, admins included.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Select, asc, desc, select
+
+from app.auth.identity import Identity
+from app.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.extensions import db
+from app.models import Job, Model, Subscription, SubscriptionStatusHistory, User
+from app.services import audit, jobs
+from app.services import key_provisioning as provisioning
+
+REQUESTABLE_AGAIN = ("cancelled", "denied")  # a new request reuses the row
+CANCELLABLE = ("active", "pending")
+APPROVABLE = ("pending", "denied")
+SORTS = {
+    "createdAt": asc(Subscription.created_at), "-createdAt": desc(Subscription.created_at),
+    "updatedAt": asc(Subscription.updated_at), "-updatedAt": desc(Subscription.updated_at),
+    "modelId": asc(Subscription.model_id), "-modelId": desc(Subscription.model_id),
+    "status": asc(Subscription.status), "-status": desc(Subscription.status),
+}
+
+
+# -- reads ------------------------------------------------------------------------------------
+
+
+def list_query(user_id: uuid.UUID | None = None, status: str | None = None,
+               model_id: str | None = None, sort: str = "-createdAt",
+               date_from: date | None = None, date_to: date | None = None,
+               with_user: bool = False) -> Select:
+    """Subscriptions joined with their model (and user); rows are (subscription, model[, user])."""
+    entities = (Subscription, Model, User) if with_user else (Subscription, Model)
+    stmt = select(*entities).join(Model, Model.id == Subscription.model_id)
+    if with_user:
+        stmt = stmt.join(User, User.id == Subscription.user_id)
+    if user_id is not None:
+        stmt = stmt.where(Subscription.user_id == user_id)
+    if status:
+        stmt = stmt.where(Subscription.status == status)
+    if model_id:
+        stmt = stmt.where(Subscription.model_id == model_id)
+    if date_from:
+        stmt = stmt.where(Subscription.created_at >= datetime.combine(date_from, time(),
+                                                                      tzinfo=UTC))
+    if date_to:
+        stmt = stmt.where(Subscription.created_at < datetime.combine(
+            date_to + timedelta(days=1), time(), tzinfo=UTC))
+    return stmt.order_by(SORTS[sort], desc(Subscription.id))
+
+
+def get_visible(subscription_id: uuid.UUID, identity: Identity) -> Subscription:
+    """The caller's subscription (any, for admins and readonly admins); others get 404."""
+    subscription = db.session.get(Subscription, subscription_id)
+    if subscription is None or (subscription.user_id != identity.user_id
+                                and not identity.can_read_all):
+        raise NotFound.resource("subscription", subscription_id)
+    return subscription
+
+
+def model_of(subscription: Subscription) -> Model:
+    return db.session.get(Model, subscription.model_id)
+
+
+def history(subscription: Subscription) -> list[SubscriptionStatusHistory]:
+    return list(db.session.scalars(
+        select(SubscriptionStatusHistory)
+        .where(SubscriptionStatusHistory.subscription_id == subscription.id)
+        .order_by(SubscriptionStatusHistory.changed_at, SubscriptionStatusHistory.id)))
+
+
+def _locked(subscription_id: uuid.UUID) -> Subscription:
+    subscription = db.session.scalar(
+        select(Subscription).where(Subscription.id == subscription_id).with_for_update())
+    if subscription is None:
+        raise NotFound.resource("subscription", subscription_id)
+    return subscription
+
+
+def _own_locked(subscription_id: uuid.UUID, identity: Identity) -> Subscription:
+    subscription = _locked(subscription_id)
+    if subscription.user_id != identity.user_id:
+        raise NotFound.resource("subscription", subscription_id)
+    return subscription
+
+
+# -- the one way a status changes -------------------------------------------------------------
+
+
+def _change(subscription: Subscription, new_status: str, identity: Identity, action: str,
+            reason: str | None, *, reviewed: bool = False, is_new: bool = False) -> None:
+    old_status = None if is_new else subscription.status
+    db.session.add(SubscriptionStatusHistory(
+        subscription_id=subscription.id, old_status=old_status, new_status=new_status,
+        reason=reason, changed_by=identity.user_id))
+    subscription.status = new_status
+    subscription.reason = reason
+    if reviewed:
+        subscription.reviewed_by = identity.user_id
+        subscription.reviewed_at = datetime.now(UTC)
+    audit.record(action, "subscription", subscription.id, details={
+        "modelId": subscription.model_id, "userId": str(subscription.user_id),
+        "from": old_status, "to": new_status, "reason": reason})
+
+
+def _commit_losing_access(subscription: Subscription, old_status: str,
+                          identity: Identity) -> Job | None:
+    """Commit; if the owner could use the model before, a job strips it from their keys."""
+    job = None
+    if old_status == "active":
+        job = provisioning.create_access_job([subscription.model_id], subscription.user_id,
+                                             identity.user_id)
+    db.session.commit()
+    if job is not None:
+        jobs.publish(job)
+    return job
+
+
+def _require_status(subscription: Subscription, allowed: tuple[str, ...], verb: str) -> None:
+    if subscription.status not in allowed:
+        raise Conflict(f"A {subscription.status} subscription cannot be {verb}",
+                       {"status": subscription.status, "allowedFrom": list(allowed)},
+                       code="INVALID_STATUS_TRANSITION")
+
+
+def _require_available(model: Model) -> None:
+    if model.availability != "available":
+        raise Unprocessable(f"Model {model.id} is not available",
+                            {"modelId": model.id, "availability": model.availability},
+                            code="MODEL_UNAVAILABLE")
+
+
+# -- user actions -----------------------------------------------------------------------------
+
+
+def create(identity: Identity, model_id: str, reason: str | None = None) -> Subscription:
+    """Subscribe: ``active`` for an unrestricted model, ``pending`` for a restricted one. A
+    cancelled or denied subscription is requested again on the same row. One commit."""
+    if identity.user_id is None:
+        raise Forbidden("An admin API key has no user to subscribe; sign in as a user")
+    model = db.session.get(Model, model_id)
+    if model is None:
+        raise NotFound.resource("model", model_id)
+    _require_available(model)
+    new_status = "pending" if model.restricted else "active"
+    subscription = db.session.scalar(
+        select(Subscription).where(Subscription.user_id == identity.user_id,
+                                   Subscription.model_id == model_id).with_for_update())
+    if subscription is None:
+        subscription = Subscription(id=uuid.uuid4(), user_id=identity.user_id,
+                                    model_id=model_id, status=new_status)
+        db.session.add(subscription)
+        db.session.flush()  # the history row refers to it
+        _change(subscription, new_status, identity, _created_action(new_status), reason,
+                is_new=True)
+    elif subscription.status in REQUESTABLE_AGAIN:
+        subscription.reviewed_by = subscription.reviewed_at = None
+        _change(subscription, new_status, identity, _created_action(new_status), reason)
+    else:
+        raise Conflict("You already have a subscription to this model",
+                       {"subscriptionId": str(subscription.id), "status": subscription.status},
+                       code="ALREADY_EXISTS")
+    db.session.commit()
+    return subscription
+
+
+def _created_action(status: str) -> str:
+    return "SUBSCRIPTION_REQUESTED" if status == "pending" else "SUBSCRIPTION_CREATED"
+
+
+def cancel(subscription_id: uuid.UUID, identity: Identity) -> tuple[Subscription, Job | None]:
+    """The owner ends a subscription (active or pending); its model leaves their keys."""
+    subscription = _own_locked(subscription_id, identity)
+    _require_status(subscription, CANCELLABLE, "cancelled")
+    old_status = subscription.status
+    _change(subscription, "cancelled", identity, "SUBSCRIPTION_CANCELLED", None)
+    return subscription, _commit_losing_access(subscription, old_status, identity)
+
+
+def update(subscription_id: uuid.UUID, identity: Identity,
+           data: dict[str, Any]) -> tuple[Subscription, Job | None]:
+    """What an owner may change: cancel (``status: cancelled``), ask again after a denial or
+    cancellation (``status: pending``), or reword the justification of a pending request."""
+    status = data.get("status")
+    if status == "cancelled":
+        return cancel(subscription_id, identity)
+    subscription = _own_locked(subscription_id, identity)
+    if status == "pending":
+        _require_status(subscription, REQUESTABLE_AGAIN, "requested again")
+        model = model_of(subscription)
+        _require_available(model)
+        new_status = "pending" if model.restricted else "active"
+        subscription.reviewed_by = subscription.reviewed_at = None
+        _change(subscription, new_status, identity, "SUBSCRIPTION_REREQUESTED",
+                data.get("reason"))
+    elif "reason" in data:
+        _require_status(subscription, ("pending",), "annotated")
+        subscription.reason = data["reason"]
+        audit.record("SUBSCRIPTION_NOTE_UPDATED", "subscription", subscription.id)
+    db.session.commit()
+    return subscription, None
+
+
+# -- admin actions ----------------------------------------------------------------------------
+
+
+def _refuse_own(subscription: Subscription, identity: Identity, verb: str) -> None:
+    if subscription.user_id == identity.user_id:
+        audit.record_now("SUBSCRIPTION_SELF_REVIEW_REFUSED", "subscription", subscription.id,
+                         success=False, details={"action": verb})
+        raise Forbidden(f"You cannot {verb} your own subscription; another admin must",
+                        {"subscriptionId": str(subscription.id)}, code="SELF_APPROVAL_FORBIDDEN")
+
+
+def approve(subscription_id: uuid.UUID, identity: Identity,
+            reason: str | None = None) -> Subscription:
+    """pending (or denied) → active, by an admin other than the requester."""
+    subscription = _locked(subscription_id)
+    _refuse_own(subscription, identity, "approve")
+    _require_status(subscription, APPROVABLE, "approved")
+    _require_available(model_of(subscription))
+    _change(subscription, "active", identity, "SUBSCRIPTION_APPROVED", reason, reviewed=True)
+    db.session.commit()
+    return subscription
+
+
+def deny(subscription_id: uuid.UUID, identity: Identity,
+         reason: str) -> tuple[Subscription, Job | None]:
+    """pending → denied, with the reason the requester will see."""
+    subscription = _locked(subscription_id)
+    _require_status(subscription, ("pending",), "denied")
+    old_status = subscription.status
+    _change(subscription, "denied", identity, "SUBSCRIPTION_DENIED", reason, reviewed=True)
+    return subscription, _commit_losing_access(subscription, old_status, identity)
+
+
+def suspend(subscription_id: uuid.UUID, identity: Identity,
+            reason: str) -> tuple[Subscription, Job | None]:
+    """active → suspended; the model leaves the owner's keys."""
+    subscription = _locked(subscription_id)
+    _require_status(subscription, ("active",), "suspended")
+    _change(subscription, "suspended", identity, "SUBSCRIPTION_SUSPENDED", reason,
+            reviewed=True)
+    return subscription, _commit_losing_access(subscription, "active", identity)
+
+
+def reactivate(subscription_id: uuid.UUID, identity: Identity,
+               reason: str | None = None) -> Subscription:
+    """suspended → active (the owner adds the model back to keys as they wish)."""
+    subscription = _locked(subscription_id)
+    _refuse_own(subscription, identity, "reactivate")
+    _require_status(subscription, ("suspended",), "reactivated")
+    _require_available(model_of(subscription))
+    _change(subscription, "active", identity, "SUBSCRIPTION_REACTIVATED", reason, reviewed=True)
+    db.session.commit()
+    return subscription
