@@ -31,8 +31,8 @@ blp = Blueprint("api_keys", __name__, url_prefix="/api-keys", description="API k
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def one_view(key, **extra) -> dict:
-    return key_view(key, api_keys.model_details([key]), **extra)
+def one_view(api_key, **extra) -> dict:
+    return key_view(api_key, api_keys.model_details([api_key]), **extra)
 
 
 def page_view(page: dict) -> dict:
@@ -67,7 +67,7 @@ class ApiKeys(MethodView):
         """Create a key for models you are subscribed to. The full key is in this answer only."""
         issued = api_keys.create(authenticate(), body)
         if issued.job is None:
-            return one_view(issued.key, key=issued.value), 201, NO_STORE
+            return one_view(issued.key, key=issued.value, job_id=None), 201, NO_STORE
         link = f"/api/v1/jobs/{issued.job.id}"
         view = one_view(issued.key, key=issued.value, job_id=issued.job.id,
                         links={"job": link})
@@ -104,7 +104,7 @@ class ApiKeyById(MethodView):
         return accepted(api_keys.revoke(key_id, authenticate()))
 
 
-@blp.route("/<uuid:key_id>/rotate")
+@blp.route("/<uuid:key_id>/rotate", methods=["POST"])
 @blp.auth("api_keys:write")
 @blp.response(200, ApiKeyRotatedSchema)
 @blp.alt_response(404, response="NOT_FOUND")
@@ -120,7 +120,7 @@ def rotate_key(key_id: uuid.UUID):
     return body, 200, NO_STORE
 
 
-@blp.route("/<uuid:key_id>/reveal")
+@blp.route("/<uuid:key_id>/reveal", methods=["POST"])
 @blp.auth("api_keys:write")
 @blp.response(200, ApiKeyRevealedSchema)
 @blp.alt_response(404, response="NOT_FOUND", description="Unknown key, or reveal disabled")

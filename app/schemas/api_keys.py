@@ -141,8 +141,9 @@ class RevokeSchema(CamelSchema):
     reason = ma.fields.String(validate=validate.Length(min=1, max=2000))
 
 
-def key_view(key: ApiKey, models: dict[str, Model], user: User | None = None, **extra) -> dict:
+def key_view(api_key: ApiKey, models: dict[str, Model], user: User | None = None, **extra) -> dict:
     """The wire object of a key; ``models`` maps model ids to rows for modelDetails."""
+    key = api_key
     view = {
         "id": key.id, "user_id": key.user_id, "name": key.name, "key_prefix": key.key_prefix,
         "key_alias": key.key_alias, "models": key.model_ids,
