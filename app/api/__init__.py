@@ -6,16 +6,20 @@ from app.api import (
     admin_keys,
     admin_subscriptions,
     api_keys,
+    audit,
     auth,
     health,
     jobs,
     metrics,
     subscriptions,
+    teams,
+    users,
 )
 from app.api.base import Api
 
 BLUEPRINTS = [health.blp, auth.blp, jobs.blp]
 BLUEPRINTS += [subscriptions.blp, api_keys.blp, admin_subscriptions.blp, admin_keys.blp]
+BLUEPRINTS += [users.blp, teams.blp, audit.blp]
 # Operational endpoints that live outside the versioned API.
 ROOT_BLUEPRINTS = [metrics.blp]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from app.schemas.base import CamelSchema
+from app.schemas.base import CamelSchema, page_of
 from app.schemas.users import UserSchema
 
 USERNAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._@\-]{0,63}$",
@@ -33,3 +33,43 @@ class AuthConfigSchema(CamelSchema):
     mock_enabled = ma.fields.Boolean(required=True)
     mock_users = ma.fields.List(ma.fields.String(), required=True)
     login_url = ma.fields.String(required=True)
+
+
+class RefreshSchema(CamelSchema):
+    refresh_token = ma.fields.String(required=True, validate=validate.Length(min=1, max=4096))
+
+
+class LogoutSchema(CamelSchema):
+    message = ma.fields.String(required=True)
+    logout_url = ma.fields.String(allow_none=True, metadata={
+        "description": "The provider's end-session URL (OIDC), to end the provider session too"})
+
+
+class CallbackQuerySchema(CamelSchema):
+    class Meta:
+        unknown = ma.EXCLUDE  # providers add their own parameters (session_state, iss, …)
+
+    code = ma.fields.String(validate=validate.Length(max=4096))
+    state = ma.fields.String(validate=validate.Length(max=512))
+    error = ma.fields.String(validate=validate.Length(max=256))
+    error_description = ma.fields.String(data_key="error_description",
+                                         validate=validate.Length(max=2048))
+    session_state = ma.fields.String(data_key="session_state", validate=validate.Length(max=512))
+    iss = ma.fields.String(validate=validate.Length(max=2048))
+    scope = ma.fields.String(validate=validate.Length(max=2048))
+
+    def on_bind_field(self, field_name, field_obj):
+        """Provider parameters keep their OAuth names (snake_case)."""
+
+
+class SessionSchema(CamelSchema):
+    id = ma.fields.UUID(required=True)
+    created_at = ma.fields.AwareDateTime(required=True)
+    last_used_at = ma.fields.AwareDateTime(allow_none=True)
+    expires_at = ma.fields.AwareDateTime(required=True)
+    ip_address = ma.fields.String(allow_none=True)
+    user_agent = ma.fields.String(allow_none=True)
+    current = ma.fields.Boolean(required=True)
+
+
+SessionPageSchema = page_of(SessionSchema)

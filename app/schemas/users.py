@@ -1,8 +1,15 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from marshmallow import validate
 
-from app.schemas.base import CamelSchema
+from app.models import ROLES
+from app.schemas.base import CamelSchema, PageQuerySchema, page_of
+
+# LiteLLM's budget_duration: a number and a unit (seconds, minutes, hours, days, months).
+BUDGET_DURATION = validate.Regexp(r"^[1-9][0-9]{0,5}(s|m|h|d|mo)$",
+                                  error="A duration such as 30d, 1mo, 24h")
+USER_SORTS = ("username", "email", "createdAt", "lastLoginAt")
 
 
 class UserSchema(CamelSchema):
@@ -19,3 +26,65 @@ class UserSchema(CamelSchema):
     spend = ma.fields.Decimal(as_string=False)
     last_login_at = ma.fields.AwareDateTime(allow_none=True)
     created_at = ma.fields.AwareDateTime(required=True)
+
+
+UserPageSchema = page_of(UserSchema)
+
+
+class EffectiveLimitsSchema(CamelSchema):
+    max_budget = ma.fields.Float(required=True)
+    tpm_limit = ma.fields.Integer(required=True)
+    rpm_limit = ma.fields.Integer(required=True)
+    budget_duration = ma.fields.String()
+
+
+class UserDetailSchema(UserSchema):
+    oauth_provider = ma.fields.String(required=True)
+    litellm_user_id = ma.fields.String(allow_none=True)
+    updated_at = ma.fields.AwareDateTime(required=True)
+    effective_limits = ma.fields.Nested(EffectiveLimitsSchema, required=True, metadata={
+        "description": "What LiteLLM enforces: the user's values, else the platform defaults"})
+    subscriptions_count = ma.fields.Integer(required=True)
+    active_subscriptions_count = ma.fields.Integer(required=True)
+    api_keys_count = ma.fields.Integer(required=True)
+    active_api_keys_count = ma.fields.Integer(required=True)
+
+
+class UserUpdatedSchema(UserDetailSchema):
+    job_id = ma.fields.UUID(allow_none=True, metadata={
+        "description": "The provisioning job pushing budget/limit changes to LiteLLM"})
+
+
+class UserListQuerySchema(PageQuerySchema):
+    search = ma.fields.String(validate=validate.Length(min=1, max=255))
+    role = ma.fields.String(validate=validate.OneOf(ROLES))
+    is_active = ma.fields.Boolean()
+    sort = ma.fields.String(load_default="username", validate=validate.OneOf(
+        USER_SORTS + tuple(f"-{s}" for s in USER_SORTS)), metadata={
+        "description": "Field to sort by; prefix with - for descending"})
+
+
+class UserUpdateSchema(CamelSchema):
+    roles = ma.fields.List(ma.fields.String(validate=validate.OneOf(ROLES)),
+                           validate=validate.Length(min=1, max=3), metadata={
+                               "description": "`user` is always kept"})
+    is_active = ma.fields.Boolean()
+    max_budget = ma.fields.Decimal(allow_none=True, places=6, validate=validate.Range(
+        min=0, max=10**9), metadata={"description": "null: the platform default"})
+    tpm_limit = ma.fields.Integer(allow_none=True, validate=validate.Range(min=0, max=10**9))
+    rpm_limit = ma.fields.Integer(allow_none=True, validate=validate.Range(min=0, max=10**9))
+    budget_duration = ma.fields.String(allow_none=True, validate=BUDGET_DURATION)
+
+    @ma.validates_schema
+    def not_empty(self, data, **kwargs):
+        if not data:
+            raise ma.ValidationError("Give at least one field to change", "_schema")
+
+
+class ProfileUpdateSchema(CamelSchema):
+    full_name = ma.fields.String(required=True, allow_none=True,
+                                 validate=validate.Length(max=255))
+
+
+class ActivityQuerySchema(PageQuerySchema):
+    action = ma.fields.String(validate=validate.Length(min=1, max=100))

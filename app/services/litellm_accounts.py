@@ -8,15 +8,17 @@ success. Budgets and limits left unset on a user fall back to ``DEFAULT_USER_*``
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
 
+from app.errors import ServiceUnavailable
 from app.extensions import db
 from app.litellm import LiteLLMBadRequest, LiteLLMClient, LiteLLMConflict, LiteLLMNotFound
-from app.models import Team, TeamMember, User
+from app.models import Job, Team, TeamMember, User
 from app.services import jobs
 from app.services.jobs import JobKind
 
@@ -27,9 +29,21 @@ jobs.register_kind("delete_team", JobKind(f"{TASKS}.delete_team"))
 
 LITELLM_TEAM_ROLES = {"owner": "admin", "member": "user"}
 
+log = logging.getLogger(__name__)
+
 
 class ProvisioningError(Exception):
     """A permanent provisioning failure (the job fails with this message)."""
+
+
+def publish_after_commit(job: Job) -> None:
+    """Publish a committed provisioning job; if the broker is down it stays queued and beat
+    re-publishes it, so the change that caused it still succeeds."""
+    try:
+        jobs.publish(job)
+    except ServiceUnavailable:
+        log.warning("provisioning job %s recorded but not published (broker unavailable)",
+                    job.id)
 
 
 def _client() -> LiteLLMClient:
@@ -62,7 +76,11 @@ def user_limits(user: User) -> dict[str, Any]:
     return limits
 
 
-def _push_user(user: User) -> str:
+def push_user(user: User) -> str:
+    """Create the user in LiteLLM, or update it, with the current profile and limits.
+
+    Returns "created" or "updated"; the caller sets ``litellm_user_id`` and commits.
+    """
     client = _client()
     profile = {"user_id": str(user.id), "user_alias": user.username, **user_limits(user)}
     if user.email:
@@ -88,7 +106,7 @@ def sync_user(user_id: uuid.UUID) -> dict:
     user = db.session.get(User, user_id, populate_existing=True)
     if user is None:
         raise ProvisioningError(f"user {user_id} no longer exists")
-    action = _push_user(user)
+    action = push_user(user)
     user.litellm_user_id = str(user.id)
     db.session.commit()
     return {"userId": str(user.id), "action": action, **user_limits(user)}
@@ -141,7 +159,7 @@ def _sync_members(team: Team, info: dict) -> dict[str, int]:
     current = _remote_members(info)
     for _member, user in rows:
         if user.litellm_user_id is None:
-            _push_user(user)
+            push_user(user)
             user.litellm_user_id = str(user.id)
     removed = [uid for uid, role in current.items()
                if _is_ours(uid) and desired.get(uid) != role]

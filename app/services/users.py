@@ -1,0 +1,191 @@
+"""Users: the admin views and changes (roles, active, budget, limits) and self-service.
+
+Changing a user's roles or deactivating them invalidates every token they hold at once
+(``token_version``), revokes their sessions and forgets their cached API keys. Budget and limit
+changes are pushed to LiteLLM by a ``provision_user`` job. The last active admin can neither
+lose the role nor be deactivated.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from app.auth.api_keys import invalidate_user_api_keys
+from app.errors import Conflict, NotFound
+from app.extensions import db
+from app.models import ROLES, ApiKey, Job, Subscription, User
+from app.services import audit, jobs, litellm_accounts, sessions
+
+SORT_COLUMNS = {
+    "username": User.username,
+    "email": User.email,
+    "createdAt": User.created_at,
+    "lastLoginAt": User.last_login_at,
+}
+SORTS = tuple(SORT_COLUMNS) + tuple(f"-{name}" for name in SORT_COLUMNS)
+LIMIT_FIELDS = ("max_budget", "tpm_limit", "rpm_limit", "budget_duration")
+ADMIN_EDITABLE = ("roles", "is_active", *LIMIT_FIELDS)
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def list_query(search: str | None = None, role: str | None = None,
+               is_active: bool | None = None, sort: str = "username"):
+    """Users matching the filters, in the requested order (``-field`` is descending)."""
+    stmt = select(User)
+    if search:
+        pattern = _like(search)
+        stmt = stmt.where(or_(User.username.ilike(pattern, escape="\\"),
+                              User.email.ilike(pattern, escape="\\"),
+                              User.full_name.ilike(pattern, escape="\\")))
+    if role:
+        stmt = stmt.where(User.roles.contains([role]))
+    if is_active is not None:
+        stmt = stmt.where(User.is_active.is_(is_active))
+    column = SORT_COLUMNS[sort.lstrip("-")]
+    ordered = column.desc().nulls_last() if sort.startswith("-") else column.asc().nulls_last()
+    return stmt.order_by(ordered, User.id)
+
+
+def get(user_id: uuid.UUID) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound.resource("user", user_id)
+    return user
+
+
+def detail(user: User) -> dict[str, Any]:
+    """A user as admins see it: profile, effective limits and what they own."""
+    def count(model, *where) -> int:
+        return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+    return {
+        **{c.name: getattr(user, c.name) for c in User.__table__.columns},
+        "effective_limits": litellm_accounts.user_limits(user),
+        "subscriptions_count": count(Subscription, Subscription.user_id == user.id),
+        "active_subscriptions_count": count(Subscription, Subscription.user_id == user.id,
+                                            Subscription.status == "active"),
+        "api_keys_count": count(ApiKey, ApiKey.user_id == user.id),
+        "active_api_keys_count": count(ApiKey, ApiKey.user_id == user.id,
+                                       ApiKey.revoked_at.is_(None),
+                                       ApiKey.provisioning_state.in_(("pending", "active"))),
+    }
+
+
+def normalize_roles(roles: list[str]) -> list[str]:
+    """Known roles only, no duplicates, ``user`` always kept (every account is a user)."""
+    wanted = set(roles) | {"user"}
+    return [role for role in ROLES if role in wanted]
+
+
+def _guard_last_admin(user: User, roles: list[str], is_active: bool) -> None:
+    if not (user.is_active and user.has_role("admin")):
+        return
+    if is_active and "admin" in roles:
+        return
+    # Serialise admin demotions so two admins cannot demote each other at the same time.
+    db.session.execute(select(func.pg_advisory_xact_lock(
+        func.hashtextextended("litemaas-last-admin", 0))))
+    others = db.session.scalar(
+        select(func.count()).select_from(User)
+        .where(User.id != user.id, User.is_active.is_(True), User.roles.contains(["admin"]))
+    )
+    if not others:
+        raise Conflict("The last active admin cannot be removed or deactivated",
+                       {"userId": str(user.id)})
+
+
+def _changed(user: User, changes: dict[str, Any]) -> dict[str, dict]:
+    diff = {}
+    for name, value in changes.items():
+        old = getattr(user, name)
+        if isinstance(old, Decimal) and value is not None:
+            value = Decimal(str(value))
+        if name == "roles":
+            old, value = sorted(old), sorted(value)
+        if old != value:
+            diff[name] = {"from": old, "to": value}
+    return diff
+
+
+def update(user_id: uuid.UUID, changes: dict[str, Any], actor) -> tuple[User, Job | None]:
+    """Apply an admin's changes; returns the user and the provisioning job (if any); commits."""
+    user = db.session.get(User, user_id, with_for_update=True)
+    if user is None:
+        raise NotFound.resource("user", user_id)
+    changes = {k: v for k, v in changes.items() if k in ADMIN_EDITABLE}
+    if "roles" in changes:
+        changes["roles"] = normalize_roles(changes["roles"])
+    diff = _changed(user, changes)
+    roles = changes.get("roles", user.roles)
+    is_active = changes.get("is_active", user.is_active)
+    _guard_last_admin(user, roles, is_active)
+    for name in diff:
+        setattr(user, name, changes[name])
+    access_changed = "roles" in diff or "is_active" in diff
+    revoked: list[uuid.UUID] = []
+    if access_changed:
+        user.token_version += 1  # every access and refresh token of the user stops working
+        revoked = sessions.revoke_all_for_user(user.id, "access_changed")
+    job = None
+    if any(name in diff for name in LIMIT_FIELDS):
+        job, _ = jobs.create("provision_user", {"user_id": str(user.id)},
+                             requested_by=getattr(actor, "user_id", None))
+    if diff:
+        audit.record("USER_UPDATE", "user", user.id,
+                     details={"changes": _jsonable(diff), "jobId": str(job.id) if job else None,
+                              "sessionsRevoked": len(revoked)})
+    db.session.commit()
+    sessions.mark_revoked(*revoked)
+    if access_changed:
+        invalidate_user_api_keys(user.id)
+    if job is not None:
+        litellm_accounts.publish_after_commit(job)
+    return user, job
+
+
+def _jsonable(diff: dict[str, dict]) -> dict[str, dict]:
+    def plain(value):
+        return float(value) if isinstance(value, Decimal) else value
+
+    return {name: {"from": plain(d["from"]), "to": plain(d["to"])} for name, d in diff.items()}
+
+
+# --- self-service --------------------------------------------------------------------------
+
+
+def me(identity) -> User:
+    """The caller's own user row (an admin API key has none: 404)."""
+    if identity.user_id is None:
+        raise NotFound("The admin API key has no user profile", {"resource": "user"})
+    return get(identity.user_id)
+
+
+def update_me(identity, changes: dict[str, Any]) -> User:
+    """Change one's own profile (full name only); commits."""
+    user = me(identity)
+    diff = _changed(user, {k: v for k, v in changes.items() if k == "full_name"})
+    for name in diff:
+        setattr(user, name, changes[name])
+    if diff:
+        audit.record("PROFILE_UPDATE", "user", user.id, details={"changes": _jsonable(diff)})
+    db.session.commit()
+    return user
+
+
+def activity_query(identity, action: str | None = None):
+    """The caller's own audit trail, newest first."""
+    from app.models import AuditLog
+
+    user = me(identity)
+    stmt = select(AuditLog).where(AuditLog.actor_id == user.id)
+    if action:
+        stmt = stmt.where(AuditLog.action == action.upper())
+    return stmt.order_by(AuditLog.created_at.desc(), AuditLog.id.desc())

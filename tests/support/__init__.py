@@ -1,0 +1,1 @@
+"""Test helpers: a fake OAuth/OIDC provider and extra app instances."""
