@@ -11,7 +11,7 @@ from app.models.subscription import (
     Subscription,
     SubscriptionStatusHistory,
 )
-from app.models.usage import UsageDaily
+from app.models.usage import UsageDaily, UsageDailyTotal
 from app.models.user import ROLES, TEAM_ROLES, Team, TeamMember, User, UserSession
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "Team",
     "TeamMember",
     "UsageDaily",
+    "UsageDailyTotal",
     "User",
     "UserSession",
 ]

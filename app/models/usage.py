@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Date,
     ForeignKey,
+    Identity,
     Index,
     Numeric,
     String,
@@ -34,11 +35,11 @@ class UsageDaily(Base):
             name="uq_usage_daily_grain",
             postgresql_nulls_not_distinct=True,
         ),
+        # Day-range scans use the grain index (day first); model views read
+        # usage_daily_totals. These serve the per-user, per-team and per-key filters.
         Index("ix_usage_daily_user_day", "user_id", "day"),
         Index("ix_usage_daily_team_day", "team_id", "day"),
         Index("ix_usage_daily_key_day", "api_key_id", "day"),
-        Index("ix_usage_daily_model_day", "model_id", "day"),
-        Index("ix_usage_daily_day", "day"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -71,3 +72,40 @@ class UsageDaily(Base):
         Numeric(20, 8), nullable=False, server_default=text("0")
     )
     updated_at: Mapped[datetime] = updated_at()
+
+
+class UsageDailyTotal(Base):
+    """``usage_daily`` summed per (day, model, provider), kept in step by the rollup in the same
+    transaction as each page, so admin views over months read a few thousand rows, not millions.
+    """
+
+    __tablename__ = "usage_daily_totals"
+    __table_args__ = (
+        UniqueConstraint(
+            "day",
+            "model_id",
+            "provider",
+            name="uq_usage_daily_totals_grain",
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, nullable=False)
+    model_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    provider: Mapped[str | None] = mapped_column(String(64))
+    requests: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    successful_requests: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, server_default=text("0")
+    )
+    failed_requests: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, server_default=text("0")
+    )
+    prompt_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    completion_tokens: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, server_default=text("0")
+    )
+    total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    spend: Mapped[Decimal] = mapped_column(
+        Numeric(20, 8), nullable=False, server_default=text("0")
+    )

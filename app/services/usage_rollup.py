@@ -1,0 +1,508 @@
+"""Usage rollup: LiteLLM ``/user/daily/activity`` → ``usage_daily`` (DESIGN §9).
+
+For each of our users known to LiteLLM, the activity of the window is read page by page and
+folded into rows of the grain (day, user, key hash, model). Each page is written in one
+transaction with one upsert that *replaces* values (never adds), after deleting the rows of the
+same user and days that LiteLLM no longer reports, and keeps ``usage_daily_totals`` in step. So
+a rerun, or a run that crashed half-way and was run again, never counts anything twice.
+
+LiteLLM pages cut through its rows, so one date can continue on the next page: a page's days are
+held back until a page arrives without them (or the last page), then written complete.
+
+Scheduled runs recompute today and yesterday, plus any day after the frozen watermark (the
+``settings`` row ``usage.rollup.frozen_through``) if runs were missed; older days stay frozen.
+A run with a range (admin backfill) recomputes exactly that range and leaves the watermark alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select, text
+
+from app.errors import Conflict, ValidationError
+from app.extensions import db
+from app.litellm.errors import LiteLLMError, LiteLLMInvalidResponse
+from app.models import ApiKey, Job, Model, Setting, User
+from app.services import audit, budgets, jobs
+from app.services.jobs import JobKind
+
+log = logging.getLogger(__name__)
+
+ROLLUP_KIND = "usage_rollup"
+WATERMARK_SETTING = "usage.rollup.frozen_through"
+PAGE_SIZE = 1000  # LiteLLM's maximum page_size
+FIRST_RUN_DAYS = 30  # a first scheduled run (no watermark yet) looks this far back
+MAX_RANGE_DAYS = 366
+SPEND_QUANTUM = Decimal("0.00000001")  # usage_daily.spend is numeric(20, 8)
+
+jobs.register_kind(ROLLUP_KIND, JobKind("worker.tasks.usage.usage_rollup", single_flight=True))
+
+Progress = Callable[[int, str], None]
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+# --- the window ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    start: date
+    end: date
+    backfill: bool
+
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=n) for n in range((self.end - self.start).days + 1)]
+
+
+def validate_range(start: date, end: date, max_days: int = MAX_RANGE_DAYS) -> None:
+    """Refuse reversed or too long ranges (400 in the error envelope)."""
+    if start > end:
+        raise ValidationError("startDate must not be after endDate",
+                              {"startDate": start.isoformat(), "endDate": end.isoformat()},
+                              code="INVALID_DATE_RANGE")
+    days = (end - start).days + 1
+    if days > max_days:
+        raise ValidationError(f"The date range spans {days} days; at most {max_days} are allowed",
+                              {"requestedDays": days, "maxAllowedDays": max_days},
+                              code="DATE_RANGE_TOO_LARGE")
+
+
+def resolve_window(params: dict[str, Any], today: date) -> Window:
+    """The days a run recomputes: the requested range, or the scheduled window."""
+    if params.get("startDate"):
+        start, end = date.fromisoformat(params["startDate"]), date.fromisoformat(params["endDate"])
+        return Window(start, min(end, today), backfill=True)
+    yesterday = today - timedelta(days=1)
+    frozen = frozen_through()
+    if frozen is None:
+        start = today - timedelta(days=FIRST_RUN_DAYS - 1)
+    else:
+        start = max(frozen + timedelta(days=1), today - timedelta(days=MAX_RANGE_DAYS - 1))
+    return Window(min(start, yesterday), today, backfill=False)
+
+
+def frozen_through() -> date | None:
+    setting = db.session.get(Setting, WATERMARK_SETTING)
+    return date.fromisoformat(setting.value["day"]) if setting else None
+
+
+def _advance_watermark(today: date) -> date:
+    """Days before yesterday are final once a scheduled run has recomputed them."""
+    day = max(frozen_through() or date.min, today - timedelta(days=2))
+    setting = db.session.get(Setting, WATERMARK_SETTING) or Setting(key=WATERMARK_SETTING)
+    setting.value = {"day": day.isoformat()}
+    db.session.add(setting)
+    return day
+
+
+# --- requests -----------------------------------------------------------------------------
+
+
+def request_rollup(start: date | None, end: date | None, requested_by) -> tuple[Job, bool]:
+    """Admin: enqueue a rollup (a backfill of exactly [start, end] when given) → (job, created).
+
+    Rollups are single-flight: an active rollup with the same range is returned; one with a
+    different range is a 409 naming it.
+    """
+    params: dict[str, Any] = {}
+    if start or end:
+        today = utc_today()
+        end = min(end or today, today)
+        start = start or end
+        validate_range(start, end)
+        params = {"startDate": start.isoformat(), "endDate": end.isoformat()}
+    job, created = jobs.create(ROLLUP_KIND, params, requested_by=requested_by)
+    if not created:
+        if _range_of(job.params) != _range_of(params):
+            raise Conflict("Another usage rollup is queued or running; retry when it finishes",
+                           {"jobId": str(job.id), "params": job.params})
+        return job, False
+    audit.record("JOB_ENQUEUED", "job", job.id, details={"kind": ROLLUP_KIND, **params})
+    db.session.commit()
+    jobs.publish(job)
+    return job, True
+
+
+def _range_of(params: dict[str, Any]) -> tuple[str | None, str | None]:
+    return params.get("startDate"), params.get("endDate")
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+@dataclass
+class RollupStats:
+    users: int = 0
+    pages: int = 0
+    rows: int = 0
+    days_written: int = 0
+
+    def add(self, ingest: ActivityIngest) -> None:
+        self.users += 1
+        self.pages += ingest.pages
+        self.rows += ingest.rows
+        self.days_written += ingest.days_written
+
+
+def run_rollup(params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """Pull the window's activity for every LiteLLM user, then refresh spend and budgets."""
+    today = utc_today()
+    window = resolve_window(params, today)
+    client = current_app.extensions["litellm"]
+    users = db.session.execute(
+        select(User.id, User.litellm_user_id)
+        .where(User.litellm_user_id.is_not(None)).order_by(User.id)
+    ).all()
+    catalogue = dict(db.session.execute(select(Model.id, Model.provider)).all())
+    db.session.commit()
+    stats, live_key_spend = RollupStats(), {}
+    progress(1, f"{len(users)} users, {window.start} to {window.end}")
+    for index, (user_id, litellm_user_id) in enumerate(users):
+        ingest = ActivityIngest(user_id, window, catalogue)
+        pages = client.iter_user_daily_activity(window.start, window.end, PAGE_SIZE,
+                                                user_id=litellm_user_id)
+        for payload in pages:
+            ingest.add_page(payload)
+            progress(_percent(index, len(users)),
+                     f"user {index + 1}/{len(users)}: page {ingest.pages}")
+        ingest.finish()
+        stats.add(ingest)
+        live_key_spend.update(_live_key_spend(client, user_id, litellm_user_id))
+    progress(99, "refreshing spend and budgets")
+    spend = budgets.refresh_spend(today, live_key_spend)
+    alerts = budgets.record_crossings(today)
+    watermark = frozen_through() if window.backfill else _advance_watermark(today)
+    db.session.commit()
+    return {
+        "startDate": window.start.isoformat(), "endDate": window.end.isoformat(),
+        "backfill": window.backfill, "users": stats.users, "pages": stats.pages,
+        "rows": stats.rows, "daysWritten": stats.days_written,
+        "frozenThrough": watermark.isoformat() if watermark else None,
+        "spendUpdated": spend, "budgetAlerts": alerts,
+    }
+
+
+def _percent(done: int, total: int) -> int:
+    return 2 + int(96 * done / total) if total else 98
+
+
+def _live_key_spend(client, user_id: uuid.UUID, litellm_user_id: str) -> dict[str, Decimal]:
+    """LiteLLM's spend counter of the user's live keys (its budget is enforced against it)."""
+    has_live_keys = db.session.scalar(
+        select(ApiKey.id).where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None)).limit(1)
+    )
+    db.session.commit()
+    if has_live_keys is None:
+        return {}
+    spend, page = {}, 1
+    try:
+        while True:
+            answer = client.key_list(page=page, size=100, user_id=litellm_user_id)
+            for key in answer.get("keys") or []:
+                if isinstance(key, dict) and key.get("token") and key.get("spend") is not None:
+                    spend[key["token"]] = to_money(key["spend"])
+            if page >= int(answer.get("total_pages") or 1):
+                return spend
+            page += 1
+    except LiteLLMError as exc:
+        if exc.retryable:
+            raise
+        log.warning("key spend not read from LiteLLM (%s); using the rollup's sums",
+                    type(exc).__name__)
+        return {}
+
+
+# --- folding activity pages into rows -----------------------------------------------------
+
+
+METRICS = ("requests", "successful_requests", "failed_requests", "prompt_tokens",
+           "completion_tokens", "total_tokens", "spend")
+# One user's activity of one day: (key token, model id) → METRICS values in order (spend last,
+# a Decimal).
+DayGrains = dict[tuple[str, str], tuple]
+
+
+def to_money(value: Any) -> Decimal:
+    """LiteLLM's float spend as the exact decimal it prints, to usage_daily's 8 places."""
+    try:
+        return Decimal(repr(value) if isinstance(value, float) else str(value)).quantize(
+            SPEND_QUANTUM)
+    except (InvalidOperation, ValueError):
+        raise LiteLLMInvalidResponse(f"daily activity: spend {value!r} is not a number") from None
+
+
+def parse_results(results: Iterable[Any]) -> tuple[dict[date, DayGrains], dict[str, str | None]]:
+    """One page's ``results`` → {day: {(token, model): metrics}} and each key's LiteLLM team.
+
+    Per model, the key breakdown is read from ``breakdown.model_groups`` (keyed by the public
+    model name, which is our model id) or, on LiteLLM versions without it, ``breakdown.models``.
+    """
+    days: dict[date, DayGrains] = {}
+    key_teams: dict[str, str | None] = {}
+    try:
+        for result in results:
+            grains = days.setdefault(date.fromisoformat(result["date"]), {})
+            breakdown = result.get("breakdown") or {}
+            groups = breakdown.get("model_groups") or breakdown.get("models") or {}
+            for model_id, bucket in groups.items():
+                for token, entry in (bucket.get("api_key_breakdown") or {}).items():
+                    values = _metric_values(entry["metrics"])
+                    current = grains.get((token, model_id))
+                    grains[(token, model_id)] = values if current is None else _plus(
+                        current, values)
+                    if token not in key_teams:
+                        key_teams[token] = (entry.get("metadata") or {}).get("team_id")
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise LiteLLMInvalidResponse(
+            f"daily activity: unexpected result shape ({type(exc).__name__}: {exc})") from None
+    return days, key_teams
+
+
+def _metric_values(metrics: dict[str, Any]) -> tuple:
+    prompt = int(metrics.get("prompt_tokens") or 0)
+    completion = int(metrics.get("completion_tokens") or 0)
+    total = metrics.get("total_tokens")
+    return (int(metrics.get("api_requests") or 0), int(metrics.get("successful_requests") or 0),
+            int(metrics.get("failed_requests") or 0), prompt, completion,
+            prompt + completion if total is None else int(total),
+            to_money(metrics.get("spend") or 0))
+
+
+def _plus(a: tuple, b: tuple) -> tuple:
+    return tuple(x + y for x, y in zip(a, b, strict=True))
+
+
+@dataclass
+class ActivityIngest:
+    """Folds one user's activity pages into usage_daily, one transaction per page."""
+
+    user_id: uuid.UUID
+    window: Window
+    catalogue: dict[str, str | None]
+    pending: dict[date, DayGrains] = field(default_factory=dict)
+    key_teams: dict[str, str | None] = field(default_factory=dict)
+    seen: set[date] = field(default_factory=set)
+    pages: int = 0
+    rows: int = 0
+    days_written: int = 0
+
+    def add_page(self, payload: dict[str, Any]) -> None:
+        days, key_teams = parse_results(payload.get("results") or [])
+        days = {day: grains for day, grains in days.items()
+                if self.window.start <= day <= self.window.end}
+        self.key_teams.update(key_teams)
+        complete = {day: self.pending.pop(day) for day in list(self.pending) if day not in days}
+        for day, grains in self.pending.items():  # a day continued from the previous page
+            merged = days[day]
+            for grain, values in grains.items():
+                merged[grain] = values if grain not in merged else _plus(merged[grain], values)
+        self.pending = days
+        self.seen.update(days)
+        self.pages += 1
+        if complete:
+            self._write(complete)
+
+    def finish(self) -> None:
+        """Write the held-back days, and empty the window's days LiteLLM reported nothing for."""
+        final = self.pending
+        final.update({day: {} for day in self.window.days() if day not in self.seen})
+        self.pending = {}
+        if final:
+            self._write(final)
+
+    def _write(self, days: dict[date, DayGrains]) -> None:
+        self.rows += sum(len(grains) for grains in days.values())
+        self.days_written += len(days)
+        write_days(self.user_id, days, self.key_teams, self.catalogue)
+
+
+# --- the page transaction -----------------------------------------------------------------
+
+
+def write_days(user_id: uuid.UUID, days: dict[date, DayGrains], key_teams: dict[str, str | None],
+               catalogue: dict[str, str | None]) -> None:
+    """Make the user's rows of ``days`` exactly ``days``' grains, in one transaction.
+
+    The rows already there are read first: unchanged ones are left alone, changed or new ones
+    go through one upsert, vanished ones are deleted, and ``usage_daily_totals`` moves by the
+    difference, so totals never drift from usage_daily and a rerun writes nothing.
+    """
+    session = db.session
+    session.execute(_LOCK_USER, {"lock": f"usage_daily:{user_id}"})
+    existing = _existing_rows(user_id, list(days))
+    attribution = _Attribution(days, key_teams, catalogue)
+    upserts, deltas = [], _TotalsDelta()
+    for day, grains in days.items():
+        for (token, model_id), values in grains.items():
+            team_id, key_id, provider = attribution.of(token, model_id)
+            old = existing.pop((day, token, model_id), None)
+            if old is not None:
+                _, old_provider, old_team, old_key, old_values = old
+                team_id, key_id = team_id or old_team, key_id or old_key
+                provider = provider or old_provider
+                if (values, team_id, key_id, provider) == (old_values, old_team, old_key,
+                                                           old_provider):
+                    continue
+                deltas.add((day, model_id, old_provider), old_values, -1)
+            deltas.add((day, model_id, provider), values, 1)
+            upserts.append((day, team_id, key_id, token, model_id, provider, *values))
+    for (day, _, model_id), (_, provider, _, _, values) in existing.items():
+        deltas.add((day, model_id, provider), values, -1)
+    if existing:
+        session.execute(_DELETE_ROWS, {"ids": _array(row[0] for row in existing.values())})
+    if upserts:
+        session.execute(_UPSERT, {"user_id": str(user_id), **_columns(_UPSERT_COLUMNS, upserts)})
+    if deltas.rows():
+        session.execute(_ADD_TO_TOTALS, _columns(_TOTALS_COLUMNS, deltas.rows()))
+    if deltas.subtracted:
+        session.execute(_DROP_EMPTY_TOTALS, {"days": _array(sorted(days))})
+    session.commit()
+
+
+def _existing_rows(user_id: uuid.UUID, days: list[date]) -> dict[tuple, tuple]:
+    rows = db.session.execute(_EXISTING, {"user_id": str(user_id), "days": _array(days)})
+    return {(row[1], row[2], row[3]): (row[0], row[4], _str(row[5]), _str(row[6]), tuple(row[7:]))
+            for row in rows}
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+class _Attribution:
+    """Team, key id and provider of each grain: from our key by hash, else LiteLLM's key team."""
+
+    def __init__(self, days: dict[date, DayGrains], key_teams: dict[str, str | None],
+                 catalogue: dict[str, str | None]) -> None:
+        tokens = {token for grains in days.values() for token, _ in grains}
+        self.keys = _keys_by_token(tokens)
+        self.key_teams = key_teams
+        self.teams = _teams_by_litellm_id({key_teams.get(t) for t in tokens if t not in self.keys})
+        self.catalogue = catalogue
+
+    def of(self, token: str, model_id: str) -> tuple[str | None, str | None, str | None]:
+        known = self.keys.get(token)
+        if known is not None:
+            key_id, team_id = known
+        else:
+            key_id, team_id = None, self.teams.get(self.key_teams.get(token) or "")
+        return team_id, key_id, self.catalogue.get(model_id)
+
+
+def _keys_by_token(tokens: set[str]) -> dict[str, tuple[str, str | None]]:
+    if not tokens:
+        return {}
+    rows = db.session.execute(_KEYS_BY_TOKEN, {"tokens": _array(tokens)})
+    return {token: (str(key_id), _str(team_id)) for token, key_id, team_id in rows}
+
+
+def _teams_by_litellm_id(litellm_ids: set[str | None]) -> dict[str, str]:
+    litellm_ids = {team for team in litellm_ids if team}
+    if not litellm_ids:
+        return {}
+    rows = db.session.execute(_TEAMS_BY_LITELLM_ID, {"ids": _array(litellm_ids)})
+    return {litellm_id: str(team_id) for litellm_id, team_id in rows}
+
+
+class _TotalsDelta:
+    """Per (day, model, provider): how usage_daily_totals must move."""
+
+    def __init__(self) -> None:
+        self.sums: dict[tuple, list] = {}
+        self.subtracted = False
+
+    def add(self, grain: tuple, values: tuple, sign: int) -> None:
+        current = self.sums.setdefault(grain, [0] * len(METRICS))
+        for index, value in enumerate(values):
+            current[index] += sign * value
+        self.subtracted = self.subtracted or sign < 0
+
+    def rows(self) -> list[tuple]:
+        # Sorted: concurrent writers then lock totals rows in the same order (no deadlock).
+        return [(*grain, *values) for grain, values in sorted(
+            self.sums.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or ""))
+            if any(values)]
+
+
+# Rows travel as PostgreSQL array literals (one text parameter per column): much cheaper for
+# the server to parse than one bound value per element.
+def _array(values: Iterable[Any]) -> str:
+    return "{" + ",".join("NULL" if v is None else _quoted(str(v)) for v in values) + "}"
+
+
+def _plain_array(values: Iterable[Any]) -> str:
+    """Numbers, dates and uuids: nothing to quote (NULL still allowed)."""
+    return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _columns(names: tuple[str, ...], rows: list[tuple]) -> dict[str, str]:
+    columns = zip(*rows, strict=True)
+    return {name: (_array if name in _TEXT_COLUMNS else _plain_array)(column)
+            for name, column in zip(names, columns, strict=True)}
+
+
+_TEXT_COLUMNS = frozenset({"api_key_hash", "model_id", "provider"})
+_UPSERT_COLUMNS = ("day", "team_id", "api_key_id", "api_key_hash", "model_id", "provider",
+                   *METRICS)
+_TOTALS_COLUMNS = ("day", "model_id", "provider", *METRICS)
+_METRIC_TYPES = ("bigint",) * 6 + ("numeric",)
+
+
+def _unnest(names: tuple[str, ...], types: tuple[str, ...]) -> str:
+    arrays = ", ".join(f"CAST(:{name} AS {kind}[])"
+                       for name, kind in zip(names, types, strict=True))
+    return f"unnest({arrays}) AS n({', '.join(names)})"
+
+
+_LOCK_USER = text("SELECT pg_advisory_xact_lock(hashtextextended(:lock, 0))")
+
+_EXISTING = text(f"""
+    SELECT id, day, api_key_hash, model_id, provider, team_id, api_key_id, {", ".join(METRICS)}
+    FROM usage_daily
+    WHERE user_id = CAST(:user_id AS uuid) AND day = ANY(CAST(:days AS date[]))
+""")
+
+_KEYS_BY_TOKEN = text(
+    "SELECT key_hash, id, team_id FROM api_keys WHERE key_hash = ANY(CAST(:tokens AS text[]))")
+
+_TEAMS_BY_LITELLM_ID = text(
+    "SELECT litellm_team_id, id FROM teams WHERE litellm_team_id = ANY(CAST(:ids AS text[]))")
+
+_DELETE_ROWS = text("DELETE FROM usage_daily WHERE id = ANY(CAST(:ids AS uuid[]))")
+
+_UPSERT = text(f"""
+    INSERT INTO usage_daily AS u (user_id, {", ".join(_UPSERT_COLUMNS)})
+    SELECT CAST(:user_id AS uuid), n.* FROM {_unnest(
+        _UPSERT_COLUMNS, ("date", "uuid", "uuid", "text", "text", "text", *_METRIC_TYPES))}
+    ON CONFLICT ON CONSTRAINT uq_usage_daily_grain DO UPDATE SET
+        team_id = EXCLUDED.team_id, api_key_id = EXCLUDED.api_key_id,
+        provider = EXCLUDED.provider,
+        {", ".join(f"{m} = EXCLUDED.{m}" for m in METRICS)}, updated_at = now()
+""")
+
+_ADD_TO_TOTALS = text(f"""
+    INSERT INTO usage_daily_totals AS t ({", ".join(_TOTALS_COLUMNS)})
+    SELECT n.* FROM {_unnest(_TOTALS_COLUMNS, ("date", "text", "text", *_METRIC_TYPES))}
+    ON CONFLICT ON CONSTRAINT uq_usage_daily_totals_grain DO UPDATE SET
+        {", ".join(f"{m} = t.{m} + EXCLUDED.{m}" for m in METRICS)}
+""")
+
+_DROP_EMPTY_TOTALS = text(f"""
+    DELETE FROM usage_daily_totals
+    WHERE day = ANY(CAST(:days AS date[])) AND {" AND ".join(f"{m} = 0" for m in METRICS)}
+""")
