@@ -46,8 +46,10 @@ class _TeamFields(CamelSchema):
     max_budget = ma.fields.Decimal(allow_none=True, places=6,
                                    validate=validate.Range(min=0, max=10**9))
     budget_duration = ma.fields.String(allow_none=True, validate=BUDGET_DURATION)
-    tpm_limit = ma.fields.Integer(allow_none=True, validate=validate.Range(min=0, max=10**9))
-    rpm_limit = ma.fields.Integer(allow_none=True, validate=validate.Range(min=0, max=10**9))
+    tpm_limit = ma.fields.Integer(allow_none=True, strict=True,
+                                  validate=validate.Range(min=0, max=10**9))
+    rpm_limit = ma.fields.Integer(allow_none=True, strict=True,
+                                  validate=validate.Range(min=0, max=10**9))
 
 
 class TeamCreateSchema(_TeamFields):

@@ -12,7 +12,8 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Text, func, or_, select
+from sqlalchemy.dialects import postgresql
 
 from app.auth.api_keys import invalidate_user_api_keys
 from app.errors import Conflict, NotFound
@@ -31,6 +32,11 @@ LIMIT_FIELDS = ("max_budget", "tpm_limit", "rpm_limit", "budget_duration")
 ADMIN_EDITABLE = ("roles", "is_active", *LIMIT_FIELDS)
 
 
+def has_role(role: str):
+    """``roles @> ARRAY[role]``: answered by the GIN index on users.roles."""
+    return User.roles.op("@>")(postgresql.array([role], type_=Text))
+
+
 def _like(term: str) -> str:
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -46,7 +52,7 @@ def list_query(search: str | None = None, role: str | None = None,
                               User.email.ilike(pattern, escape="\\"),
                               User.full_name.ilike(pattern, escape="\\")))
     if role:
-        stmt = stmt.where(User.roles.contains([role]))
+        stmt = stmt.where(has_role(role))
     if is_active is not None:
         stmt = stmt.where(User.is_active.is_(is_active))
     column = SORT_COLUMNS[sort.lstrip("-")]
@@ -95,7 +101,7 @@ def _guard_last_admin(user: User, roles: list[str], is_active: bool) -> None:
         func.hashtextextended("litemaas-last-admin", 0))))
     others = db.session.scalar(
         select(func.count()).select_from(User)
-        .where(User.id != user.id, User.is_active.is_(True), User.roles.contains(["admin"]))
+        .where(User.id != user.id, User.is_active.is_(True), has_role("admin"))
     )
     if not others:
         raise Conflict("The last active admin cannot be removed or deactivated",
