@@ -17,6 +17,7 @@ _ENV_NAMES = {
     "error_rate": "SIM_ERROR_RATE",
     "down": "SIM_DOWN",
     "premium": "SIM_PREMIUM",
+    "budget_exceeded_status": "SIM_BUDGET_EXCEEDED_STATUS",
     "master_key": "LITELLM_MASTER_KEY",
 }
 
@@ -30,6 +31,8 @@ class SimConfig:
     down: bool = False
     garbage: str | None = None  # "invalid_json" or "wrong_shape" for /model/info
     premium: bool = False  # an Enterprise licence: tags and model_max_budget accepted on keys
+    # litellm_settings.budget_exceeded_status_code: 422 since LiteLLM 1.104, 429 before.
+    budget_exceeded_status: int = 422
     master_key: str = DEFAULT_MASTER_KEY
 
     @classmethod
@@ -51,6 +54,11 @@ class SimConfig:
 
 
 def _coerce(name: str, value: Any) -> Any:
+    if name == "budget_exceeded_status":
+        status = int(value)
+        if not 400 <= status <= 499:
+            raise ValueError("budget_exceeded_status must be a 4xx status")
+        return status
     if name in ("models", "seed", "latency_ms"):
         number = int(value)
         if number < 0:

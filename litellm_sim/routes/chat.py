@@ -1,5 +1,6 @@
 """``/chat/completions`` with a virtual key: LiteLLM's auth checks in its order (blocked, model
-access, expiry, budget), then an OpenAI-shaped answer whose cost is charged to the key."""
+access, expiry, key budget, then the budget of the key's team or, for a personal key, its
+user), then an OpenAI-shaped answer whose cost is charged to the key, its user and team."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def chat_completions() -> Response:
     with state.lock:
         key = virtual_key(state)
         if key is not None:
-            _check_key_may_call(key, model_name)
+            _check_key_may_call(key, model_name, state.config.budget_exceeded_status)
+            _check_owner_budgets(state, key)
         if not isinstance(model_name, str) or not isinstance(messages, list):
             raise proxy_error("Invalid request format: model and messages are required",
                               "invalid_request_error", None, 400)
@@ -53,7 +55,7 @@ def chat_completions() -> Response:
         return response
 
 
-def _check_key_may_call(key: dict, model_name: object) -> None:
+def _check_key_may_call(key: dict, model_name: object, budget_status: int) -> None:
     allowed = key["models"]
     if allowed and "all-proxy-models" not in allowed and model_name not in allowed:
         raise proxy_error(MODEL_ACCESS_DENIED.format(model=model_name),
@@ -66,17 +68,36 @@ def _check_key_may_call(key: dict, model_name: object) -> None:
                               f"and current time {current}", "expired_key",
                               f"sk-...{key['token'][-4:]}", 401)
     if key["max_budget"] is not None and key["spend"] >= key["max_budget"]:
-        raise _budget_exceeded(key)
+        raise _budget_exceeded(key, budget_status)
 
 
-def _budget_exceeded(key: dict) -> SimError:
+def _check_owner_budgets(state, key: dict) -> None:
+    """LiteLLM's common checks: a team key is held to its team's budget, a personal key to its
+    user's (``ExceededBudget`` messages of ``auth_checks.py``)."""
+    status = state.config.budget_exceeded_status
+    team = state.teams.get(key["team_id"] or "")
+    if team is not None:
+        if team["max_budget"] is not None and team["spend"] >= team["max_budget"]:
+            raise proxy_error(f"ExceededBudget: Team={team['team_id']} over budget. Spend="
+                              f"{team['spend']}, Budget={team['max_budget']}", "budget_exceeded",
+                              None, status)
+        return
+    user = state.users.get(key["user_id"] or "")
+    if user is not None and user["max_budget"] is not None and user["spend"] >= user[
+            "max_budget"]:
+        raise proxy_error(f"ExceededBudget: User={user['user_id']} over budget. Spend="
+                          f"{user['spend']}, Budget={user['max_budget']}", "budget_exceeded",
+                          None, status)
+
+
+def _budget_exceeded(key: dict, status: int) -> SimError:
     label = key["key_alias"] or "key"
     masked = key["key_name"] and _MASKED_KEY_NAME.fullmatch(key["key_name"])
     descriptor = f"{label} ({key['key_name']})" if masked else label
-    # litellm.budget_exceeded_status_code is 422 in 1.106.
+    # litellm.budget_exceeded_status_code is 422 in 1.106 (the budget_exceeded_status knob).
     return proxy_error(f"Budget has been exceeded! Key={descriptor} Current cost: "
                        f"{key['spend']}, Max budget: {key['max_budget']}", "budget_exceeded",
-                       None, 422)
+                       None, status)
 
 
 def _usage(model: dict, messages: list, max_tokens: int | None) -> Usage:
