@@ -21,6 +21,7 @@ TASK_ROUTES = {
 
 TASK_MODULES = ("worker.tasks.maintenance", "worker.tasks.provisioning.accounts",
                 "worker.tasks.provisioning.keys")
+TASK_MODULES += ("worker.tasks.usage",)
 
 
 def celery_config(settings: Settings) -> dict:

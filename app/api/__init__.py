@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.api import (
     admin_keys,
     admin_subscriptions,
+    admin_usage,
     api_keys,
     audit,
     auth,
@@ -13,6 +14,7 @@ from app.api import (
     metrics,
     subscriptions,
     teams,
+    usage,
     users,
 )
 from app.api.base import Api
@@ -20,6 +22,7 @@ from app.api.base import Api
 BLUEPRINTS = [health.blp, auth.blp, jobs.blp]
 BLUEPRINTS += [subscriptions.blp, api_keys.blp, admin_subscriptions.blp, admin_keys.blp]
 BLUEPRINTS += [users.blp, teams.blp, audit.blp]
+BLUEPRINTS += [usage.blp, admin_usage.blp]
 # Operational endpoints that live outside the versioned API.
 ROOT_BLUEPRINTS = [metrics.blp]
 

@@ -35,6 +35,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audit:read": ADMIN_READ,
     "models:validate": ADMIN_READ,
     "metrics:read": ADMIN_READ,
+    "usage:read_all": ADMIN_READ,
+    "usage:export": ADMIN_READ,  # a report of what admins may read; writes only a file
     # admin writes
     "jobs:cancel": ADMIN_ONLY,
     "jobs:ping": ADMIN_ONLY,

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import redis
 from flask import current_app
 from sqlalchemy import Select, asc, desc, func, or_, select
 
@@ -357,9 +358,13 @@ def _count_reveal(user_id: uuid.UUID) -> None:
     limit = current_app.config["KEY_REVEAL_LIMIT_PER_HOUR"]
     name = redis_key("key-reveals", str(user_id))
     client = redis_client()
-    count = client.incr(name)
-    if count == 1:
-        client.expire(name, 3600)
+    try:
+        count = client.incr(name)
+        if count == 1:
+            client.expire(name, 3600)
+    except redis.RedisError:  # the limit cannot be enforced: refuse rather than fail open
+        raise ServiceUnavailable("Key reveal is unavailable right now; try again shortly",
+                                 headers={"Retry-After": "10"}) from None
     if count > limit:
         retry_after = max(1, client.ttl(name))
         audit.record_now("API_KEY_REVEAL_RATE_LIMITED", "user", user_id, success=False,

@@ -212,7 +212,9 @@ def drift(key: ApiKey, owner: User, row: dict[str, Any]) -> list[str]:
     for name in ("max_budget", "tpm_limit", "rpm_limit"):
         if not _same_number(row.get(name), desired[name]):
             changed.append(name)
-    if (row.get("budget_duration") or None) != desired["budget_duration"]:
+    # LiteLLM's /key/update cannot clear a budget_duration: only a set one is compared.
+    wanted_duration = desired["budget_duration"]
+    if wanted_duration is not None and row.get("budget_duration") != wanted_duration:
         changed.append("budget_duration")
     if bool(row.get("blocked")) != desired["blocked"]:
         changed.append("blocked")

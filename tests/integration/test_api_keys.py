@@ -270,3 +270,26 @@ def test_key_count_is_limited_per_user(app, client, subscribed, monkeypatch):
     create_key(client, subscribed, [OPEN])
     refused = create_key(client, subscribed, [OPEN], expect=409)
     assert refused["error"]["code"] == "API_KEY_LIMIT_REACHED"
+
+
+def test_litellm_refusing_a_key_answers_502_and_keeps_nothing(app, client, sim, subscribed):
+    sim.configure(master_key="sk-a-different-master-key")  # LiteLLM now refuses our calls
+    response = client.post("/api/v1/api-keys", json={"name": "x", "modelIds": [OPEN]},
+                           headers=subscribed)
+    assert response.status_code == 502
+    assert response.get_json()["error"]["code"] == "LITELLM_ERROR"
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ApiKey)) == 0
+        failed = db.session.scalar(select(AuditLog.success).where(
+            AuditLog.action == "API_KEY_CREATE_FAILED"))
+    assert failed is False
+
+
+def test_rotation_while_litellm_is_down_changes_nothing(app, client, sim, subscribed):
+    body = create_key(client, subscribed, [OPEN])
+    sim.configure(down=True)
+    response = client.post(f"/api/v1/api-keys/{body['id']}/rotate", headers=subscribed)
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    sim.configure(down=False)
+    assert client.get("/api/v1/api-keys", headers={"X-API-Key": body["key"]}).status_code == 200
+    assert chat(sim, body["key"], OPEN).status_code == 200
