@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from flask import send_file
 from flask.views import MethodView
 from sqlalchemy import desc
 
@@ -13,7 +14,7 @@ from app.auth.identity import authenticate
 from app.models import Job
 from app.schemas.base import JobAcceptedSchema
 from app.schemas.jobs import JobListQuerySchema, JobPageSchema, JobSchema, PingJobSchema
-from app.services import jobs
+from app.services import exports, jobs
 
 blp = Blueprint("jobs", __name__, url_prefix="/jobs", description="Background jobs")
 
@@ -69,3 +70,17 @@ class JobCancel(MethodView):
     def post(self, job_id: uuid.UUID):
         """Cancel a queued or running job."""
         return jobs.cancel(job_id)
+
+
+@blp.route("/<uuid:job_id>/download")
+class JobDownload(MethodView):
+    @blp.auth("jobs:read")
+    @blp.response(200, content_type="text/csv",
+                  description="The file, streamed as an attachment (CSV or JSON)")
+    @blp.alt_response(404, response="NOT_FOUND",
+                      description="Unknown, not yours, not finished, or without a file")
+    def get(self, job_id: uuid.UUID):
+        """Download the file a job produced (a usage export): its requester or an admin."""
+        file = exports.download(job_id, authenticate())
+        return send_file(file.path, mimetype=file.mimetype, as_attachment=True,
+                         download_name=file.filename, max_age=0)

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import String, cast, func, literal, select, text, tuple_, update
 
+from app.errors import NotFound
 from app.extensions import db
 from app.models import ApiKey, AuditLog, Team, UsageDaily, User
 from app.services import audit
@@ -206,4 +207,19 @@ def _details(crossing: Crossing) -> dict[str, Any]:
         "spend": str(crossing.spend),
         "budget": str(crossing.limit),
         "kind": "soft" if crossing.action == SOFT_LIMIT_REACHED else "hard",
+    }
+
+
+def user_budget(user_id: uuid.UUID | None, today: date) -> dict[str, Any]:
+    """The caller's budget, spend of the current period and what is left of it."""
+    user = db.session.get(User, user_id) if user_id else None
+    if user is None:
+        raise NotFound("This identity has no user budget", {"resource": "user"})
+    period = period_for(user.budget_duration, today)
+    return {
+        "max_budget": user.max_budget, "current_spend": user.spend,
+        "remaining_budget": remaining(user.max_budget, user.spend),
+        "budget_duration": user.budget_duration,
+        "period_start": period.start.isoformat() if period.start else None,
+        "budget_reset_at": period.next_start.isoformat() if period.next_start else None,
     }

@@ -1,0 +1,70 @@
+"""Your own usage and spend (contract §5.6), answered from the daily rollup, never LiteLLM."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from app.api.base import Blueprint
+from app.auth.identity import authenticate
+from app.schemas.usage import (
+    BudgetSchema,
+    ModelUsagePageSchema,
+    TimeseriesSchema,
+    UsageBreakdownQuerySchema,
+    UsageQuerySchema,
+    UsageTimeseriesQuerySchema,
+    UserUsageSummarySchema,
+)
+from app.services import budgets, usage_queries
+from app.services.usage_queries import Page
+from app.services.usage_rollup import utc_today
+
+blp = Blueprint("usage", __name__, url_prefix="/usage",
+                description="Your own usage and spend, from the daily usage rollup")
+
+PAGE_FIELDS = ("page", "limit", "sort_by", "sort_order")
+
+
+@blp.route("/summary")
+class Summary(MethodView):
+    @blp.auth("usage:read")
+    @blp.arguments(UsageQuerySchema, location="query")
+    @blp.response(200, UserUsageSummarySchema)
+    @blp.alt_response(404, response="NOT_FOUND", description="apiKeyId is not one of yours")
+    def get(self, query):
+        """Your totals over a date range (default: the last 30 days), for one key or model."""
+        return usage_queries.user_summary(usage_queries.own_filter(authenticate(), query))
+
+
+@blp.route("/timeseries")
+class Timeseries(MethodView):
+    @blp.auth("usage:read")
+    @blp.arguments(UsageTimeseriesQuerySchema, location="query")
+    @blp.response(200, TimeseriesSchema)
+    @blp.alt_response(404, response="NOT_FOUND", description="apiKeyId is not one of yours")
+    def get(self, query):
+        """Your usage per day, week (from Monday) or month; empty buckets included."""
+        usage = usage_queries.own_filter(authenticate(), query)
+        return usage_queries.timeseries(usage, query["interval"])
+
+
+@blp.route("/models")
+class Models(MethodView):
+    @blp.auth("usage:read")
+    @blp.arguments(UsageBreakdownQuerySchema, location="query")
+    @blp.response(200, ModelUsagePageSchema)
+    @blp.alt_response(404, response="NOT_FOUND", description="apiKeyId is not one of yours")
+    def get(self, query):
+        """Your usage per model (sortBy spend, requests, tokens or name)."""
+        usage = usage_queries.own_filter(authenticate(), query)
+        return usage_queries.by_model(usage, Page(**{f: query[f] for f in PAGE_FIELDS}))
+
+
+@blp.route("/budget")
+class Budget(MethodView):
+    @blp.auth("usage:read")
+    @blp.response(200, BudgetSchema)
+    @blp.alt_response(404, response="NOT_FOUND", description="Admin API keys have no budget")
+    def get(self):
+        """Your budget, the spend of its current period and what is left."""
+        return budgets.user_budget(authenticate().user_id, utc_today())

@@ -1,0 +1,19 @@
+"""The usage queue: the rollup of LiteLLM daily activity and usage exports (thin tasks)."""
+
+from __future__ import annotations
+
+from app.services import exports
+from app.services import usage_rollup as rollup
+from worker.runner import JobRun, job_task
+
+
+@job_task
+def usage_rollup(run: JobRun) -> dict:
+    """Roll LiteLLM's daily activity up into usage_daily (scheduled window or a backfill)."""
+    return rollup.run_rollup(run.params, run.progress)
+
+
+@job_task
+def usage_export(run: JobRun) -> dict:
+    """Write a usage export file for download through the job."""
+    return exports.run_export(run.job_id, run.params, run.progress)
