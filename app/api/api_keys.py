@@ -48,9 +48,9 @@ class ApiKeys(MethodView):
     @blp.response(200, ApiKeyPageSchema)
     def get(self, query):
         """Your API keys (filters: status, isActive, modelId, search on name or prefix)."""
-        stmt = api_keys.list_query(authenticate().user_id, query.get("status"),
-                                   query.get("model_id"), query.get("search"), query["sort"],
-                                   query.get("is_active"))
+        stmt = api_keys.own_query(authenticate(), state=query.get("status"),
+                                  model_id=query.get("model_id"), search=query.get("search"),
+                                  sort=query["sort"], is_active=query.get("is_active"))
         return page_view(paginate(stmt, query["page"], query["limit"]))
 
     @blp.auth("api_keys:write")

@@ -39,8 +39,8 @@ class Subscriptions(MethodView):
     @blp.response(200, SubscriptionPageSchema)
     def get(self, query):
         """Your subscriptions (filters: status, modelId; sort), newest first by default."""
-        stmt = subscriptions.list_query(authenticate().user_id, query.get("status"),
-                                        query.get("model_id"), query["sort"])
+        stmt = subscriptions.own_query(authenticate(), status=query.get("status"),
+                                       model_id=query.get("model_id"), sort=query["sort"])
         return page_view(paginate(stmt, query["page"], query["limit"], scalars=False))
 
     @blp.auth("subscriptions:write")

@@ -16,7 +16,7 @@ from typing import Any
 
 import redis
 from flask import current_app
-from sqlalchemy import Select, asc, desc, func, or_, select
+from sqlalchemy import Select, asc, desc, false, func, or_, select
 
 from app.auth.identity import Identity
 from app.errors import (
@@ -78,6 +78,12 @@ def list_query(user_id: uuid.UUID | None = None, state: str | None = None,
         stmt = stmt.where(or_(ApiKey.name.ilike(f"%{escaped}%"),
                               ApiKey.key_prefix.ilike(f"{escaped}%")))
     return stmt.order_by(SORTS[sort], desc(ApiKey.id))
+
+
+def own_query(identity: Identity, **filters: Any) -> Select:
+    """The caller's own keys; an admin API key (no user) owns none."""
+    stmt = list_query(identity.user_id, **filters)
+    return stmt if identity.user_id is not None else stmt.where(false())
 
 
 def get_visible(key_id: uuid.UUID, identity: Identity) -> ApiKey:

@@ -14,7 +14,7 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, asc, desc, select
+from sqlalchemy import Select, asc, desc, false, select
 
 from app.auth.identity import Identity
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -59,6 +59,12 @@ def list_query(user_id: uuid.UUID | None = None, status: str | None = None,
         stmt = stmt.where(Subscription.created_at < datetime.combine(
             date_to + timedelta(days=1), time(), tzinfo=UTC))
     return stmt.order_by(SORTS[sort], desc(Subscription.id))
+
+
+def own_query(identity: Identity, **filters: Any) -> Select:
+    """The caller's own subscriptions; an admin API key (no user) owns none."""
+    stmt = list_query(identity.user_id, **filters)
+    return stmt if identity.user_id is not None else stmt.where(false())
 
 
 def get_visible(subscription_id: uuid.UUID, identity: Identity) -> Subscription:

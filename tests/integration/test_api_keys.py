@@ -293,3 +293,12 @@ def test_rotation_while_litellm_is_down_changes_nothing(app, client, sim, subscr
     sim.configure(down=False)
     assert client.get("/api/v1/api-keys", headers={"X-API-Key": body["key"]}).status_code == 200
     assert chat(sim, body["key"], OPEN).status_code == 200
+
+
+def test_admin_api_key_owns_no_keys_or_subscriptions(client, subscribed):
+    create_key(client, subscribed, [OPEN])
+    admin_key = {"X-API-Key": "ltm_admin_test_key_0123456789"}
+    assert client.get("/api/v1/api-keys", headers=admin_key).get_json()["data"] == []
+    assert client.get("/api/v1/subscriptions", headers=admin_key).get_json()["data"] == []
+    assert client.get("/api/v1/admin/api-keys", headers=admin_key).get_json()[
+        "pagination"]["total"] == 1

@@ -241,3 +241,13 @@ def _enqueue(app, kind: str, params: dict, flight_key: str | None = None):
         job_id = job.id
         db.session.remove()
         return job_id
+
+
+def test_key_job_kinds_name_real_tasks_on_the_provisioning_queue(app):
+    celery = app.extensions["celery"]
+    celery.loader.import_default_modules()
+    for kind in ("provision_key", "update_key", "revoke_key", "remove_models_from_keys",
+                 "reconcile"):
+        task = jobs.KINDS[kind].task
+        assert task in celery.tasks, kind
+        assert celery.amqp.router.route({}, task)["queue"].name == "provisioning", kind
