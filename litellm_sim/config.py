@@ -17,6 +17,9 @@ _ENV_NAMES = {
     "error_rate": "SIM_ERROR_RATE",
     "down": "SIM_DOWN",
     "premium": "SIM_PREMIUM",
+    "activity_auto": "SIM_ACTIVITY_AUTO",
+    "activity_interval": "SIM_ACTIVITY_INTERVAL",
+    "activity_requests": "SIM_ACTIVITY_REQUESTS",
     "budget_exceeded_status": "SIM_BUDGET_EXCEEDED_STATUS",
     "master_key": "LITELLM_MASTER_KEY",
 }
@@ -34,6 +37,14 @@ class SimConfig:
     # litellm_settings.budget_exceeded_status_code: 422 since LiteLLM 1.104, 429 before.
     budget_exceeded_status: int = 422
     master_key: str = DEFAULT_MASTER_KEY
+    # /user/daily/activity answers 500 for this page number (0: never), to crash a rollup
+    # part-way through a user's activity.
+    activity_fail_page: int = 0
+    # ``python -m litellm_sim`` only: every activity_interval seconds, each live key makes
+    # activity_requests requests (deterministic by seed) recorded in today's daily activity.
+    activity_auto: bool = False
+    activity_interval: float = 10.0
+    activity_requests: int = 5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **knobs: Any) -> SimConfig:
@@ -59,7 +70,7 @@ def _coerce(name: str, value: Any) -> Any:
         if not 400 <= status <= 499:
             raise ValueError("budget_exceeded_status must be a 4xx status")
         return status
-    if name in ("models", "seed", "latency_ms"):
+    if name in ("models", "seed", "latency_ms", "activity_fail_page", "activity_requests"):
         number = int(value)
         if number < 0:
             raise ValueError(f"{name} must be >= 0")
@@ -69,7 +80,12 @@ def _coerce(name: str, value: Any) -> Any:
         if not 0.0 <= rate <= 1.0:
             raise ValueError("error_rate must be between 0 and 1")
         return rate
-    if name in ("down", "premium"):
+    if name == "activity_interval":
+        seconds = float(value)
+        if seconds <= 0:
+            raise ValueError("activity_interval must be > 0")
+        return seconds
+    if name in ("down", "premium", "activity_auto"):
         return _as_bool(value)
     if name == "garbage":
         return _garbage_mode(value)

@@ -68,6 +68,21 @@ def generate_activity(state: SimState, days: int, requests_per_key_per_day: int,
     return {"rows": written, "keys": len(state.keys), "days": days}
 
 
+def tick_activity(state: SimState, requests_per_key: int, tick: int, seed: int) -> int:
+    """Live traffic: each live key makes ``requests_per_key`` requests now (deterministic by
+    seed and tick), recorded in today's rows and charged; returns the requests made."""
+    today, made = now().date(), 0
+    for token in sorted(state.keys):
+        key = state.keys[token]
+        models = _models_for(state, key, random.Random(f"{seed}:{token}"))
+        rng = random.Random(f"{seed}:tick:{tick}:{token}")
+        for _ in range(requests_per_key if models else 0):
+            model = rng.choice(models)
+            record_usage(state, key, model, today, _random_usage(model, rng))
+            made += 1
+    return made
+
+
 def _write_day(state: SimState, key: dict, day: date, models: list[dict], requests: int,
                rng: random.Random) -> int:
     usages: dict[str, list[Usage]] = {}

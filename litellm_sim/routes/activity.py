@@ -7,7 +7,7 @@ from datetime import date
 from flask import Blueprint, Response, jsonify, request
 
 from litellm_sim.activity import daily_activity
-from litellm_sim.errors import detail_error
+from litellm_sim.errors import detail_error, unhandled_error
 from litellm_sim.web import query_int, sim_state
 
 blueprint = Blueprint("activity", __name__)
@@ -23,6 +23,8 @@ def user_daily_activity() -> Response:
     filters = {name: request.args[name] for name in ("user_id", "api_key", "model")
                if request.args.get(name)}
     state = sim_state()
+    if page == state.config.activity_fail_page:
+        raise unhandled_error()
     with state.lock:
         return jsonify(daily_activity(state, start_day, end_day, page, page_size, filters))
 
