@@ -109,6 +109,10 @@ def prepare_environment() -> tuple[dict[str, str], list[subprocess.Popen]]:
     if not env.get("LITELLM_API_URL"):
         env.setdefault("LITELLM_MASTER_KEY", "sk-sim-master-key")
         env.setdefault("LITELLM_API_KEY", env["LITELLM_MASTER_KEY"])
+        # Demo traffic: the simulator's keys make requests and usage is rolled up every
+        # minute, so the usage views fill within a minute of creating a key.
+        env.setdefault("SIM_ACTIVITY_AUTO", "true")
+        env.setdefault("USAGE_ROLLUP_INTERVAL", "60")
         children.append(_start_simulator(env))
     env.setdefault("FLOWER_BASIC_AUTH", "admin:" + _secret_file("flower-password")[:16])
     return env, children
