@@ -20,12 +20,16 @@ the run goes on.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.litellm import LiteLLMError, LiteLLMNotFound
@@ -49,6 +53,15 @@ class Report:
     repairs: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     checked: dict[str, int] = field(default_factory=dict)
+    timings_ms: dict[str, int] = field(default_factory=dict)
+
+    @contextmanager
+    def timed(self, phase: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings_ms[phase] = round((time.perf_counter() - started) * 1000)
 
     def repaired(self, action: str, resource_type: str, resource_id: Any, **details: Any) -> None:
         """Record a repair (audited with the caller's unit of work)."""
@@ -64,25 +77,29 @@ class Report:
 
     def as_dict(self) -> dict[str, Any]:
         return {"checked": self.checked, "repairs": self.repairs, "errors": self.errors,
-                "repairCount": len(self.repairs)}
+                "repairCount": len(self.repairs), "timingsMs": self.timings_ms}
 
 
 def run(progress=None) -> dict[str, Any]:
     """Compare and repair everything once; returns the report (the job result)."""
     report = Report()
-    remote = litellm_keys()
+    with report.timed("fetch"):
+        remote = litellm_keys()
     report.checked["litellmKeys"] = len(remote)
-    _strip_lost_models(report)
-    key_ids = list(db.session.scalars(select(ApiKey.id).order_by(ApiKey.created_at)))
-    db.session.rollback()
-    report.checked["keys"] = len(key_ids)
-    for index, key_id in enumerate(key_ids):
-        _guarded(report, "api_key", key_id, lambda k=key_id: _reconcile_key(k, remote, report))
-        if progress is not None and index % 50 == 49:
-            progress(10 + int(70 * (index + 1) / len(key_ids)), f"{index + 1} keys checked")
-    _delete_orphans(remote, report)
-    _reconcile_owners(report)
-    _reconcile_teams(report)
+    with report.timed("keys"):
+        _strip_lost_models(report)
+        suspects = _suspect_keys(remote, report)
+        for index, key_id in enumerate(suspects):
+            _guarded(report, "api_key", key_id,
+                     lambda k=key_id: _reconcile_key(k, remote, report))
+            if progress is not None and index % 50 == 49:
+                progress(10 + int(70 * (index + 1) / len(suspects)),
+                         f"{index + 1} keys repaired")
+        _delete_orphans(remote, report)
+    with report.timed("owners"):
+        _reconcile_owners(report)
+    with report.timed("teams"):
+        _reconcile_teams(report)
     log.info("reconcile: %d repairs, %d errors", len(report.repairs), len(report.errors))
     return report.as_dict()
 
@@ -118,6 +135,37 @@ def _strip_lost_models(report: Report) -> None:
     for item in outcome["keys"]:
         report.repairs.append({"action": "models_removed", "resourceType": "api_key",
                                "resourceId": item["keyId"], "models": item["models"]})
+
+
+def _suspect_keys(remote: dict[str, dict], report: Report) -> list[uuid.UUID]:
+    """One read-only pass over every key: the ones that look out of line with LiteLLM. Each is
+    then locked and looked at again before anything is repaired."""
+    owners = {user.id: user for user in db.session.scalars(
+        select(User).where(User.id.in_(select(ApiKey.user_id).distinct())))}
+    stale_pending = datetime.now(UTC) - PENDING_GRACE
+    suspects, checked = [], 0
+    keys = db.session.scalars(select(ApiKey).options(selectinload(ApiKey.models))
+                              .order_by(ApiKey.created_at)
+                              .execution_options(yield_per=1000))
+    for key in keys:
+        checked += 1
+        if _looks_off(key, owners[key.user_id], remote.get(key.key_hash), stale_pending):
+            suspects.append(key.id)
+    db.session.rollback()
+    report.checked["keys"] = checked
+    report.checked["suspects"] = len(suspects)
+    return suspects
+
+
+def _looks_off(key: ApiKey, owner: User, row: dict | None, stale_pending: datetime) -> bool:
+    state = key.provisioning_state
+    if state == "pending":
+        return key.created_at < stale_pending
+    if state == "active":
+        return row is None or bool(provisioning.drift(key, owner, row))
+    if state == "revoking":
+        return True
+    return row is not None  # revoked or failed here, alive in LiteLLM
 
 
 def _reconcile_key(key_id: uuid.UUID, remote: dict[str, dict], report: Report) -> None:
