@@ -15,7 +15,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import String, cast, func, literal, select, text, tuple_, update
@@ -126,7 +126,9 @@ def _apply_live_key_spend(live_key_spend: dict[str, Decimal]) -> int:
         return 0
     return db.session.execute(_LIVE_KEY_SPEND, {
         "tokens": list(live_key_spend),
-        "spends": [spend.quantize(Decimal("0.000001")) for spend in live_key_spend.values()],
+        # ROUND_HALF_UP: the same rounding as PostgreSQL's round() for the usage sums.
+        "spends": [spend.quantize(Decimal("0.000001"), ROUND_HALF_UP)
+                   for spend in live_key_spend.values()],
     }).rowcount
 
 

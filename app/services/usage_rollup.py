@@ -211,7 +211,7 @@ def _live_key_spend(client, user_id: uuid.UUID, litellm_user_id: str) -> dict[st
             answer = client.key_list(page=page, size=100, user_id=litellm_user_id)
             for key in answer.get("keys") or []:
                 if isinstance(key, dict) and key.get("token") and key.get("spend") is not None:
-                    spend[key["token"]] = to_money(key["spend"])
+                    spend[key["token"]] = _decimal(key["spend"])
             if page >= int(answer.get("total_pages") or 1):
                 return spend
             page += 1
@@ -235,11 +235,17 @@ DayGrains = dict[tuple[str, str], tuple]
 
 def to_money(value: Any) -> Decimal:
     """LiteLLM's float spend as the exact decimal it prints, to usage_daily's 8 places."""
+    return _decimal(value).quantize(SPEND_QUANTUM)
+
+
+def _decimal(value: Any) -> Decimal:
     try:
-        return Decimal(repr(value) if isinstance(value, float) else str(value)).quantize(
-            SPEND_QUANTUM)
+        number = Decimal(repr(value) if isinstance(value, float) else str(value))
     except (InvalidOperation, ValueError):
-        raise LiteLLMInvalidResponse(f"daily activity: spend {value!r} is not a number") from None
+        number = None
+    if number is None or not number.is_finite():
+        raise LiteLLMInvalidResponse(f"LiteLLM spend {value!r} is not a number")
+    return number
 
 
 def parse_results(results: Iterable[Any]) -> tuple[dict[date, DayGrains], dict[str, str | None]]:
