@@ -134,3 +134,52 @@ def test_counters_live_under_the_deployment_redis_prefix(small_app, settings):
     redis = small_app.extensions["redis"]
     keys = [k.decode() for k in redis.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}ratelimit*")]
     assert keys and all(k.startswith(settings.REDIS_KEY_PREFIX) for k in keys)
+
+
+@pytest.mark.slow
+def test_limits_hold_across_real_gunicorn_workers(settings, app):
+    """Two gunicorn worker processes, one Redis window per caller."""
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import requests
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "APP_ENV": "test", "DATABASE_URL": settings.DATABASE_URL,
+           "REDIS_URL": settings.REDIS_URL, "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
+           "LITELLM_API_URL": settings.LITELLM_API_URL, "MODEL_SYNC_ON_START": "false",
+           "RATE_LIMIT_MAX": "5", "RATE_LIMIT_ANONYMOUS": "50", "PORT": str(port),
+           "WEB_CONCURRENCY": "2", "WEB_THREADS": "1", "LOG_LEVEL": "WARNING",
+           "PROMETHEUS_MULTIPROC_DIR": f".data/test/prometheus-{port}"}
+    root = Path(__file__).resolve().parents[2]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "app:create_app()"],
+        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        token = requests.post(f"{base}/auth/login", json={"username": "gunicorn-user"},
+                              timeout=5).json()["accessToken"]
+        codes = []
+        for _ in range(6):  # a new connection each time: the workers take turns
+            with requests.Session() as fresh:
+                codes.append(fresh.get(f"{base}/auth/me", timeout=5, headers={
+                    "Authorization": f"Bearer {token}", "Connection": "close"}).status_code)
+        assert codes == [200] * 5 + [429]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(root / env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -216,3 +216,16 @@ def test_litellm_down_is_retried_until_the_team_is_provisioned(client, people, s
     [job] = wait_for_jobs(app, "provision_team", timeout=60)
     assert job.status == "succeeded" and job.attempts >= 2  # retried with backoff
     assert sim.state.teams[team["id"]]["team_alias"] == "flaky"
+
+
+def test_account_tasks_run_on_the_provisioning_queue(app):
+    from celery import Celery
+
+    from worker.celery_app import TASK_ROUTES
+
+    router = Celery(set_as_current=False)
+    router.conf.task_routes = TASK_ROUTES
+    for name in ("provision_user", "provision_team", "delete_team"):
+        task = f"worker.tasks.provisioning.accounts.{name}"
+        assert task in app.extensions["celery"].tasks
+        assert router.amqp.router.route({}, task)["queue"].name == "provisioning"
