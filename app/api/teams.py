@@ -85,8 +85,10 @@ class TeamById(MethodView):
     @blp.response(202, JobAcceptedSchema, description="Deleted; the job removes it from LiteLLM")
     @blp.alt_response(204, success=True, description="Deleted (it was never in LiteLLM)")
     @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT", description="The team still has live API keys")
     def delete(self, team_id: uuid.UUID):
-        """Delete a team and its memberships (API keys of the team keep working unteamed)."""
+        """Delete a team and its memberships. Refused while the team has live API keys:
+        LiteLLM would delete them with the team."""
         job = teams.delete(team_id, authenticate())
         if job is None:
             return Response(status=204)

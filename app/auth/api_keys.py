@@ -14,7 +14,8 @@ import uuid
 
 import redis
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db, redis_client, redis_key
 
@@ -64,6 +65,23 @@ def _load(key_hash: str) -> dict | None:
         "username": username,
         "user_active": bool(user_active),
     }
+
+
+def touch(key_id: str) -> None:
+    """Record that a key authenticated a request (``last_used_at``), at most once a minute."""
+    from app.models import ApiKey
+
+    try:
+        if not redis_client().set(redis_key("api-key-used", key_id), "1", ex=60, nx=True):
+            return
+    except redis.RedisError:
+        return
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(update(ApiKey).where(ApiKey.id == uuid.UUID(key_id))
+                         .values(last_used_at=func.now(), updated_at=ApiKey.updated_at))
+    except SQLAlchemyError:
+        log.warning("could not record an API key's last use")
 
 
 def invalidate_api_key_cache(key_hash: str) -> None:

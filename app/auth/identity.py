@@ -183,5 +183,6 @@ def _identity_from_api_key(raw: str) -> Identity:
         raise AuthFailure("expired_api_key")
     if not entry["user_active"]:
         raise AuthFailure("inactive_user")
+    api_keys.touch(entry["key_id"])
     return Identity(user_id=uuid.UUID(entry["user_id"]), username=entry["username"],
                     roles=("user",), kind="api_key", api_key_id=uuid.UUID(entry["key_id"]))

@@ -15,7 +15,7 @@ from sqlalchemy import and_, case, func, or_, select
 
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.extensions import db
-from app.models import Job, Team, TeamMember, User
+from app.models import ApiKey, Job, Team, TeamMember, User
 from app.services import audit, jobs, litellm_accounts
 
 LITELLM_FIELDS = ("name", "max_budget", "budget_duration", "tpm_limit", "rpm_limit")
@@ -141,10 +141,19 @@ def _plain(value):
 
 
 def delete(team_id: uuid.UUID, actor) -> Job | None:
-    """Delete a team and its memberships; a job deletes it from LiteLLM; commits."""
-    team = db.session.get(Team, team_id)
+    """Delete a team without live API keys, and its memberships; a job deletes it from
+    LiteLLM; commits."""
+    team = db.session.get(Team, team_id, with_for_update=True)
     if team is None:
         raise NotFound.resource("team", team_id)
+    live_keys = db.session.scalar(
+        select(func.count()).select_from(ApiKey)
+        .where(ApiKey.team_id == team.id, ApiKey.revoked_at.is_(None),
+               ApiKey.provisioning_state.in_(("pending", "active"))))
+    if live_keys:
+        # LiteLLM deletes a team's keys with the team: never take users' keys down silently.
+        raise Conflict("The team still has live API keys; revoke them first",
+                       {"teamId": str(team.id), "liveApiKeys": live_keys})
     job = None
     if team.litellm_team_id:
         job, _ = jobs.create("delete_team", {"litellm_team_id": team.litellm_team_id},

@@ -44,6 +44,20 @@ def test_bearer_and_x_api_key_authenticate_as_the_owner_with_user_rights(client,
         assert client.get("/api/v1/users", headers=headers).status_code == 403
 
 
+def test_use_is_recorded_as_last_used_at_once_a_minute(client, login, app):
+    login("user")
+    raw, digest = make_key(app, "user")
+    assert me(client, {"X-API-Key": raw}).status_code == 200
+    with app.app_context():
+        first = db.session.scalar(select(ApiKey.last_used_at).where(ApiKey.key_hash == digest))
+        db.session.remove()
+    assert first is not None
+    assert me(client, {"X-API-Key": raw}).status_code == 200
+    with app.app_context():
+        again = db.session.scalar(select(ApiKey.last_used_at).where(ApiKey.key_hash == digest))
+    assert again == first  # no write per request
+
+
 def test_lookup_is_cached_in_redis_with_a_short_ttl(client, login, app):
     login("user")
     raw, digest = make_key(app, "user")

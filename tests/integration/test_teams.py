@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AuditLog, Job, Team
+from app.models import ApiKey, AuditLog, Job, Team
 from tests.support.apps import settle_jobs, wait_for_jobs
 
 
@@ -165,6 +165,20 @@ def test_delete_removes_the_team_here_and_in_litellm(client, people, sim, app):
         actions = set(db.session.scalars(select(AuditLog.action)
                                          .where(AuditLog.resource_id == team["id"])))
         assert {"TEAM_CREATE", "TEAM_DELETE"} <= actions
+
+
+def test_team_with_live_api_keys_is_not_deleted(client, people, app, sim):
+    headers, ids = people
+    team = create_team(client, headers["admin"], ownerId=ids["user"])
+    with app.app_context():
+        db.session.add(ApiKey(user_id=ids["user"], team_id=team["id"], name="team key",
+                              key_prefix="sk-team", key_hash="0" * 64,
+                              provisioning_state="active"))
+        db.session.commit()
+    response = client.delete(f"/api/v1/teams/{team['id']}", headers=headers["admin"])
+    assert response.status_code == 409
+    assert response.get_json()["error"]["details"]["liveApiKeys"] == 1
+    assert client.get(f"/api/v1/teams/{team['id']}", headers=headers["admin"]).status_code == 200
 
 
 def test_team_never_provisioned_is_deleted_without_a_job(client, people, app):
