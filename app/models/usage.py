@@ -75,8 +75,8 @@ class UsageDaily(Base):
 
 
 class UsageDailyTotal(Base):
-    """``usage_daily`` summed per (day, model, provider), kept in step by the rollup in the same
-    transaction as each page, so admin views over months read a few thousand rows, not millions.
+    """``usage_daily`` summed per (day, model, provider), recomputed by each rollup for its days,
+    so admin views over months read a few thousand rows, not millions.
     """
 
     __tablename__ = "usage_daily_totals"

@@ -2,8 +2,8 @@
 ``usage_daily_totals`` only, never LiteLLM (DESIGN §9).
 
 Queries scoped to a user, team or key read ``usage_daily`` through its (user|team|key, day)
-indexes; the others read ``usage_daily_totals`` (per day, model and provider), so an admin view
-over months sums a few thousand rows whatever the traffic.
+indexes; the others read ``usage_daily_totals`` (per day, model and provider, as of the last
+finished rollup), so an admin view over months sums a few thousand rows whatever the traffic.
 """
 
 from __future__ import annotations

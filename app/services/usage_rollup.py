@@ -2,12 +2,17 @@
 
 For each of our users known to LiteLLM, the activity of the window is read page by page and
 folded into rows of the grain (day, user, key hash, model). Each page is written in one
-transaction with one upsert that *replaces* values (never adds), after deleting the rows of the
-same user and days that LiteLLM no longer reports, and keeps ``usage_daily_totals`` in step. So
-a rerun, or a run that crashed half-way and was run again, never counts anything twice.
+transaction: the rows already there for that user and those days are read, vanished ones are
+deleted, and new or changed ones go through one upsert that *replaces* values (never adds). So a
+rerun writes nothing, and a run that crashed half-way then ran again never counts twice.
 
 LiteLLM pages cut through its rows, so one date can continue on the next page: a page's days are
 held back until a page arrives without them (or the last page), then written complete.
+
+``usage_daily_totals`` (per day, model and provider; what admin views read) is recomputed once
+per run for the run's days, in the run's final transaction. The days are first recorded as stale
+(``settings`` row ``usage.totals.stale``), so the totals of a run that crashed are recomputed by
+the next run whatever its window.
 
 Scheduled runs recompute today and yesterday, plus any day after the frozen watermark (the
 ``settings`` row ``usage.rollup.frozen_through``) if runs were missed; older days stay frozen.
@@ -38,6 +43,7 @@ log = logging.getLogger(__name__)
 
 ROLLUP_KIND = "usage_rollup"
 WATERMARK_SETTING = "usage.rollup.frozen_through"
+STALE_TOTALS_SETTING = "usage.totals.stale"
 PAGE_SIZE = 1000  # LiteLLM's maximum page_size
 FIRST_RUN_DAYS = 30  # a first scheduled run (no watermark yet) looks this far back
 MAX_RANGE_DAYS = 366
@@ -106,6 +112,29 @@ def _advance_watermark(today: date) -> date:
     return day
 
 
+def mark_totals_stale(start: date, end: date) -> None:
+    """Record (before any page is written) that these days' totals must be recomputed."""
+    setting = db.session.get(Setting, STALE_TOTALS_SETTING)
+    if setting is not None:
+        start = min(start, date.fromisoformat(setting.value["start"]))
+        end = max(end, date.fromisoformat(setting.value["end"]))
+    setting = setting or Setting(key=STALE_TOTALS_SETTING)
+    setting.value = {"start": start.isoformat(), "end": end.isoformat()}
+    db.session.add(setting)
+
+
+def refresh_stale_totals() -> tuple[date, date] | None:
+    """Recompute usage_daily_totals of the stale days from usage_daily (caller commits)."""
+    setting = db.session.get(Setting, STALE_TOTALS_SETTING)
+    if setting is None:
+        return None
+    start, end = (date.fromisoformat(setting.value[name]) for name in ("start", "end"))
+    db.session.execute(_DELETE_TOTALS, {"start": start, "end": end})
+    db.session.execute(_INSERT_TOTALS, {"start": start, "end": end})
+    db.session.delete(setting)
+    return start, end
+
+
 # --- requests -----------------------------------------------------------------------------
 
 
@@ -165,6 +194,7 @@ def run_rollup(params: dict[str, Any], progress: Progress) -> dict[str, Any]:
         .where(User.litellm_user_id.is_not(None)).order_by(User.id)
     ).all()
     catalogue = dict(db.session.execute(select(Model.id, Model.provider)).all())
+    mark_totals_stale(window.start, window.end)
     db.session.commit()
     stats, live_key_spend = RollupStats(), {}
     progress(1, f"{len(users)} users, {window.start} to {window.end}")
@@ -179,7 +209,8 @@ def run_rollup(params: dict[str, Any], progress: Progress) -> dict[str, Any]:
         ingest.finish()
         stats.add(ingest)
         live_key_spend.update(_live_key_spend(client, user_id, litellm_user_id))
-    progress(99, "refreshing spend and budgets")
+    progress(99, "refreshing totals, spend and budgets")
+    refresh_stale_totals()
     spend = budgets.refresh_spend(today, live_key_spend)
     alerts = budgets.record_crossings(today)
     watermark = frozen_through() if window.backfill else _advance_watermark(today)
@@ -341,14 +372,13 @@ def write_days(user_id: uuid.UUID, days: dict[date, DayGrains], key_teams: dict[
     """Make the user's rows of ``days`` exactly ``days``' grains, in one transaction.
 
     The rows already there are read first: unchanged ones are left alone, changed or new ones
-    go through one upsert, vanished ones are deleted, and ``usage_daily_totals`` moves by the
-    difference, so totals never drift from usage_daily and a rerun writes nothing.
+    go through one upsert, vanished ones are deleted; a rerun writes nothing.
     """
     session = db.session
     session.execute(_LOCK_USER, {"lock": f"usage_daily:{user_id}"})
     existing = _existing_rows(user_id, list(days))
     attribution = _Attribution(days, key_teams, catalogue)
-    upserts, deltas = [], _TotalsDelta()
+    upserts = []
     for day, grains in days.items():
         for (token, model_id), values in grains.items():
             team_id, key_id, provider = attribution.of(token, model_id)
@@ -360,19 +390,11 @@ def write_days(user_id: uuid.UUID, days: dict[date, DayGrains], key_teams: dict[
                 if (values, team_id, key_id, provider) == (old_values, old_team, old_key,
                                                            old_provider):
                     continue
-                deltas.add((day, model_id, old_provider), old_values, -1)
-            deltas.add((day, model_id, provider), values, 1)
             upserts.append((day, team_id, key_id, token, model_id, provider, *values))
-    for (day, _, model_id), (_, provider, _, _, values) in existing.items():
-        deltas.add((day, model_id, provider), values, -1)
     if existing:
         session.execute(_DELETE_ROWS, {"ids": _array(row[0] for row in existing.values())})
     if upserts:
         session.execute(_UPSERT, {"user_id": str(user_id), **_columns(_UPSERT_COLUMNS, upserts)})
-    if deltas.rows():
-        session.execute(_ADD_TO_TOTALS, _columns(_TOTALS_COLUMNS, deltas.rows()))
-    if deltas.subtracted:
-        session.execute(_DROP_EMPTY_TOTALS, {"days": _array(sorted(days))})
     session.commit()
 
 
@@ -421,26 +443,6 @@ def _teams_by_litellm_id(litellm_ids: set[str | None]) -> dict[str, str]:
     return {litellm_id: str(team_id) for litellm_id, team_id in rows}
 
 
-class _TotalsDelta:
-    """Per (day, model, provider): how usage_daily_totals must move."""
-
-    def __init__(self) -> None:
-        self.sums: dict[tuple, list] = {}
-        self.subtracted = False
-
-    def add(self, grain: tuple, values: tuple, sign: int) -> None:
-        current = self.sums.setdefault(grain, [0] * len(METRICS))
-        for index, value in enumerate(values):
-            current[index] += sign * value
-        self.subtracted = self.subtracted or sign < 0
-
-    def rows(self) -> list[tuple]:
-        # Sorted: concurrent writers then lock totals rows in the same order (no deadlock).
-        return [(*grain, *values) for grain, values in sorted(
-            self.sums.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or ""))
-            if any(values)]
-
-
 # Rows travel as PostgreSQL array literals (one text parameter per column): much cheaper for
 # the server to parse than one bound value per element.
 def _array(values: Iterable[Any]) -> str:
@@ -465,7 +467,6 @@ def _columns(names: tuple[str, ...], rows: list[tuple]) -> dict[str, str]:
 _TEXT_COLUMNS = frozenset({"api_key_hash", "model_id", "provider"})
 _UPSERT_COLUMNS = ("day", "team_id", "api_key_id", "api_key_hash", "model_id", "provider",
                    *METRICS)
-_TOTALS_COLUMNS = ("day", "model_id", "provider", *METRICS)
 _METRIC_TYPES = ("bigint",) * 6 + ("numeric",)
 
 
@@ -501,14 +502,11 @@ _UPSERT = text(f"""
         {", ".join(f"{m} = EXCLUDED.{m}" for m in METRICS)}, updated_at = now()
 """)
 
-_ADD_TO_TOTALS = text(f"""
-    INSERT INTO usage_daily_totals AS t ({", ".join(_TOTALS_COLUMNS)})
-    SELECT n.* FROM {_unnest(_TOTALS_COLUMNS, ("date", "text", "text", *_METRIC_TYPES))}
-    ON CONFLICT ON CONSTRAINT uq_usage_daily_totals_grain DO UPDATE SET
-        {", ".join(f"{m} = t.{m} + EXCLUDED.{m}" for m in METRICS)}
-""")
+_DELETE_TOTALS = text("DELETE FROM usage_daily_totals WHERE day BETWEEN :start AND :end")
 
-_DROP_EMPTY_TOTALS = text(f"""
-    DELETE FROM usage_daily_totals
-    WHERE day = ANY(CAST(:days AS date[])) AND {" AND ".join(f"{m} = 0" for m in METRICS)}
+_INSERT_TOTALS = text(f"""
+    INSERT INTO usage_daily_totals (day, model_id, provider, {", ".join(METRICS)})
+    SELECT day, model_id, provider, {", ".join(f"sum({m})" for m in METRICS)}
+    FROM usage_daily WHERE day BETWEEN :start AND :end
+    GROUP BY day, model_id, provider
 """)

@@ -142,14 +142,53 @@ def test_crash_part_way_then_rerun_leaves_every_day_counted_once(app, client, lo
         assert now in (new, old), group
         updated += now == new != old
     assert 0 < updated < len(groups)
-    assert totals_table_agrees(app)
+    assert stale_totals(app) == {"start": days_ago(6).isoformat(), "end": today().isoformat()}
 
     sim.configure(activity_fail_page=0)
     finished = wait_for_job(client, admin, job_id)
 
     assert finished["status"] == "succeeded" and finished["attempts"] >= 2
     assert grains_in_database(app) == after
-    assert totals_table_agrees(app)
+    assert totals_table_agrees(app) and stale_totals(app) is None
+
+
+def test_totals_of_a_run_that_failed_are_redone_by_the_next_run(app, client, login, world,
+                                                                monkeypatch, celery_worker):
+    from app.litellm.client import LiteLLMClient
+    from app.litellm.errors import LiteLLMInvalidResponse
+
+    world.traffic(days=6, seed=26)
+    admin = login("admin")
+    real_page, calls = LiteLLMClient.user_daily_activity, []
+
+    def fails_on_sixth_page(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 6:
+            raise LiteLLMInvalidResponse("GET /user/daily/activity: garbled")
+        return real_page(self, *args, **kwargs)
+
+    monkeypatch.setattr(usage_rollup, "PAGE_SIZE", 3)
+    monkeypatch.setattr(LiteLLMClient, "user_daily_activity", fails_on_sixth_page)
+    failed = run_rollup(client, admin, {"startDate": days_ago(5).isoformat(),
+                                        "endDate": today().isoformat()})
+    assert failed["status"] == "failed"
+    assert grains_in_database(app) and not totals_table_agrees(app)
+    monkeypatch.setattr(LiteLLMClient, "user_daily_activity", real_page)
+
+    scheduled = run_rollup(client, admin)  # a different window: today and yesterday
+
+    assert scheduled["status"] == "succeeded"
+    assert totals_table_agrees(app) and stale_totals(app) is None
+
+
+def stale_totals(app):
+    from app.extensions import db
+
+    with app.app_context():
+        setting = db.session.get(Setting, usage_rollup.STALE_TOTALS_SETTING)
+        value = setting.value if setting else None
+        db.session.remove()
+    return value
 
 
 def test_keys_deleted_since_still_count_for_their_user(app, client, login, world,
