@@ -22,6 +22,7 @@ TASK_ROUTES = {
 TASK_MODULES = ("worker.tasks.maintenance", "worker.tasks.provisioning.accounts",
                 "worker.tasks.provisioning.keys")
 TASK_MODULES += ("worker.tasks.usage",)
+TASK_MODULES += ("worker.tasks.sync",)
 
 
 def celery_config(settings: Settings) -> dict:

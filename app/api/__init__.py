@@ -12,6 +12,7 @@ from app.api import (
     health,
     jobs,
     metrics,
+    models,
     subscriptions,
     teams,
     usage,
@@ -19,7 +20,7 @@ from app.api import (
 )
 from app.api.base import Api
 
-BLUEPRINTS = [health.blp, auth.blp, jobs.blp]
+BLUEPRINTS = [health.blp, auth.blp, jobs.blp, models.blp]
 BLUEPRINTS += [subscriptions.blp, api_keys.blp, admin_subscriptions.blp, admin_keys.blp]
 BLUEPRINTS += [users.blp, teams.blp, audit.blp]
 BLUEPRINTS += [usage.blp, admin_usage.blp]
