@@ -3,6 +3,7 @@
 from app.models.api_key import PROVISIONING_STATES, ApiKey, ApiKeyModel
 from app.models.audit import AuditLog
 from app.models.base import Base
+from app.models.cache import CacheVersion
 from app.models.catalog import AVAILABILITY, Model, SyncRun
 from app.models.job import ACTIVE_JOB_STATUSES, JOB_STATUSES, Job
 from app.models.setting import Setting
@@ -26,6 +27,7 @@ __all__ = [
     "ApiKeyModel",
     "AuditLog",
     "Base",
+    "CacheVersion",
     "Job",
     "Model",
     "Setting",

@@ -1,0 +1,196 @@
+"""Cached JSON answers of hot public reads (the model catalogue), with exact invalidation.
+
+Each web process keeps the encoded bodies of recent answers in memory, keyed by
+``(scope, version token, query)``. The token lives in ``cache_versions`` and PostgreSQL changes
+it, by statement triggers, in the same transaction as any write to the scope's tables
+(``catalogue``: ``models`` and ``sync_runs``; see migration 0003). A request reads the token
+first, then (on a miss) the data: a token is never paired with older data than it describes, so
+an answer is stale for no one once the writer has committed, whichever process or code path
+wrote. A missing row (never written, or truncated) means "do not cache".
+
+A hit costs one primary-key read, over a connection kept for it (``TokenReader``), and no query
+or serialisation; answers carry a strong ``ETag`` and honour ``If-None-Match`` with 304.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Response, current_app, request
+
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+MAX_ENTRIES = 256
+MAX_BODY_BYTES = 1024 * 1024
+_TOKEN_SQL = "SELECT token FROM cache_versions WHERE scope = %s"
+
+
+@dataclass(frozen=True, slots=True)
+class CachedBody:
+    body: bytes
+    etag: str
+
+
+class BodyCache:
+    """A small thread-safe LRU of encoded bodies (gthread workers share it between threads)."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple, CachedBody] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> CachedBody | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: tuple, entry: CachedBody) -> None:
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class TokenReader:
+    """Reads version tokens over one autocommit connection of its own (per process and app):
+    a primary-key read in one round trip, without the session's pool check-out ping and
+    rollback, which cost a hit as much as the rest of the request. Any error drops the
+    connection and answers None (the request is then served uncached); a failed connect is
+    retried after ``RETRY_SECONDS``."""
+
+    RETRY_SECONDS = 1.0
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._fairy = None  # the pool's wrapper, detached: closing it closes the connection
+        self._retry_at = 0.0
+
+    def read(self, scope: str) -> str | None:
+        with self._lock:
+            connection = self._connection()
+            if connection is None:
+                return None
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute(_TOKEN_SQL, (scope,))
+                    row = cursor.fetchone()
+            except Exception:
+                log.warning("cache version read failed; serving uncached", exc_info=True)
+                self._discard()
+                return None
+        return None if row is None else str(row[0])
+
+    def _connection(self):
+        if self._fairy is not None:
+            return self._fairy.dbapi_connection
+        if time.monotonic() < self._retry_at:
+            return None
+        try:
+            fairy = self.engine.raw_connection()
+            fairy.detach()
+            fairy.dbapi_connection.autocommit = True
+        except Exception:
+            log.warning("cache version connection failed; serving uncached", exc_info=True)
+            self._retry_at = time.monotonic() + self.RETRY_SECONDS
+            return None
+        self._fairy = fairy
+        return fairy.dbapi_connection
+
+    def _discard(self) -> None:
+        fairy, self._fairy = self._fairy, None
+        with contextlib.suppress(Exception):
+            fairy.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fairy is not None:
+                self._discard()
+
+
+@dataclass
+class _ProcessState:
+    pid: int
+    bodies: BodyCache
+    tokens: TokenReader
+
+
+def _state() -> _ProcessState:
+    """This app's cache in this process (a forked worker starts afresh)."""
+    app = current_app._get_current_object()
+    state = app.extensions.get("read_cache")
+    if state is None or state.pid != os.getpid():
+        state = _ProcessState(os.getpid(), BodyCache(), TokenReader(db.engine))
+        app.extensions["read_cache"] = state
+    return state
+
+
+def version_token(scope: str) -> str | None:
+    """The scope's current token, or None when there is none (then nothing is cached)."""
+    return _state().tokens.read(scope)
+
+
+def query_key(query: Mapping[str, Any]) -> str:
+    """A canonical text of parsed query arguments (order of keys and list items ignored)."""
+    parts = []
+    for name in sorted(query):
+        value = query[name]
+        if isinstance(value, list | tuple | set):
+            value = sorted(map(str, value))
+        parts.append(f"{name}={value!r}")
+    return "&".join(parts)
+
+
+def json_response(scope: str, query: Mapping[str, Any], build: Callable[[], Any]) -> Response:
+    """The 200 JSON answer ``build()`` gives (JSON-able data), from the cache when the scope is
+    unchanged; 304 when the client already holds it (``If-None-Match``)."""
+    token = version_token(scope)
+    key = (scope, token, query_key(query))
+    bodies = _state().bodies
+    entry = bodies.get(key) if token is not None else None
+    if entry is None:
+        entry = _encode(build())
+        if token is not None and len(entry.body) <= MAX_BODY_BYTES:
+            bodies.put(key, entry)
+    return _respond(entry)
+
+
+def _encode(data: Any) -> CachedBody:
+    body = current_app.json.response(data).get_data()
+    return CachedBody(body, hashlib.blake2b(body, digest_size=16).hexdigest())
+
+
+def _respond(entry: CachedBody) -> Response:
+    if request.if_none_match.contains(entry.etag):
+        response = current_app.response_class(status=304)
+    else:
+        response = current_app.response_class(entry.body, mimetype="application/json")
+    response.set_etag(entry.etag)
+    response.headers["Cache-Control"] = "no-cache"  # revalidate with the ETag, then reuse
+    return response
+
+
+def clear() -> None:
+    """Forget every cached body of this app in this process."""
+    _state().bodies.clear()
