@@ -27,7 +27,7 @@ from app.schemas.models import (
     SyncStatsSchema,
     ValidateReportSchema,
 )
-from app.services import model_sync
+from app.services import model_sync, read_cache
 from app.services import models as catalogue
 
 blp = Blueprint("models", __name__, url_prefix="/models", description="Model catalogue and sync")
@@ -41,11 +41,16 @@ class Models(MethodView):
     def get(self, query):
         """The catalogue: search, provider, capability, availability (default available) and
         restricted filters; sort by name, provider, contextLength, inputCost, outputCost,
-        createdAt or updatedAt (``-`` for descending)."""
-        page = paginate(catalogue.list_query(query), query["page"], query["limit"])
-        last_success = catalogue.last_success_at()
-        page["data"] = [catalogue.view(model, last_success) for model in page["data"]]
-        return page
+        createdAt or updatedAt (``-`` for descending). Answers are cached per query until the
+        catalogue changes (``ETag``; ``If-None-Match`` gives 304)."""
+
+        def page():
+            found = paginate(catalogue.list_query(query), query["page"], query["limit"])
+            last_success = catalogue.last_success_at()
+            found["data"] = [catalogue.view(model, last_success) for model in found["data"]]
+            return ModelPageSchema().dump(found)
+
+        return read_cache.json_response("catalogue", query, page)
 
 
 @blp.route("/sync")
