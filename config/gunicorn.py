@@ -39,16 +39,16 @@ def on_starting(server):
 
 
 def when_ready(server):
-    """Optional separate bind for scrapers: METRICS_PORT serves /metrics without auth."""
+    """Optional separate bind for scrapers: METRICS_PORT serves every figure without auth."""
     port = int(os.environ.get("METRICS_PORT", "0"))
     if port:
-        from prometheus_client import CollectorRegistry, start_http_server
-        from prometheus_client.multiprocess import MultiProcessCollector
+        from prometheus_client import start_http_server
 
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry)
+        from app import create_app
+        from app.metrics import registry_for
+
         start_http_server(port, addr=os.environ.get("METRICS_BIND", "127.0.0.1"),
-                          registry=registry)
+                          registry=registry_for(create_app()))
 
 
 def child_exit(server, worker):

@@ -54,3 +54,79 @@ def test_metrics_report_litellm_call_latency_and_outcomes(client, login, sim):
     assert ("/health/liveliness", "200") in outcomes
     assert ("/health/liveliness", "503") in outcomes
     assert "litemaas_litellm_call_duration_seconds" in families
+
+
+def _wait_succeeded(client, headers, job_id):
+    deadline = time.monotonic() + 30
+    while (body := client.get(f"/api/v1/jobs/{job_id}", headers=headers).get_json())[
+            "status"] != "succeeded":
+        assert body["status"] in ("queued", "running"), body
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    return body
+
+
+def test_metrics_report_job_run_times_as_a_histogram_by_kind_and_outcome(
+        client, login, celery_worker):
+    admin = login("admin")
+    job_id = client.post("/api/v1/jobs/ping", json={}, headers=admin).get_json()["jobId"]
+    _wait_succeeded(client, admin, job_id)
+    families = _families(client.get("/metrics", headers=admin).get_data(as_text=True))
+    samples = [s for s in families["litemaas_job_duration_seconds"].samples
+               if s.labels.get("kind") == "worker_ping" and s.labels.get("status") == "succeeded"]
+    by_name = {}
+    for sample in samples:
+        by_name.setdefault(sample.name, []).append(sample)
+    assert by_name["litemaas_job_duration_seconds_count"][0].value == 1
+    assert by_name["litemaas_job_duration_seconds_sum"][0].value >= 0
+    buckets = {s.labels["le"]: s.value for s in by_name["litemaas_job_duration_seconds_bucket"]}
+    assert buckets["+Inf"] == 1
+    values = [buckets[le] for le in sorted(buckets, key=lambda le: float(le))]
+    assert values == sorted(values)  # cumulative
+
+
+def test_metrics_report_the_last_usage_rollup(client, login, sim, celery_worker):
+    admin = login("admin")
+    response = client.post("/api/v1/admin/usage/rollup", json={}, headers=admin)
+    assert response.status_code == 202, response.get_json()
+    result = _wait_succeeded(client, admin, response.get_json()["jobId"])["result"]
+    families = _families(client.get("/metrics", headers=admin).get_data(as_text=True))
+    figures = {s.labels["figure"]: s.value for s in families["litemaas_last_usage_rollup"].samples}
+    assert figures["users"] == result["users"]
+    assert figures["rows"] == result["rows"]
+    assert figures["finished_at_seconds"] > 0 and figures["duration_seconds"] >= 0
+
+
+class _QueuesUnreadable:
+    """The app's Redis client, except that queue lengths cannot be read."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def llen(self, key):
+        raise ConnectionError("redis is down")
+
+
+def test_a_store_outage_removes_its_figures_not_the_scrape(app, client, login, monkeypatch):
+    admin = login("admin")
+    monkeypatch.setitem(app.extensions, "redis", _QueuesUnreadable(app.extensions["redis"]))
+    response = client.get("/metrics", headers=admin)
+    assert response.status_code == 200
+    families = _families(response.get_data(as_text=True))
+    up = {s.labels["source"]: s.value for s in families["litemaas_metrics_source_up"].samples}
+    assert up == {"jobs": 1, "sync": 1, "usage_rollup": 1, "queues": 0}
+    assert "litemaas_queue_length" not in families
+    assert "litemaas_jobs" in families and "litemaas_http_requests" in families
+
+
+def test_the_separate_scrape_bind_serves_the_database_figures_too(app):
+    from prometheus_client import generate_latest
+
+    from app.metrics import registry_for
+
+    families = _families(generate_latest(registry_for(app)).decode())
+    assert {"litemaas_jobs", "litemaas_queue_length", "litemaas_last_sync",
+            "litemaas_metrics_source_up"} <= families.keys()
