@@ -2,7 +2,8 @@
 
 ``normalize_payload(entries)`` turns the ``data`` list into ``NormalizedModel`` values, each with
 a content hash (sha256 of the canonical JSON of its normalised fields), plus the entries it
-rejected (malformed, or a later deployment of a name already seen) and a whole-payload hash.
+rejected (malformed, or a later deployment of a name already seen). ``payload_fingerprint``
+hashes the list as received, before any of that, so an unchanged answer costs almost nothing.
 Nulls, missing and unknown fields are tolerated; a wrong type or an impossible value in a field
 we use rejects that one entry, never the payload.
 """
@@ -18,19 +19,27 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 # Bump when the normalised fields or their derivation change: every model then hashes anew and
 # the next sync rewrites each row once.
 NORMALIZER_VERSION = 1
 
+# The normalised fields, in the order their values enter the content hash.
+HASHED_FIELDS = (
+    "id", "provider", "litellm_model_id", "backend_model", "mode", "context_length",
+    "max_output_tokens", "input_cost_per_token", "output_cost_per_token", "supports_vision",
+    "supports_function_calling", "supports_parallel_function_calling", "supports_tool_choice",
+    "supports_response_schema", "supports_reasoning", "features", "api_base", "tpm", "rpm",
+)
+
 MAX_ID_LENGTH = 255
 MAX_PROVIDER_LENGTH = 64
 MAX_MODE_LENGTH = 32
 MAX_INT = 2**31 - 1
 # models.*_cost_per_token is NUMERIC(24, 12): 12 digits each side of the point.
-COST_QUANTUM = Decimal("1e-12")
-MAX_COST = Decimal("1e12")
+MAX_COST = 1e12
 
 COLUMN_FLAGS = (
     "supports_vision",
@@ -56,9 +65,10 @@ class MalformedEntry(ValueError):
     """One ``/model/info`` entry cannot be used; the message says which field and why."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: frozen pays object.__setattr__ per field, 10,000x a run
 class NormalizedModel:
-    """A catalogue row as LiteLLM describes it (sync-owned fields only)."""
+    """A catalogue row as LiteLLM describes it (sync-owned fields, in ``HASHED_FIELDS`` order,
+    then the hash and the stored copy of the entry)."""
 
     id: str
     provider: str
@@ -67,8 +77,8 @@ class NormalizedModel:
     mode: str | None
     context_length: int | None
     max_output_tokens: int | None
-    input_cost_per_token: Decimal | None
-    output_cost_per_token: Decimal | None
+    input_cost_per_token: float | None
+    output_cost_per_token: float | None
     supports_vision: bool
     supports_function_calling: bool
     supports_parallel_function_calling: bool
@@ -80,20 +90,18 @@ class NormalizedModel:
     tpm: int | None
     rpm: int | None
     content_hash: str
-    # The entry as received; ``litellm_info()`` derives the stored copy only for rows written.
-    raw: Mapping[str, Any] = field(repr=False, compare=False)
+    # The entry as received minus nulls (most of LiteLLM's ~180 model_info fields) and minus
+    # anything that may hold a credential: what ``models.litellm_info`` keeps.
+    info: dict[str, Any] = field(repr=False, compare=False)
+    params: dict[str, Any] = field(repr=False, compare=False)
 
     def litellm_info(self) -> dict[str, Any]:
-        """The raw entry to keep in ``models.litellm_info``: nulls dropped, secrets removed."""
-        return {
-            "model_info": _without_nulls(_as_dict(self.raw.get("model_info"))),
-            "litellm_params": sanitize_params(_as_dict(self.raw.get("litellm_params"))),
-        }
+        return {"model_info": self.info, "litellm_params": self.params}
 
     @property
     def description(self) -> str | None:
         """LiteLLM's own description (``model_info.description``), used only on first insert."""
-        value = _as_dict(self.raw.get("model_info")).get("description")
+        value = self.info.get("description")
         return value if isinstance(value, str) and value.strip() else None
 
 
@@ -111,7 +119,6 @@ class RejectedEntry:
 class NormalizedPayload:
     models: list[NormalizedModel]
     rejected: list[RejectedEntry]
-    payload_hash: str
 
     @property
     def rejected_names(self) -> set[str]:
@@ -137,67 +144,68 @@ def normalize_payload(entries: Iterable[Any]) -> NormalizedPayload:
             continue
         seen.add(model.id)
         models.append(model)
-    models.sort(key=lambda m: m.id)
-    return NormalizedPayload(models, rejected, payload_hash(models, rejected))
+    return NormalizedPayload(models, rejected)
 
 
 def normalize_entry(entry: Any) -> NormalizedModel:
-    """One entry → ``NormalizedModel``; raises ``MalformedEntry`` naming the faulty field."""
-    if not isinstance(entry, Mapping):
+    """One entry → ``NormalizedModel``; raises ``MalformedEntry`` naming the faulty field.
+
+    Runs 10,000 times per sync: plain locals and fast paths for well-typed values (the
+    general readers handle the rest)."""
+    if not isinstance(entry, dict):
         raise MalformedEntry("entry is not an object")
     name = _model_name(entry.get("model_name"))
-    info = _object(entry, "model_info")
-    params = _object(entry, "litellm_params")
+    # Nulls dropped first: the ~40 remaining fields are all there is to read and to store.
+    info = _without_nulls(_object(entry, "model_info"))
+    params = sanitize_params(_object(entry, "litellm_params"))
     backend = _optional_str(params, "model", "litellm_params.model", MAX_ID_LENGTH)
     mode = _optional_str(info, "mode", "model_info.mode", MAX_MODE_LENGTH)
-    flags = {flag: _flag(info, flag) for flag in COLUMN_FLAGS}
+    flags = tuple(_flag(info, flag) for flag in COLUMN_FLAGS)
     max_input = _optional_int(info, "max_input_tokens")
     max_tokens = _optional_int(info, "max_tokens")
-    fields = {
-        "id": name,
-        "provider": _provider(info, params, backend),
-        "litellm_model_id": _optional_str(info, "id", "model_info.id", MAX_ID_LENGTH),
-        "backend_model": (backend.partition("/")[2] or backend) if backend else None,
-        "mode": mode,
-        "context_length": max_input if max_input is not None else max_tokens,
-        "max_output_tokens": _optional_int(info, "max_output_tokens"),
-        "input_cost_per_token": _cost(info, params, "input_cost_per_token"),
-        "output_cost_per_token": _cost(info, params, "output_cost_per_token"),
-        **flags,
-        "features": _features(info, params, mode, flags),
-        "api_base": _optional_str(params, "api_base", "litellm_params.api_base", 2048),
-        "tpm": _limit(params, info, "tpm"),
-        "rpm": _limit(params, info, "rpm"),
-    }
-    return NormalizedModel(**fields, content_hash=content_hash(fields), raw=entry)
+    context = max_input if max_input is not None else max_tokens
+    values = (
+        name,
+        _provider(info, params, backend),
+        _optional_str(info, "id", "model_info.id", MAX_ID_LENGTH),
+        (backend.partition("/")[2] or backend) if backend else None,
+        mode,
+        context,
+        _optional_int(info, "max_output_tokens"),
+        _cost(info, params, "input_cost_per_token"),
+        _cost(info, params, "output_cost_per_token"),
+        *flags,
+        _features(info, params, mode, flags),
+        _optional_str(params, "api_base", "litellm_params.api_base", 2048),
+        _limit(params, info, "tpm"),
+        _limit(params, info, "rpm"),
+    )
+    return NormalizedModel(*values, content_hash(values), info, params)
 
 
-def content_hash(fields: Mapping[str, Any]) -> str:
-    """sha256 of the canonical JSON (sorted keys, no spaces, decimals as exact strings)."""
-    plain = {key: str(value) if isinstance(value, Decimal) else value
-             for key, value in fields.items()}
-    plain["v"] = NORMALIZER_VERSION
-    canonical = json.dumps(plain, sort_keys=True, separators=(",", ":"))
+_encode_canonical = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def content_hash(values: tuple[Any, ...]) -> str:
+    """sha256 of the canonical JSON of the normalised fields: a JSON array of the normaliser
+    version and each value in ``HASHED_FIELDS`` order, no spaces (floats in Python's shortest
+    round-trip form)."""
+    canonical = _encode_canonical((NORMALIZER_VERSION, *values))
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def payload_hash(models: Iterable[NormalizedModel], rejected: Iterable[RejectedEntry]) -> str:
-    """One hash for the whole answer: every (id, content hash) and every rejection."""
-    digest = hashlib.sha256(f"v{NORMALIZER_VERSION}\n".encode())
-    for model in sorted(models, key=lambda m: m.id):
-        digest.update(f"{model.id}\t{model.content_hash}\n".encode())
-    for item in rejected:
-        digest.update(f"!{item.index}\t{item.model}\t{item.error}\n".encode())
-    return digest.hexdigest()
 
 
 def sanitize_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """``litellm_params`` without nulls or anything that may hold a credential."""
     return {
         key: value for key, value in params.items()
-        if value is not None and not _SECRET_PARAM.search(str(key))
+        if value is not None and not _is_secret_param(key)
         and not (isinstance(value, str) and value.startswith("sk-"))
     }
+
+
+@lru_cache(maxsize=4096)
+def _is_secret_param(key: Any) -> bool:
+    return bool(_SECRET_PARAM.search(str(key)))
 
 
 # -- field readers ------------------------------------------------------------------------------
@@ -225,13 +233,9 @@ def _object(entry: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = entry.get(key)
     if value is None:
         return {}
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         raise MalformedEntry(f"{key} is not an object")
     return value
-
-
-def _as_dict(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 def _without_nulls(mapping: Mapping[str, Any]) -> dict[str, Any]:
@@ -253,6 +257,8 @@ def _optional_int(source: Mapping[str, Any], key: str, where: str = "model_info"
     value = source.get(key)
     if value is None:
         return None
+    if type(value) is int and 0 <= value <= MAX_INT:
+        return value
     number = _number(value, f"{where}.{key}")
     if number != int(number) or not 0 <= number <= MAX_INT:
         raise MalformedEntry(f"{where}.{key} is not a whole number between 0 and {MAX_INT}")
@@ -281,16 +287,19 @@ def _limit(params: Mapping[str, Any], info: Mapping[str, Any], key: str) -> int 
     return value if value is not None else _optional_int(info, key)
 
 
-def _cost(info: Mapping[str, Any], params: Mapping[str, Any], key: str) -> Decimal | None:
+def _cost(info: Mapping[str, Any], params: Mapping[str, Any], key: str) -> float | None:
+    """A price per token as a float (what LiteLLM sends); the column keeps 12 decimals."""
     value, label = info.get(key), f"model_info.{key}"
     if value is None:
         value, label = params.get(key), f"litellm_params.{key}"
     if value is None:
         return None
+    if type(value) is float and 0.0 <= value < MAX_COST:
+        return value
     number = _number(value, label)
     if number < 0 or number >= MAX_COST:
         raise MalformedEntry(f"{label} is outside [0, {MAX_COST:.0e})")
-    return number.quantize(COST_QUANTUM)
+    return float(number)
 
 
 def _flag(source: Mapping[str, Any], key: str) -> bool:
@@ -318,31 +327,29 @@ def _provider_name(value: str, label: str) -> str:
     return name
 
 
+_FEATURES_CACHE: dict[tuple, tuple[str, ...]] = {}
+
+
 def _features(info: Mapping[str, Any], params: Mapping[str, Any], mode: str | None,
-              flags: Mapping[str, bool]) -> tuple[str, ...]:
-    """Sorted, de-duplicated: the mode's feature plus every ``supports_*`` flag that is true."""
-    features = {MODE_FEATURES.get(mode, mode) if mode else DEFAULT_MODE_FEATURE}
-    features.update(flag for flag, value in flags.items() if value)
-    for source in (info, params):
-        features.update(key for key in _flag_keys(source) if source[key] is True)
-    return tuple(sorted({FEATURE_ALIASES.get(name, name) for name in
-                         (f.removeprefix("supports_") for f in features)}))
+              flags: tuple[bool, ...]) -> tuple[str, ...]:
+    """Sorted, de-duplicated: the mode's feature plus every ``supports_*`` flag that is true.
 
-
-_FLAG_KEYS_CACHE: dict[tuple[str, ...], tuple[str, ...]] = {}
-
-
-def _flag_keys(source: Mapping[str, Any]) -> tuple[str, ...]:
-    """The ``supports_*`` keys of ``source``, cached by key set: every entry of one LiteLLM
-    version has the same ~180 ``model_info`` keys, so the scan is done once per payload."""
-    keys = tuple(source)
-    found = _FLAG_KEYS_CACHE.get(keys)
-    if found is None:
-        if len(_FLAG_KEYS_CACHE) > 256:
-            _FLAG_KEYS_CACHE.clear()
-        found = tuple(k for k in keys if isinstance(k, str) and k.startswith("supports_"))
-        _FLAG_KEYS_CACHE[keys] = found
-    return found
+    Few distinct combinations exist in one payload, so the result is cached by the entry's
+    true-valued keys."""
+    key = (mode, flags, tuple(k for k, v in info.items() if v is True),
+           tuple(k for k, v in params.items() if v is True))
+    features = _FEATURES_CACHE.get(key)
+    if features is None:
+        if len(_FEATURES_CACHE) > 4096:
+            _FEATURES_CACHE.clear()
+        names = {MODE_FEATURES.get(mode, mode) if mode else DEFAULT_MODE_FEATURE}
+        names.update(flag for flag, value in zip(COLUMN_FLAGS, flags, strict=True) if value)
+        names.update(k for k in (*key[2], *key[3]) if isinstance(k, str)
+                     and k.startswith("supports_"))
+        features = tuple(sorted({FEATURE_ALIASES.get(n, n) for n in
+                                 (f.removeprefix("supports_") for f in names)}))
+        _FEATURES_CACHE[key] = features
+    return features
 
 
 def payload_fingerprint(entries: list[Any]) -> str:

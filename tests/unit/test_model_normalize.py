@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import hashlib
 import json
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from app.services.model_normalize import (
+    HASHED_FIELDS,
+    NORMALIZER_VERSION,
     MalformedEntry,
+    NormalizedModel,
     content_hash,
     normalize_entry,
     normalize_payload,
@@ -32,7 +36,7 @@ def entry(name: str) -> dict:
 def test_every_captured_model_normalises():
     payload = normalize_payload(copy.deepcopy(ENTRIES))
     assert payload.rejected == []
-    assert [m.id for m in payload.models] == sorted(BY_NAME)
+    assert [m.id for m in payload.models] == list(BY_NAME)  # in LiteLLM's order
     for model in payload.models:
         raw = BY_NAME[model.id]
         assert model.provider == raw["model_info"]["litellm_provider"]
@@ -41,7 +45,7 @@ def test_every_captured_model_normalises():
         assert list(model.features) == sorted(set(model.features))
         assert len(model.content_hash) == 64
         for cost in (model.input_cost_per_token, model.output_cost_per_token):
-            assert cost is None or (isinstance(cost, Decimal) and cost >= 0)
+            assert cost is None or (isinstance(cost, float) and cost >= 0)
         info = model.litellm_info()
         assert None not in info["model_info"].values()
         assert info["model_info"]["id"] == model.litellm_model_id
@@ -53,8 +57,7 @@ def test_gpt_4o_is_a_priced_vision_chat_model():
     assert (model.id, model.provider, model.backend_model, model.mode) == (
         "gpt-4o", "openai", "gpt-4o", "chat")
     assert (model.context_length, model.max_output_tokens) == (128000, 16384)
-    assert model.input_cost_per_token == Decimal("0.0000025")
-    assert model.output_cost_per_token == Decimal("0.00001")
+    assert (model.input_cost_per_token, model.output_cost_per_token) == (2.5e-06, 1e-05)
     assert model.supports_vision and model.supports_function_calling
     assert model.supports_parallel_function_calling and model.supports_tool_choice
     assert model.supports_response_schema and not model.supports_reasoning
@@ -92,7 +95,7 @@ def test_self_hosted_model_from_config_model_info():
     assert model.provider == "hosted_vllm"
     assert model.backend_model == "meta-llama/Llama-3.1-8B-Instruct"
     assert model.context_length == 8192  # only max_tokens is known
-    assert model.input_cost_per_token == Decimal("1E-7")
+    assert model.input_cost_per_token == 1e-07
     assert model.features == ("chat", "function_calling")
     assert model.api_base == "http://127.0.0.1:9/v1"
     assert model.description == "self-hosted"
@@ -115,8 +118,7 @@ def test_costs_fall_back_to_litellm_params_and_accept_numeric_strings():
            "litellm_params": {"model": "openai/m", "input_cost_per_token": "0.000002",
                               "output_cost_per_token": 3e-06}}
     model = normalize_entry(raw)
-    assert model.input_cost_per_token == Decimal("0.000002")
-    assert model.output_cost_per_token == Decimal("0.000003")
+    assert (model.input_cost_per_token, model.output_cost_per_token) == (2e-06, 3e-06)
 
 
 def test_minimal_entry_with_nulls_and_unknown_fields_is_accepted():
@@ -171,19 +173,22 @@ def test_hashes_are_deterministic_and_sensitive_to_normalised_fields_only():
     cosmetic["model_info"]["some_new_litellm_field"] = "x"
     cosmetic["model_info"]["description"] = "not ours to sync"
     assert normalize_entry(cosmetic).content_hash == first.content_hash
-    pricier = entry("gpt-4o")
-    pricier["model_info"]["input_cost_per_token"] = 3e-06
-    assert normalize_entry(pricier).content_hash != first.content_hash
-    reordered = normalize_payload(list(reversed(copy.deepcopy(ENTRIES))))
-    assert reordered.payload_hash == normalize_payload(copy.deepcopy(ENTRIES)).payload_hash
+    for field, value in (("input_cost_per_token", 3e-06), ("max_input_tokens", 1000),
+                         ("supports_vision", False), ("mode", "completion")):
+        changed = entry("gpt-4o")
+        changed["model_info"][field] = value
+        assert normalize_entry(changed).content_hash != first.content_hash, field
 
 
-def test_content_hash_is_sha256_of_canonical_json():
-    import hashlib
-
-    fields = {"b": Decimal("0.000001000000"), "a": ("x", "y"), "c": None}
-    canonical = '{"a":["x","y"],"b":"0.000001000000","c":null,"v":1}'
-    assert content_hash(fields) == hashlib.sha256(canonical.encode()).hexdigest()
+def test_content_hash_is_sha256_of_canonical_json_in_field_order():
+    model = normalize_entry(entry("granite-3-8b-instruct"))
+    values = [getattr(model, name) for name in HASHED_FIELDS]
+    canonical = json.dumps([NORMALIZER_VERSION, *values], separators=(",", ":"))
+    assert model.content_hash == hashlib.sha256(canonical.encode()).hexdigest()
+    assert canonical.startswith('[1,"granite-3-8b-instruct","openai",')
+    assert content_hash(tuple(values)) == model.content_hash
+    slots = [f.name for f in dataclasses.fields(NormalizedModel)]
+    assert tuple(slots[:len(HASHED_FIELDS)]) == HASHED_FIELDS
 
 
 def test_fingerprint_is_equal_for_an_equal_payload_and_differs_on_change():
