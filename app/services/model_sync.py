@@ -23,11 +23,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
@@ -320,33 +322,47 @@ def _copy_lines(models: list[NormalizedModel]) -> tuple[list[bytes], list[Reject
 
 
 def _copy_line(model: NormalizedModel) -> str:
-    fields = (
-        model.id, model.description, model.provider, model.litellm_model_id,
-        model.backend_model, model.mode, model.context_length, model.max_output_tokens,
-        model.input_cost_per_token, model.output_cost_per_token, model.supports_vision,
-        model.supports_function_calling, model.supports_parallel_function_calling,
-        model.supports_tool_choice, model.supports_response_schema, model.supports_reasoning,
-        _array_literal(model.features), model.content_hash,
+    """One staging row in COPY's text format (tab-separated, ``\\N`` for NULL).
+
+    The hot loop of a cold sync (10,000 rows): one f-string for the common case; fields that
+    hold a backslash, tab or line break take the escaping path."""
+    m, null = model, "\\N"
+    texts = f"{m.id}{m.description}{m.provider}{m.litellm_model_id}{m.backend_model}{m.mode}"
+    if _NEEDS_ESCAPE.search(texts):
+        head = "\t".join(map(_copy_value, (m.id, m.description, m.provider, m.litellm_model_id,
+                                           m.backend_model, m.mode)))
+    else:
+        head = (f"{m.id}\t{m.description or null}\t{m.provider}\t{m.litellm_model_id or null}\t"
+                f"{m.backend_model or null}\t{m.mode or null}")
+    # JSON text holds no raw tab or line break: only its backslashes need doubling for COPY.
+    info = _encode_json(m.litellm_info()).replace("\\", "\\\\")
+    return (
+        f"{head}\t{null if m.context_length is None else m.context_length}"
+        f"\t{null if m.max_output_tokens is None else m.max_output_tokens}"
+        f"\t{null if m.input_cost_per_token is None else repr(m.input_cost_per_token)}"
+        f"\t{null if m.output_cost_per_token is None else repr(m.output_cost_per_token)}"
+        f"\t{'t' if m.supports_vision else 'f'}\t{'t' if m.supports_function_calling else 'f'}"
+        f"\t{'t' if m.supports_parallel_function_calling else 'f'}"
+        f"\t{'t' if m.supports_tool_choice else 'f'}"
+        f"\t{'t' if m.supports_response_schema else 'f'}"
+        f"\t{'t' if m.supports_reasoning else 'f'}"
+        f"\t{_array_literal(m.features)}\t{m.content_hash}\t{info}\n"
     )
-    # JSON text holds no raw tab or newline: only its backslashes need doubling for COPY.
-    info = _encode_json(model.litellm_info()).replace("\\", "\\\\")
-    return "\t".join((*map(_copy_value, fields), info)) + "\n"
 
 
-def _copy_value(value: Any) -> str:
-    """One field in COPY's text format."""
-    if value is None:
-        return "\\N"
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    return str(value).translate(_COPY_ESCAPES)
+_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
 
 
+def _copy_value(value: str | None) -> str:
+    """A text field in COPY's text format."""
+    return "\\N" if value is None else value.translate(_COPY_ESCAPES)
+
+
+@lru_cache(maxsize=1024)
 def _array_literal(items: tuple[str, ...]) -> str:
+    """A text[] literal, escaped for COPY (feature lists repeat: cached)."""
     quoted = (item.replace("\\", "\\\\").replace('"', '\\"') for item in items)
-    return "{" + ",".join(f'"{item}"' for item in quoted) + "}"
+    return ("{" + ",".join(f'"{item}"' for item in quoted) + "}").translate(_COPY_ESCAPES)
 
 
 _MARK_UNAVAILABLE_SQL = text("""

@@ -400,3 +400,26 @@ def test_sync_answers_202_with_location(client, login, celery_worker):
     assert body["status"] == "queued"
     assert response.headers["Location"] == body["links"]["self"] == f"/api/v1/jobs/{body['jobId']}"
     assert wait_for_job(client, admin, body["jobId"])["status"] == "succeeded"
+
+
+def test_awkward_characters_round_trip_and_unstorable_entries_are_rejected(app_ctx):
+    from app.services.model_sync import ModelSyncService
+
+    awkward = {
+        "model_name": "org/odd model:v1.0",
+        "litellm_params": {"model": "openai/odd\tname"},
+        "model_info": {"description": 'tab\there, back\\slash, "quote"\nnext line',
+                       'supports_we"ird\\flag': True, "note": "caf\u00e9 \u2603"},
+    }
+    nul = {"model_name": "nul-model", "model_info": {"description": "bad\u0000byte"}}
+    surrogate = {"model_name": "surrogate-model", "litellm_params": {"model": "x/\ud800"}}
+    outcome = ModelSyncService().apply([awkward, nul, surrogate])
+    assert (outcome.added, outcome.rejected) == (1, 2)
+    stored = db.session.get(Model, "org/odd model:v1.0")
+    assert stored.description == awkward["model_info"]["description"]
+    assert stored.backend_model == "odd\tname"
+    assert 'we"ird\\flag' in stored.features
+    assert stored.litellm_info["model_info"]["note"] == "caf\u00e9 \u2603"
+    run = db.session.get(SyncRun, outcome.run_id)
+    assert sorted(e["model"] for e in run.errors) == ["nul-model", "surrogate-model"]
+    assert all("cannot be stored" in e["error"] for e in run.errors)
