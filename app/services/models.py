@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, Text, func, or_, select, type_coerce
+from sqlalchemy.dialects.postgresql import ARRAY as PG_ARRAY
 
 from app.errors import NotFound
 from app.extensions import db, redis_client, redis_key
@@ -58,7 +59,8 @@ def list_query(filters: dict[str, Any]) -> Select:
         stmt = stmt.where(Model.provider == filters["provider"].strip().lower())
     wanted = sorted({*filters.get("capability", []), *filters.get("feature", [])})
     if wanted:
-        stmt = stmt.where(Model.features.contains(wanted))
+        # features @> ARRAY[...]: served by the GIN index on models.features
+        stmt = stmt.where(type_coerce(Model.features, PG_ARRAY(Text)).contains(wanted))
     if "restricted" in filters:
         stmt = stmt.where(Model.restricted.is_(filters["restricted"]))
     return stmt.order_by(*_order(filters.get("sort") or "provider"))
