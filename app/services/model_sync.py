@@ -1,7 +1,9 @@
 """Model synchronisation with LiteLLM (DESIGN §6): one fetch, one diff, few statements.
 
 A run fetches ``/model/info`` once. When the payload's fingerprint equals the last successful
-run's, the run is a no-op: nothing but its ``sync_runs`` row is written. Otherwise every entry
+run's and no model row changed since that run, the run is a no-op: nothing but its
+``sync_runs`` row is written (a row changed out of band, e.g. by an admin edit, costs one full
+diff, which repairs whatever a sync owns). Otherwise every entry
 is normalised (``model_normalize``) and compared by content hash against one
 ``SELECT id, content_hash, availability``; only new, changed and returning models go into
 **one** bulk upsert, and models LiteLLM no longer lists are marked ``unavailable`` by **one**
@@ -15,7 +17,7 @@ A failed or refused fetch changes no model. Every attempt writes a ``sync_runs``
 run. It is set when a sync writes the row (insert, change, revival); when a model is marked
 unavailable it is set to the finish time of the last successful run, the last one that listed
 it. An available model has been listed by every successful run since it was written, so its
-effective "last seen" is the last successful run (``models.last_seen`` does that sum).
+effective "last seen" is the last successful run (``app.services.models.last_seen``).
 """
 
 from __future__ import annotations
@@ -147,7 +149,8 @@ class ModelSyncService:
         after_fetch = time.perf_counter()
         fingerprint = payload_fingerprint(entries)
         last = _last_success()
-        if not force and last is not None and last.payload_hash == fingerprint:
+        if (not force and last is not None and last.payload_hash == fingerprint
+                and _untouched_since(last.finished_at)):
             return self._record_noop(last, trigger, job_id, fetch_ms, after_fetch, started)
         _progress(progress, 30, f"normalising {len(entries)} entries")
         payload = normalize_payload(entries)
@@ -409,6 +412,12 @@ def _last_success() -> SyncRun | None:
     return db.session.scalar(
         select(SyncRun).where(SyncRun.success.is_(True))
         .order_by(SyncRun.finished_at.desc().nulls_last(), SyncRun.started_at.desc()).limit(1))
+
+
+def _untouched_since(when: datetime | None) -> bool:
+    """No model row was written after ``when`` (a sync stamps its rows with its own start)."""
+    latest = db.session.scalar(select(func.max(Model.updated_at)))
+    return latest is None or (when is not None and latest <= when)
 
 
 def _set_timings(outcome: SyncOutcome) -> None:

@@ -423,3 +423,16 @@ def test_awkward_characters_round_trip_and_unstorable_entries_are_rejected(app_c
     run = db.session.get(SyncRun, outcome.run_id)
     assert sorted(e["model"] for e in run.errors) == ["nul-model", "surrogate-model"]
     assert all("cannot be stored" in e["error"] for e in run.errors)
+
+
+def test_a_row_changed_out_of_band_is_repaired_by_the_next_sync(client, login, app,
+                                                                 celery_worker):
+    admin = login("admin")
+    run_sync(client, admin)
+    with app.app_context(), db.engine.begin() as conn:
+        conn.execute(text("UPDATE models SET availability = 'unavailable', "
+                          "unavailable_since = now(), updated_at = now() WHERE id = 'gpt-4o'"))
+    result = run_sync(client, admin)["result"]  # same payload, but the catalogue moved
+    assert result["noop"] is False and result["revived"] == 1 and result["unchanged"] == 11
+    assert models_by_id(app)["gpt-4o"].availability == "available"
+    assert run_sync(client, admin)["result"]["noop"] is True
