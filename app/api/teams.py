@@ -52,7 +52,7 @@ class Teams(MethodView):
     @blp.arguments(TeamCreateSchema)
     @blp.response(201, TeamChangedSchema, description="Created; `jobId` provisions it in LiteLLM")
     @blp.alt_response(409, response="CONFLICT", description="The name is taken")
-    @blp.alt_response(422, response="UNPROCESSABLE", description="Unknown or inactive owner")
+    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY", description="Unknown or inactive owner")
     def post(self, body):
         """Create a team with budget and limits (and optionally its first owner)."""
         view, job = teams.create(body, authenticate())
@@ -113,7 +113,7 @@ class Members(MethodView):
     @blp.response(201, TeamMemberChangedSchema, description="Added; `jobId` adds it in LiteLLM")
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(409, response="CONFLICT", description="Already a member")
-    @blp.alt_response(422, response="UNPROCESSABLE", description="Unknown or inactive user")
+    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY", description="Unknown or inactive user")
     def post(self, body, team_id: uuid.UUID):
         """Add a member (the team's owners and admins)."""
         view, job = teams.add_member(team_id, body["user_id"], body["role"], authenticate())
