@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, request
 from flask_cors import CORS
 
-from app.errors import AppError
+from app.errors import AppError, ValidationError
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 API_HEADERS = {
@@ -35,6 +35,18 @@ def init_security(app: Flask) -> None:
             raise UnsupportedMediaType("Request bodies must be application/json",
                                        {"contentType": request.content_type})
 
+    @app.before_request
+    def refuse_nul_characters():
+        """PostgreSQL text cannot hold NUL: refuse it up front (400), never a 500 later."""
+        if "\x00" in request.path or "\x00" in "".join(
+                request.args.keys()) + "".join(request.args.values()):
+            raise ValidationError("Text must not contain NUL characters", {"location": "query"})
+        if request.method in BODY_METHODS and request.is_json and request.content_length:
+            body = request.get_json(silent=True)
+            if body is not None and _has_nul(body):
+                raise ValidationError("Text must not contain NUL characters",
+                                      {"location": "body"})
+
     @app.after_request
     def security_headers(response):
         is_docs = request.path.startswith("/docs")
@@ -46,3 +58,15 @@ def init_security(app: Flask) -> None:
             response.headers.setdefault("Strict-Transport-Security",
                                         "max-age=31536000; includeSubDomains")
         return response
+
+
+def _has_nul(value, depth: int = 0) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if depth > 32:
+        return False
+    if isinstance(value, dict):
+        return any(_has_nul(k, depth + 1) or _has_nul(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item, depth + 1) for item in value)
+    return False
