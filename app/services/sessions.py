@@ -25,18 +25,39 @@ from app.services import audit
 log = logging.getLogger(__name__)
 
 
+SESSION_STATE_TTL_SECONDS = 30  # how long "this session is live" is trusted from Redis
+
+
 def _revoked_key(session_id: str) -> str:
     return redis_key("revoked-session", str(session_id))
 
 
+def _revoked_in_db(session_id: str) -> bool:
+    revoked_at = db.session.scalar(
+        select(UserSession.revoked_at).where(UserSession.id == uuid.UUID(str(session_id))))
+    return revoked_at is not None
+
+
 def is_revoked(session_id: str) -> bool:
-    """Checked on every request: Redis first; the database when Redis cannot answer."""
+    """Checked on every request. Redis caches the answer either way ("1" revoked, "0" live
+    for ``SESSION_STATE_TTL_SECONDS``); a miss, or Redis down, asks the database. So a
+    revocation Redis never heard of (written while it was down, or lost with its data) holds
+    as soon as the cached "live" expires, not only when the access token does."""
+    key = _revoked_key(session_id)
     try:
-        return bool(redis_client().exists(_revoked_key(session_id)))
+        state = redis_client().get(key)
     except redis.RedisError:
-        revoked_at = db.session.scalar(
-            select(UserSession.revoked_at).where(UserSession.id == uuid.UUID(str(session_id))))
-        return revoked_at is not None
+        return _revoked_in_db(session_id)
+    if state is not None:
+        return state == b"1"
+    revoked = _revoked_in_db(session_id)
+    try:
+        ttl = (current_app.config["JWT_REFRESH_TTL_SECONDS"] if revoked
+               else SESSION_STATE_TTL_SECONDS)
+        redis_client().set(key, "1" if revoked else "0", ex=ttl)
+    except redis.RedisError:
+        pass
+    return revoked
 
 
 def mark_revoked(*session_ids: uuid.UUID) -> None:
@@ -50,7 +71,7 @@ def mark_revoked(*session_ids: uuid.UUID) -> None:
             pipe.set(_revoked_key(str(session_id)), "1", ex=ttl)
         pipe.execute()
     except redis.RedisError:
-        # The database keeps the revocation (refresh is refused); access tokens are short.
+        # The database keeps the revocation: requests check it once the cached state lapses.
         log.warning("could not publish %d session revocations to Redis", len(session_ids))
 
 
