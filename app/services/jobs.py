@@ -62,18 +62,26 @@ def create(kind: str, params: dict[str, Any] | None = None, *, requested_by=None
     if flight_key is None:
         db.session.add(job)
         return job, True
+    # Look first: while a job runs, every request for another one is answered by one indexed
+    # read instead of a failing INSERT in a savepoint (4 round trips and an exception).
+    existing = _active_job(flight_key)
+    if existing is not None:
+        return existing, False
     try:
         with db.session.begin_nested():
             db.session.add(job)
     except IntegrityError:
-        existing = db.session.scalar(
-            select(Job).where(Job.flight_key == flight_key,
-                              Job.status.in_(ACTIVE_JOB_STATUSES))
-        )
+        existing = _active_job(flight_key)
         if existing is None:  # it finished between our insert and this read: try once more
             return create(kind, params, requested_by=requested_by, flight_key=flight_key)
         return existing, False
     return job, True
+
+
+def _active_job(flight_key: str) -> Job | None:
+    return db.session.scalar(
+        select(Job).where(Job.flight_key == flight_key, Job.status.in_(ACTIVE_JOB_STATUSES))
+    )
 
 
 def publish(job: Job) -> None:
@@ -99,7 +107,9 @@ def enqueue(kind: str, params: dict[str, Any] | None = None, *, requested_by=Non
     job, created = create(kind, params, requested_by=requested_by, flight_key=flight_key)
     if created:
         audit.record("JOB_ENQUEUED", "job", job.id, details={"kind": kind})
-    db.session.commit()
+    if created or db.session.new or db.session.dirty or db.session.deleted:
+        db.session.commit()
+    # else nothing to write: no commit, so the job read above is not expired and re-read
     if created:
         publish(job)
     return job, created
