@@ -1,0 +1,394 @@
+"""`make bench`: every performance figure of the project, end to end, into bench/results.json.
+
+Runs on ``DATABASE_URL`` / ``REDIS_URL`` when set, else on the embedded PostgreSQL and Redis of
+``make run``, in a database it creates and drops. What it measures (each figure the median of
+``REPEATS`` runs):
+
+- model sync (``bench.sync``: the simulator with 1,000 and 10,000 models, a real worker): the
+  database part of a cold, a no-op and a 10 %-changed sync (``sync_*_s``, after the fetch);
+- ``sync_10k_job_s``: a cold 10,000-model sync job on the worker process of the Procfile
+  (``celery worker --concurrency 2``, prefork), fetch included, and ``worker_rss_mb``, the
+  peak RSS of any process of that worker while it runs;
+- over HTTP against gunicorn with the production settings of ``config/gunicorn.py``, the load
+  coming from ``bench.http_load`` in a second process: ``GET /api/v1/models?limit=50`` on 1,000
+  models (32 connections, 15 s), ``POST /api/v1/models/sync`` while a sync is running (the
+  single-flight answer) and ``GET /api/v1/jobs/{id}``.
+
+Rate limiting stays on, with limits raised so the load is never refused (one client address
+sends it all); the catalogue list is also measured with it off, to show what it costs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+from bench.harness import (
+    BENCH_DATA,
+    ROOT,
+    ManagedProcess,
+    RssSampler,
+    free_port,
+    http_load,
+    machine_info,
+    median_of,
+    resolve_services,
+    scratch_database,
+    wait_for_http,
+)
+
+REPEATS = 3
+LIST_MODELS = 1_000
+SYNC_MODELS = 10_000
+LIST_PATH = "/api/v1/models?limit=50"
+LOAD_CONNECTIONS = 32
+LIST_SECONDS = 15.0
+ENQUEUE_CONNECTIONS = 4
+ENQUEUE_SECONDS = 5.0
+STATUS_SECONDS = 10.0
+UNREFUSED_LIMIT = "1000000"  # per minute: far above what one client address sends here
+SLOW_FETCH_MS = 30_000  # keeps a sync "running" (in its fetch) while enqueues are measured
+RESULTS = Path(__file__).with_name("results.json")
+
+TARGETS = {
+    "sync_10k_noop_s": ("<=", 0.15),
+    "sync_10k_10pct_s": ("<=", 0.5),
+    "sync_10k_cold_s": ("<=", 1.0),
+    "models_list_rps": (">=", 2000),
+    "models_list_p99_ms": ("<", 50),
+    "enqueue_p99_ms": ("<", 20),
+    "worker_rss_mb": ("<=", 200),
+}
+
+
+class Stack:
+    """The simulator (a thread here), an app for seeding and polling, and the environment the
+    worker and gunicorn processes run with."""
+
+    def __init__(self, database_url: str, redis_url: str):
+        from app import create_app
+        from app.db_migrate import upgrade_with_lock
+        from config.settings import load_settings
+        from litellm_sim.server import start_in_thread
+
+        self.sim = start_in_thread(port=0, models=SYNC_MODELS)
+        self.env = {
+            **os.environ,
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+            "APP_ENV": "development", "LOG_LEVEL": "INFO",
+            "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+            "REDIS_KEY_PREFIX": f"bench-{uuid.uuid4().hex[:8]}:",
+            "LITELLM_API_URL": self.sim.url, "LITELLM_API_KEY": self.sim.master_key,
+            "LITELLM_TIMEOUT_SECONDS": str(SLOW_FETCH_MS / 1000 + 30),
+            "MODEL_SYNC_ON_START": "false", "MODEL_SYNC_INTERVAL": "0",
+            "RATE_LIMIT_ANONYMOUS": UNREFUSED_LIMIT, "RATE_LIMIT_ADMIN": UNREFUSED_LIMIT,
+        }
+        self.app = create_app(load_settings({**self.env, "LOG_LEVEL": "WARNING"}))
+        upgrade_with_lock(self.app)
+
+    def close(self) -> None:
+        from app.extensions import db
+
+        with self.app.app_context():
+            redis = self.app.extensions["redis"]
+            for key in redis.scan_iter(match=f"{self.env['REDIS_KEY_PREFIX']}*", count=1000):
+                redis.delete(key)
+            db.session.remove()
+            db.engine.dispose()
+        self.sim.stop()
+
+    def reset_catalogue(self) -> None:
+        from sqlalchemy import text
+
+        from app.extensions import db
+
+        with self.app.app_context(), db.engine.begin() as conn:
+            conn.execute(text("TRUNCATE models, sync_runs, jobs, audit_logs CASCADE"))
+
+    def enqueue_sync(self) -> uuid.UUID:
+        from app.services import model_sync
+
+        with self.app.app_context():
+            job, _ = model_sync.request_sync(None)
+            return job.id
+
+    def wait_for_job(self, job_id: uuid.UUID, statuses=("succeeded", "failed", "cancelled"),
+                     timeout: float = 300) -> dict:
+        from sqlalchemy import select
+
+        from app.extensions import db
+        from app.models import Job
+
+        deadline = time.monotonic() + timeout
+        with self.app.app_context():
+            while True:
+                row = db.session.execute(
+                    select(Job.status, Job.error, Job.started_at, Job.finished_at)
+                    .where(Job.id == job_id)).one()
+                db.session.rollback()
+                if row.status in statuses:
+                    return row._asdict()
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"job {job_id} still {row.status} after {timeout}s")
+                time.sleep(0.01)
+
+    def wait_for_worker(self, worker: ManagedProcess, timeout: float = 60) -> None:
+        """Until the worker publishes its heartbeat (it consumes from then on)."""
+        from worker.signals import live_workers
+
+        deadline = time.monotonic() + timeout
+        while not live_workers(self.app):
+            if not worker.alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the worker did not come up:\n{worker.tail()}")
+            time.sleep(0.2)
+
+    @contextmanager
+    def process(self, name: str, argv: list[str], ready_url: str | None = None,
+                stop_timeout: float = 20, **env: str):
+        proc = ManagedProcess.start(name, argv, {**self.env, **env})
+        try:
+            if ready_url:
+                wait_for_http(ready_url, proc)
+            yield proc
+        finally:
+            proc.stop(timeout=stop_timeout)
+
+    def worker(self):
+        return self.process("worker", [sys.executable, "-m", "celery", "-A", "worker.app",
+                                       "worker", "-Q", "sync,provisioning,usage,default",
+                                       "--concurrency", "2", "--loglevel", "WARNING"],
+                            stop_timeout=5)  # the last job may still wait on its slow fetch
+
+    def web(self, port: int, **env: str):
+        return self.process("web", [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py",
+                                    "app:create_app()"],
+                            f"http://127.0.0.1:{port}/api/v1/health", PORT=str(port),
+                            PROMETHEUS_MULTIPROC_DIR=str(BENCH_DATA / "prometheus"), **env)
+
+
+# -- model sync --------------------------------------------------------------------------------
+
+
+def sync_figures() -> dict:
+    """The database part of each sync scenario, from ``bench.sync`` (median of its repeats)."""
+    from bench import sync
+
+    report = sync.run((1_000, 10_000), REPEATS)
+    if not report["all_checks_passed"]:
+        raise RuntimeError(f"bench.sync checks failed: {report['results']}")
+
+    def seconds(size: int, scenario: str) -> float:
+        return report["results"][str(size)]["scenarios"][scenario]["db_ms"] / 1000
+
+    return {
+        "figures": {
+            "sync_1k_cold_s": seconds(1_000, "cold"),
+            "sync_1k_noop_s": seconds(1_000, "noop"),
+            "sync_10k_cold_s": seconds(10_000, "cold"),
+            "sync_10k_noop_s": seconds(10_000, "noop"),
+            "sync_10k_10pct_s": seconds(10_000, "changed_10pct"),
+        },
+        "details": {size: {name: {k: v for k, v in figures.items() if k != "runs"}
+                           for name, figures in result["scenarios"].items()}
+                    for size, result in report["results"].items()},
+    }
+
+
+def worker_job_figures(stack: Stack, worker: ManagedProcess) -> dict:
+    """Cold 10,000-model syncs on the worker process; job run time and peak worker RSS."""
+    import psutil
+
+    stack.wait_for_worker(worker)
+    idle_mb = max(p.memory_info().rss for p in
+                  [psutil.Process(worker.pid), *psutil.Process(worker.pid).children()]) / 2**20
+    runs = []
+    for _ in range(REPEATS):
+        stack.reset_catalogue()
+        with RssSampler(worker.pid) as rss:
+            started = time.perf_counter()
+            job_id = stack.enqueue_sync()
+            job = stack.wait_for_job(job_id)
+            wall = time.perf_counter() - started
+        if job["status"] != "succeeded":
+            raise RuntimeError(f"10k sync job {job['status']}: {job['error']}")
+        runs.append({"job_s": (job["finished_at"] - job["started_at"]).total_seconds(),
+                     "enqueue_to_done_s": round(wall, 3), "peak_rss_mb": round(rss.peak_mb, 1),
+                     "peak_tree_rss_mb": round(rss.peak_tree_mb, 1), "rss_samples": rss.samples})
+    return {
+        "figures": {"sync_10k_job_s": median_of(runs, "job_s"),
+                    "worker_rss_mb": median_of(runs, "peak_rss_mb")},
+        "details": {"idle_rss_mb": round(idle_mb, 1), "runs": runs},
+    }
+
+
+def seed_list_catalogue(stack: Stack) -> uuid.UUID:
+    """1,000 models through a sync, as in production; returns the sync's job id."""
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.models import Model
+
+    stack.sim.configure(models=LIST_MODELS)
+    stack.reset_catalogue()
+    job_id = stack.enqueue_sync()
+    job = stack.wait_for_job(job_id)
+    with stack.app.app_context():
+        count = db.session.scalar(select(func.count()).select_from(Model))
+        db.session.remove()
+    if job["status"] != "succeeded" or count != LIST_MODELS:
+        raise RuntimeError(f"seeding the list catalogue failed: {job}, {count} models")
+    return job_id
+
+
+# -- HTTP --------------------------------------------------------------------------------------
+
+
+def admin_token(base: str) -> str:
+    response = requests.post(f"{base}/api/v1/auth/login", json={"username": "admin"}, timeout=10)
+    response.raise_for_status()
+    return response.json()["accessToken"]
+
+
+def load_runs(url: str, seconds: float, connections: int = LOAD_CONNECTIONS, **options) -> list:
+    runs = []
+    for _ in range(REPEATS):
+        run = http_load(url, connections=connections, duration=seconds, **options)
+        unexpected = {s: n for s, n in run["statuses"].items() if not s.startswith("2")}
+        if unexpected or run["errors"]:
+            raise RuntimeError(f"{url}: unexpected answers {unexpected} errors {run['errors']}")
+        runs.append(run)
+    return runs
+
+
+def summary(runs: list[dict]) -> dict:
+    return {"rps": median_of(runs, "rps"), "p50_ms": median_of(runs, "latency_ms", "p50"),
+            "p99_ms": median_of(runs, "latency_ms", "p99"),
+            "runs": [{"rps": r["rps"], "requests": r["requests"], **r["latency_ms"]}
+                     for r in runs]}
+
+
+def list_figures(base: str) -> dict:
+    first = requests.get(base + LIST_PATH, timeout=10)
+    if first.status_code != 200 or len(first.json()["data"]) != 50:
+        raise RuntimeError(f"catalogue list answered {first.status_code}")
+    return summary(load_runs(base + LIST_PATH, LIST_SECONDS))
+
+
+def enqueue_figures(stack: Stack, base: str, token: str) -> dict:
+    """POST /models/sync while a sync is running: every answer is that job (202)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    stack.sim.configure(latency_ms=SLOW_FETCH_MS)
+    try:
+        running = requests.post(f"{base}/api/v1/models/sync", json={}, headers=headers,
+                                timeout=10).json()["jobId"]
+        stack.wait_for_job(uuid.UUID(running), statuses=("running",), timeout=60)
+        runs = load_runs(f"{base}/api/v1/models/sync", ENQUEUE_SECONDS, ENQUEUE_CONNECTIONS,
+                         method="POST", body="{}",
+                         headers=[f"Authorization: Bearer {token}"])
+        again = requests.post(f"{base}/api/v1/models/sync", json={}, headers=headers,
+                              timeout=10).json()["jobId"]
+        if again != running:
+            raise RuntimeError("a sync request during a running sync started another job")
+        requests.post(f"{base}/api/v1/jobs/{running}/cancel", headers=headers, timeout=10)
+    finally:
+        stack.sim.configure(latency_ms=0)
+    return summary(runs)
+
+
+def status_figures(base: str, token: str, job_id: uuid.UUID) -> dict:
+    return summary(load_runs(f"{base}/api/v1/jobs/{job_id}", STATUS_SECONDS,
+                             headers=[f"Authorization: Bearer {token}"]))
+
+
+# -- the whole run -----------------------------------------------------------------------------
+
+
+_BEGAN = time.monotonic()
+
+
+def note(message: str) -> None:
+    """Progress on stderr (stdout carries the JSON)."""
+    print(f"[bench {time.monotonic() - _BEGAN:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def verdicts(figures: dict) -> dict:
+    checks = {"<=": float.__le__, "<": float.__lt__, ">=": float.__ge__}
+    return {name: {"value": figures[name], "target": f"{op} {limit}",
+                   "met": checks[op](float(figures[name]), float(limit))}
+            for name, (op, limit) in TARGETS.items()}
+
+
+def run() -> dict:
+    began = time.monotonic()
+    services = resolve_services()
+    figures, details = {}, {}
+    note("model sync scenarios (bench.sync)")
+    sync = sync_figures()
+    figures.update(sync["figures"])
+    details["sync_db_ms"] = sync["details"]
+    with scratch_database(services.base_database_url) as database_url:
+        machine = machine_info(database_url, services.redis_url)
+        stack = Stack(database_url, services.redis_url)
+        try:
+            with stack.worker() as worker:
+                note("10,000-model sync jobs on the worker process")
+                job = worker_job_figures(stack, worker)
+                figures.update(job["figures"])
+                details["worker_sync_10k"] = job["details"]
+                finished_job = seed_list_catalogue(stack)
+                port = free_port()
+                base = f"http://127.0.0.1:{port}"
+                with stack.web(port):
+                    note("GET /api/v1/models?limit=50")
+                    listing = list_figures(base)
+                    token = admin_token(base)
+                    note("GET /api/v1/jobs/{id}")
+                    status = status_figures(base, token, finished_job)
+                    note("POST /api/v1/models/sync while a sync runs")
+                    enqueue = enqueue_figures(stack, base, token)
+                with stack.web(port, RATE_LIMIT_ENABLED="false"):
+                    note("GET /api/v1/models?limit=50 without rate limiting")
+                    unlimited = list_figures(base)
+        finally:
+            stack.close()
+    figures.update({
+        "models_list_rps": listing["rps"], "models_list_p99_ms": listing["p99_ms"],
+        "enqueue_p99_ms": enqueue["p99_ms"], "job_status_rps": status["rps"],
+        "models_list_no_ratelimit_rps": unlimited["rps"],
+        "models_list_no_ratelimit_p99_ms": unlimited["p99_ms"],
+    })
+    details.update({"models_list": listing, "models_list_no_ratelimit": unlimited,
+                    "enqueue_during_sync": enqueue, "job_status": status})
+    machine["load_average_1m_end"] = round(os.getloadavg()[0], 2)
+    return {
+        **{name: round(float(value), 4) for name, value in figures.items()},
+        "targets": verdicts(figures),
+        "machine": machine,
+        "embedded_services": services.embedded,
+        "settings": {"repeats": REPEATS, "connections": LOAD_CONNECTIONS,
+                     "list_seconds": LIST_SECONDS, "list_models": LIST_MODELS,
+                     "enqueue_connections": ENQUEUE_CONNECTIONS,
+                     "enqueue_seconds": ENQUEUE_SECONDS, "status_seconds": STATUS_SECONDS,
+                     "rate_limit_per_minute": int(UNREFUSED_LIMIT)},
+        "details": details,
+        "bench_seconds": round(time.monotonic() - began, 1),
+    }
+
+
+def main() -> int:
+    os.chdir(ROOT)
+    results = run()
+    RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(json.dumps(results, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
