@@ -27,8 +27,10 @@ from app.litellm.errors import (
     error_for_status,
     redact,
 )
+from app.litellm.stream import MalformedBody, data_items
 
 Timeout = float | tuple[float, float]
+STREAM_CHUNK_BYTES = 1 << 20
 
 
 class LiteLLMClient:
@@ -66,7 +68,9 @@ class LiteLLMClient:
     # -- models and health -------------------------------------------------------------------
 
     def model_info(self) -> list[dict]:
-        return _data_list(self._request("GET", "/model/info"), "GET /model/info")
+        """``/model/info``'s entries, decoded as they arrive and without null fields (a
+        10,000-model answer is ~70 MB: see ``app.litellm.stream``)."""
+        return self._get_data_items("/model/info")
 
     def models(self) -> list[dict]:
         return _data_list(self._request("GET", "/v1/models"), "GET /v1/models")
@@ -217,6 +221,34 @@ class LiteLLMClient:
             if self._on_call is not None:
                 self._on_call(method, path, time.perf_counter() - started, outcome)
         return self._parse(response, context)
+
+    def _get_data_items(self, path: str) -> list[dict]:
+        """GET a ``{"data": [objects]}`` answer, streamed (same retries, errors and metrics
+        as ``_request``; the latency observed includes reading the body)."""
+        context = f"GET {path}"
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            try:
+                response = self._session.get(self.base_url + path, timeout=self._timeout,
+                                             stream=True)
+            except requests.RequestException as exc:
+                raise LiteLLMUnavailable(f"{context}: {_transport_failure(exc)}") from None
+            with response:
+                outcome = str(response.status_code)
+                if response.status_code >= 400:
+                    return self._parse(response, context)  # raises the typed error
+                try:
+                    return data_items(response.iter_content(STREAM_CHUNK_BYTES))
+                except requests.RequestException as exc:
+                    outcome = "error"
+                    raise LiteLLMUnavailable(f"{context}: {_transport_failure(exc)}") from None
+                except MalformedBody as exc:
+                    message = redact(f"{context}: {exc}", (self._api_key,))
+                    raise LiteLLMInvalidResponse(message, response.status_code) from None
+        finally:
+            if self._on_call is not None:
+                self._on_call("GET", path, time.perf_counter() - started, outcome)
 
     def _parse(self, response: requests.Response, context: str) -> Any:
         if response.status_code >= 400:
