@@ -297,9 +297,33 @@ def _upsert(lines: list[bytes], force: bool) -> dict[str, bool]:
     connection = db.session.connection()
     connection.execute(_STAGE_SQL)
     with connection.connection.cursor() as cursor:
-        cursor.copy_expert("COPY model_sync_stage FROM STDIN", io.BytesIO(b"".join(lines)))
+        cursor.copy_expert("COPY model_sync_stage FROM STDIN", _LineReader(lines),
+                           size=1 << 16)
     result = connection.execute(_UPSERT_SQL, {"force": force})
     return {model_id: inserted for model_id, inserted in result}
+
+
+class _LineReader(io.RawIOBase):
+    """The COPY lines as a file, read line by line: joining them first held a second copy of
+    every row (~25 MB for a cold 10,000-model sync) at the worker's peak memory."""
+
+    def __init__(self, lines: list[bytes]) -> None:
+        self._lines = iter(lines)
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending:
+            line = next(self._lines, None)
+            if line is None:
+                return 0
+            self._pending = memoryview(line)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
