@@ -8,6 +8,7 @@ creates and drops and under its own Redis key prefix, so it can share servers wi
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -87,8 +88,9 @@ class Services:
     embedded: bool
 
 
+@functools.cache
 def resolve_services() -> Services:
-    """The configured servers, or the embedded ones (started under .data/bench/)."""
+    """The configured servers, or the embedded ones (started once, under .data/bench/)."""
     from app.devstack import embedded_postgres_url, embedded_redis_url
     from config.settings import sqlalchemy_url
 
