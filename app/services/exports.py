@@ -49,7 +49,8 @@ def request_export(fmt: str, usage: UsageFilter, requested_by) -> Job:
 
 
 def export_dir() -> Path:
-    path = Path(current_app.config["EXPORT_DIR"])
+    """``EXPORT_DIR`` as an absolute path (a relative one starts at the working directory)."""
+    path = Path(current_app.config["EXPORT_DIR"]).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
 

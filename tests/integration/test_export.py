@@ -136,6 +136,20 @@ def test_readonly_admin_may_export_and_a_user_may_not(client, login, world):
     assert response.status_code == 403
 
 
+def test_relative_export_dir_is_taken_from_the_working_directory(app, client, login, world,
+                                                                monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(app.config, "EXPORT_DIR", "relative-exports")
+    admin = login("admin")
+
+    job = export(client, admin, format="csv")
+    response = client.get(job["result"]["download"], headers=admin)
+
+    assert response.status_code == 200
+    assert response.data.startswith(b"date,user_id,")
+    assert (tmp_path / "relative-exports" / f"{job['id']}.csv").is_file()
+
+
 def test_download_is_for_the_requester_or_admins_only(client, login, world):
     job = export(client, login("admin"), format="csv")
     link = job["result"]["download"]
