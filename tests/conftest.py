@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from app.devstack import embedded_postgres_url, embedded_redis_url
 from config.settings import Settings, sqlalchemy_url
@@ -101,6 +103,30 @@ def celery_worker(app):
         yield worker
 
 
+def _wait_for_idle_worker(timeout: float = 10.0) -> None:
+    """Let background jobs a test left behind (e.g. provisioning after a login) finish first."""
+    from celery.worker import state as worker_state
+
+    deadline = time.monotonic() + timeout
+    while worker_state.active_requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _truncate(engine, tables: list[str], attempts: int = 20) -> None:
+    """TRUNCATE with a lock timeout, retried: a task still holding a lock must not deadlock us."""
+    names = ", ".join(f'"{name}"' for name in tables)
+    for attempt in range(attempts):
+        try:
+            with engine.begin() as conn:
+                conn.execute(text("SET LOCAL lock_timeout = '1s'"))
+                conn.execute(text(f"TRUNCATE {names} CASCADE"))
+            return
+        except OperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2)
+
+
 @pytest.fixture(autouse=True)
 def _clean_state(request, settings):
     """Every test starts from empty tables, an empty Redis namespace and a fresh simulator."""
@@ -113,9 +139,8 @@ def _clean_state(request, settings):
         from app.models import Base
 
         db.session.remove()
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        with db.engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+        _wait_for_idle_worker()
+        _truncate(db.engine, [t.name for t in Base.metadata.sorted_tables])
         redis = app.extensions["redis"]
         keep = f"{settings.REDIS_KEY_PREFIX}worker-heartbeats"
         for key in redis.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}*", count=1000):

@@ -87,6 +87,7 @@ def _run(task, job_id: str, func: Callable[[JobRun], dict | None]) -> dict | Non
         log.info("job %s not claimable (finished, cancelled or held elsewhere)", job_id)
         return None
     run = JobRun(job.id, job.kind, dict(job.params), job.requested_by, job.attempts)
+    db.session.rollback()  # hold no snapshot (or its locks) while the task body runs
     beat = _Heartbeat(current_app._get_current_object(), job.id, max(1.0, lease / 3))
     beat.start()
     try:
