@@ -36,16 +36,16 @@ def init_security(app: Flask) -> None:
                                        {"contentType": request.content_type})
 
     @app.before_request
-    def refuse_nul_characters():
-        """PostgreSQL text cannot hold NUL: refuse it up front (400), never a 500 later."""
-        if "\x00" in request.path or "\x00" in "".join(
-                request.args.keys()) + "".join(request.args.values()):
-            raise ValidationError("Text must not contain NUL characters", {"location": "query"})
+    def refuse_unstorable_text():
+        """PostgreSQL text holds neither NUL nor lone UTF-16 surrogates (``"\\ud800"`` in
+        JSON): refuse them up front (400), never a 500 later."""
+        query = request.path + "".join(request.args.keys()) + "".join(request.args.values())
+        if _unstorable(query):
+            raise ValidationError(UNSTORABLE, {"location": "query"})
         if request.method in BODY_METHODS and request.is_json and request.content_length:
             body = request.get_json(silent=True)
-            if body is not None and _has_nul(body):
-                raise ValidationError("Text must not contain NUL characters",
-                                      {"location": "body"})
+            if body is not None and _unstorable(body):
+                raise ValidationError(UNSTORABLE, {"location": "body"})
 
     @app.after_request
     def security_headers(response):
@@ -60,13 +60,23 @@ def init_security(app: Flask) -> None:
         return response
 
 
-def _has_nul(value, depth: int = 0) -> bool:
+UNSTORABLE = "Text must not contain NUL characters or unpaired surrogates"
+
+
+def _unstorable(value, depth: int = 0) -> bool:
     if isinstance(value, str):
-        return "\x00" in value
-    if depth > 32:
+        if "\x00" in value:
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
         return False
+    if depth > 64:
+        return True  # nothing the API accepts nests this deep
     if isinstance(value, dict):
-        return any(_has_nul(k, depth + 1) or _has_nul(v, depth + 1) for k, v in value.items())
+        return any(_unstorable(k, depth + 1) or _unstorable(v, depth + 1)
+                   for k, v in value.items())
     if isinstance(value, list):
-        return any(_has_nul(item, depth + 1) for item in value)
+        return any(_unstorable(item, depth + 1) for item in value)
     return False
