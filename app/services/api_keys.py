@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -148,10 +148,16 @@ def check_models_allowed(owner_id: uuid.UUID, model_ids: list[str]) -> list[str]
     return wanted
 
 
+MAX_KEY_LIFETIME = timedelta(days=3650)
+
+
 def _check_expiry(expires_at: datetime | None) -> None:
     if expires_at is not None and expires_at <= datetime.now(UTC):
         raise ValidationError("Request validation failed",
                               {"fields": {"expiresAt": ["Must be in the future."]}})
+    if expires_at is not None and expires_at > datetime.now(UTC) + MAX_KEY_LIFETIME:
+        raise ValidationError("Request validation failed",
+                              {"fields": {"expiresAt": ["Must be within 10 years."]}})
 
 
 def _owner(identity: Identity) -> User:
