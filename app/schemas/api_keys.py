@@ -9,7 +9,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.models import PROVISIONING_STATES, ApiKey, Model, User
-from app.schemas.base import CamelSchema, PageQuerySchema, page_of
+from app.schemas.base import CamelSchema, PageQuerySchema, display_name, page_of
 from app.schemas.subscriptions import UserRefSchema
 from app.services.api_keys import SORTS
 
@@ -18,7 +18,7 @@ BUDGET_DURATION = validate.Regexp(
     error="Use a LiteLLM duration: 30s, 10m, 1h, 7d, 2w, 1mo, daily, weekly or monthly")
 MONEY = validate.Range(min=0, max=1_000_000_000)
 LIMIT = validate.Range(min=0, max=2_147_483_647)
-NAME = validate.Length(min=1, max=255)
+NAME = display_name(255)
 
 
 class ModelDetailSchema(CamelSchema):

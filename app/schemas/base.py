@@ -11,6 +11,29 @@ def camelcase(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
+NAME_PUNCTUATION = frozenset(" ._-:/#()@+,&!?'*")
+
+
+def _display_name(value: str) -> str:
+    """Letters, marks, digits and symbols (emoji) of any script, spaces and ordinary
+    punctuation: no control or format characters (newlines, bidi overrides), no markup or
+    statement separators (``<``, ``>``, ``;``, ``"``, backslash)."""
+    import unicodedata
+
+    for char in value:
+        category = unicodedata.category(char)
+        if not (category[0] in "LMN" or category == "So" or char in NAME_PUNCTUATION):
+            raise ma.ValidationError(f"Character {char!r} is not allowed in a name")
+    if value != value.strip():
+        raise ma.ValidationError("A name must not start or end with a space")
+    return value
+
+
+def display_name(max_length: int = 255):
+    """Validators for a human-readable name (1..max_length characters, see _display_name)."""
+    return [validate.Length(min=1, max=max_length), _display_name]
+
+
 class CamelSchema(ma.Schema):
     """snake_case attributes, camelCase JSON; unknown input fields are refused."""
 
