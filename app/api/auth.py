@@ -46,8 +46,10 @@ CALLBACK_PATH = "/api/v1/auth/callback"
 def auth_config():
     """How to sign in: provider, and whether mock users are offered."""
     mock = current_app.config["MOCK_AUTH"]
+    configured = oauth.is_configured()
     return {
-        "provider": "mock" if mock else current_app.config["OAUTH_PROVIDER"],
+        "provider": current_app.config["OAUTH_PROVIDER"] if configured or not mock else "mock",
+        "oauth_enabled": configured,
         "mock_enabled": mock,
         "mock_users": sorted(auth_service.MOCK_USERS) if mock else [],
         "login_url": "/api/v1/auth/login",

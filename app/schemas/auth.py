@@ -29,7 +29,10 @@ class MeSchema(UserSchema):
 
 
 class AuthConfigSchema(CamelSchema):
-    provider = ma.fields.String(required=True)
+    provider = ma.fields.String(required=True, metadata={
+        "description": "openshift or oidc when configured, else mock"})
+    oauth_enabled = ma.fields.Boolean(required=True, metadata={
+        "description": "GET loginUrl starts a provider sign-in"})
     mock_enabled = ma.fields.Boolean(required=True)
     mock_users = ma.fields.List(ma.fields.String(), required=True)
     login_url = ma.fields.String(required=True)

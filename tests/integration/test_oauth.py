@@ -314,6 +314,13 @@ def test_logout_offers_the_provider_end_session_url(oidc_app, provider):
 def test_login_without_oauth_configuration_answers_503(client):
     response = client.get("/api/v1/auth/login")
     assert response.status_code == 503
+    config = client.get("/api/v1/auth/config").get_json()
+    assert (config["provider"], config["oauthEnabled"]) == ("mock", False)
+
+
+def test_auth_config_names_the_configured_provider(oidc_app):
+    config = oidc_app.test_client().get("/api/v1/auth/config").get_json()
+    assert (config["provider"], config["oauthEnabled"]) == ("oidc", True)
 
 
 # --- OpenShift -----------------------------------------------------------------------------
