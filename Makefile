@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fuzz bench clean
+.PHONY: run test lint fuzz soak bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,13 @@ test: $(STAMP)  ## the whole suite (real PostgreSQL, Redis, Celery worker, simul
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+
+fuzz: $(STAMP)  ## schemathesis over every operation, many examples (FUZZ_EXAMPLES, default 200)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(PY) -m pytest -q -p no:cacheprovider \
+		--timeout $${FUZZ_TIMEOUT:-3600} tests/security/test_fuzz.py
+
+soak: $(STAMP)  ## mixed traffic on gunicorn + worker (SOAK_MINUTES, default 5, at most 10)
+	$(PY) -m bench.soak --minutes $${SOAK_MINUTES:-5}
 
 bench: $(STAMP)  ## benchmarks; writes bench/results.json
 	$(PY) -m bench
