@@ -72,6 +72,14 @@ def test_pool_recovers_after_a_restart_under_load(app, settings, private_postgre
         for thread in threads:
             thread.join(timeout=30)
 
+        # an idle pool across a restart: its connections are all dead, and the very first
+        # request afterwards must still succeed (pre-ping replaces them before use)
+        client = pg_app.test_client()
+        assert client.get("/api/v1/auth/me", headers=headers).status_code == 200
+        _restart(private_postgres)
+        idle_after = [client.get(PATHS[n % len(PATHS)], headers=headers).status_code
+                      for n in range(8)]
+
     statuses = Counter(status for _, status, _ in answers)
     assert statuses[500] == 0, statuses
     assert set(statuses) <= {200, 503}, statuses
@@ -82,3 +90,4 @@ def test_pool_recovers_after_a_restart_under_load(app, settings, private_postgre
     after = [s for t, s, _ in answers if t > restarted + 0.5]
     assert before and set(before) == {200}
     assert len(after) > 20 and set(after) == {200}, Counter(after)
+    assert idle_after == [200] * 8, idle_after
