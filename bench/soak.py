@@ -122,8 +122,13 @@ def per_process_rss_mb(pid: int) -> dict[str, float]:
 
 
 def login(base: str, username: str) -> dict[str, str]:
-    response = requests.post(f"{base}/api/v1/auth/login", json={"username": username},
-                             timeout=10)
+    """Sign in (set-up, not measured: a 503 while the servers settle is retried)."""
+    for _ in range(20):
+        response = requests.post(f"{base}/api/v1/auth/login", json={"username": username},
+                                 timeout=10)
+        if response.status_code != 503:
+            break
+        time.sleep(1)
     response.raise_for_status()
     return {"Authorization": f"Bearer {response.json()['accessToken']}"}
 
