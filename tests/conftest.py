@@ -128,12 +128,13 @@ def _truncate(engine, tables: list[str], attempts: int = 20) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _clean_state(request, settings):
+def _clean_state(request):
     """Every test starts from empty tables, an empty Redis namespace and a fresh simulator."""
     yield
     if "app" not in request.fixturenames:
         return
     app = request.getfixturevalue("app")
+    settings = request.getfixturevalue("settings")
     with app.app_context():
         from app.extensions import db
         from app.models import Base
