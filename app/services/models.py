@@ -217,7 +217,15 @@ def validate_report() -> dict[str, Any]:
     models (keys wait for the clean-up job), available models without pricing, stale sync."""
     now = datetime.now(UTC)
     in_use = _unavailable_in_use()
-    affected = sorted({key_id for item in in_use for key_id in item["key_ids"]})
+    affected_stmt = (
+        select(ApiKeyModel.api_key_id).distinct().join(ApiKey)
+        .join(Model, Model.id == ApiKeyModel.model_id)
+        .where(Model.availability == "unavailable",
+               ApiKey.provisioning_state.in_(LIVE_KEY_STATES)))
+    affected_count = db.session.scalar(
+        select(func.count()).select_from(affected_stmt.subquery()))
+    affected = [str(key_id) for key_id in db.session.scalars(
+        affected_stmt.order_by(ApiKeyModel.api_key_id).limit(REPORT_LIST_LIMIT))]
     orphaned = db.session.scalar(
         select(func.count()).select_from(Subscription)
         .join(Model, Model.id == Subscription.model_id)
@@ -233,8 +241,8 @@ def validate_report() -> dict[str, Any]:
     issues = []
     if orphaned:
         issues.append(f"{orphaned} subscription(s) on unavailable models")
-    if affected:
-        issues.append(f"{len(affected)} live API key(s) still include unavailable models")
+    if affected_count:
+        issues.append(f"{affected_count} live API key(s) still include unavailable models")
     if unpriced_count:
         issues.append(f"{unpriced_count} available model(s) without input or output price")
     if stale["stale"]:
@@ -244,34 +252,38 @@ def validate_report() -> dict[str, Any]:
         "status": "issues" if issues else "ok", "checked_at": now,
         "valid_models": available - unpriced_count, "orphaned_subscriptions": orphaned,
         "unavailable_models_in_use": in_use,
-        "affected_keys": {"count": len(affected), "ids": affected[:REPORT_LIST_LIMIT]},
+        "affected_keys": {"count": affected_count, "ids": affected},
         "models_without_pricing": {"count": unpriced_count, "ids": unpriced},
         "stale_sync": stale, "issues": issues,
     }
 
 
 def _unavailable_in_use() -> list[dict[str, Any]]:
-    """Unavailable models that still have subscriptions or live keys (at most 200)."""
-    subs = (select(Subscription.model_id, Subscription.status, func.count().label("n"))
-            .group_by(Subscription.model_id, Subscription.status).subquery())
-    keys = (select(ApiKeyModel.model_id, ApiKeyModel.api_key_id)
-            .join(ApiKey, ApiKey.id == ApiKeyModel.api_key_id)
-            .where(ApiKey.provisioning_state.in_(LIVE_KEY_STATES)).subquery())
-    used = or_(select(subs.c.model_id).where(subs.c.model_id == Model.id).exists(),
-               select(keys.c.model_id).where(keys.c.model_id == Model.id).exists())
+    """Unavailable models that still have open subscriptions or live keys (at most 200)."""
+    open_subscription = (Subscription.model_id == Model.id) & Subscription.status.in_(
+        LISTED_SUBSCRIPTION_STATUSES)
+    live_key = (ApiKeyModel.model_id == Model.id) & ApiKey.provisioning_state.in_(
+        LIVE_KEY_STATES)
     models = db.session.execute(
         select(Model.id, Model.unavailable_since)
-        .where(Model.availability == "unavailable", used)
+        .where(Model.availability == "unavailable",
+               or_(select(Subscription.id).where(open_subscription).exists(),
+                   select(ApiKeyModel.api_key_id).join(ApiKey).where(live_key).exists()))
         .order_by(Model.id).limit(REPORT_LIST_LIMIT)).all()
     ids = [model_id for model_id, _ in models]
     counts: dict[str, dict[str, int]] = {model_id: {} for model_id in ids}
     for model_id, status, n in db.session.execute(
-            select(subs.c.model_id, subs.c.status, subs.c.n).where(subs.c.model_id.in_(ids))):
+            select(Subscription.model_id, Subscription.status, func.count())
+            .where(Subscription.model_id.in_(ids),
+                   Subscription.status.in_(LISTED_SUBSCRIPTION_STATUSES))
+            .group_by(Subscription.model_id, Subscription.status)):
         counts[model_id][status] = n
     key_ids: dict[str, list[str]] = {model_id: [] for model_id in ids}
     for model_id, key_id in db.session.execute(
-            select(keys.c.model_id, keys.c.api_key_id).where(keys.c.model_id.in_(ids))
-            .order_by(keys.c.model_id, keys.c.api_key_id)):
+            select(ApiKeyModel.model_id, ApiKeyModel.api_key_id).join(ApiKey)
+            .where(ApiKeyModel.model_id.in_(ids),
+                   ApiKey.provisioning_state.in_(LIVE_KEY_STATES))
+            .order_by(ApiKeyModel.model_id, ApiKeyModel.api_key_id)):
         key_ids[model_id].append(str(key_id))
     return [{"model_id": model_id, "unavailable_since": since,
              "subscriptions": {**counts[model_id], "total": sum(counts[model_id].values())},
