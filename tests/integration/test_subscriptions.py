@@ -8,7 +8,12 @@ from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models import AuditLog, Model, Subscription, SubscriptionStatusHistory, User
-from tests.integration.provisioning_support import seed_models, subscribe, user_id
+from tests.integration.provisioning_support import (
+    main_celery_app,  # noqa: F401  (autouse)
+    seed_models,
+    subscribe,
+    user_id,
+)
 
 OPEN, RESTRICTED = "gpt-4o", "claude-3-5-sonnet-20240620"
 
