@@ -257,6 +257,13 @@ def test_no_secret_reaches_the_logs(app, client, sim, settings, capsys, caplog, 
     from tests.support.apps import wait_for_jobs
 
     wait_for_jobs(app, "provision_key")
+    # an admin pastes the key itself into the revocation reason: the audit row must not keep it
+    admin = bearer(client.post("/api/v1/auth/login", json={"username": "admin"}).get_json()[
+        "accessToken"])
+    revoked = client.post(f"/api/v1/admin/api-keys/{pending['id']}/revoke",
+                          json={"reason": f"leaked in a chat: {pending['key']}"}, headers=admin)
+    assert revoked.status_code == 202, revoked.get_json()
+    wait_for_jobs(app, "revoke_key")
     client.post("/api/v1/auth/logout", json={}, headers=user)
     logged = capsys.readouterr()
     text = logged.out + logged.err + caplog.text
