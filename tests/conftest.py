@@ -129,7 +129,15 @@ def _truncate(engine, tables: list[str], attempts: int = 20) -> None:
 
 @pytest.fixture(autouse=True)
 def _clean_state(request):
-    """Every test starts from empty tables, an empty Redis namespace and a fresh simulator."""
+    """Every test starts from empty tables, an empty Redis namespace and a fresh simulator.
+
+    It also makes the session app's Celery current and default again: tests that build extra
+    apps (some with a dead Redis) would otherwise have retries and ``shared_task`` calls sent
+    through theirs."""
+    if "app" in request.fixturenames:
+        celery = request.getfixturevalue("app").extensions["celery"]
+        celery.set_current()
+        celery.set_default()
     yield
     if "app" not in request.fixturenames:
         return
