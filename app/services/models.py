@@ -173,10 +173,10 @@ def _model_totals() -> dict[str, int]:
 
 
 def _latest_runs(limit: int, *, success: bool | None = None) -> list[SyncRun]:
-    stmt = select(SyncRun)
+    stmt = select(SyncRun).where(SyncRun.finished_at.is_not(None))  # every run sets it
     if success is not None:
         stmt = stmt.where(SyncRun.success.is_(success))
-    order = (SyncRun.finished_at.desc().nulls_last(), SyncRun.started_at.desc(), SyncRun.id)
+    order = (SyncRun.finished_at.desc(), SyncRun.id.desc())  # the finished_at index, backwards
     return list(db.session.scalars(stmt.order_by(*order).limit(limit)))
 
 
