@@ -7,8 +7,8 @@ day) and fed to the rollup's own ingest code (``ActivityIngest``), so the figure
 parsing, attribution, upserts and the totals recompute, not HTTP. Building the pages is not
 timed.
 
-Uses ``DATABASE_URL`` (a fresh ``litemaas_bench_<id>`` database, dropped afterwards) and
-``REDIS_URL``, or the embedded servers of ``make run``. Targets: rollup ≥ 100,000 rows/s,
+Uses ``DATABASE_URL`` / ``REDIS_URL`` or the embedded servers (``bench.harness``), in a fresh
+database dropped afterwards. Targets: rollup ≥ 100,000 rows/s,
 admin 90-day summary p99 < 100 ms.
 """
 
@@ -17,16 +17,14 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import random
-import statistics
 import time
 import uuid
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
+
+from bench.harness import latency_summary, resolve_services, scratch_database
 
 TARGET_ROWS_PER_SECOND = 100_000
 TARGET_SUMMARY_P99_MS = 100.0
@@ -34,33 +32,13 @@ ADMIN_KEY = "ltm_bench_admin_key_0123456789"
 PROVIDERS = ("openai", "anthropic", "mistral", "groq", "hosted_vllm")
 
 
-@contextmanager
-def scratch_database():
-    from app.devstack import embedded_postgres_url
-    from config.settings import sqlalchemy_url
-
-    base = sqlalchemy_url(os.environ.get("DATABASE_URL") or embedded_postgres_url(".data/bench/pg"))
-    name = f"litemaas_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(make_url(base).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def bench_app(database_url: str):
+def bench_app(database_url: str, redis_url: str):
     from app import create_app
     from app.db_migrate import upgrade_with_lock
-    from app.devstack import embedded_redis_url
     from config.settings import Settings
 
     settings = Settings(
-        APP_ENV="test", DATABASE_URL=database_url,
-        REDIS_URL=os.environ.get("REDIS_URL") or embedded_redis_url(".data/bench/redis"),
+        APP_ENV="test", DATABASE_URL=database_url, REDIS_URL=redis_url,
         REDIS_KEY_PREFIX=f"bench-{uuid.uuid4().hex[:8]}:", MODEL_SYNC_ON_START=False,
         RATE_LIMIT_ENABLED=False, ADMIN_API_KEYS=(ADMIN_KEY,), LOG_LEVEL="WARNING",
     )
@@ -186,10 +164,8 @@ def time_requests(client, path: str, count: int) -> dict:
         response = client.get(path, headers=headers)
         timings.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, response.get_json()
-    timings.sort()
-    return {"requests": count, "p50_ms": round(statistics.median(timings), 2),
-            "p99_ms": round(timings[max(0, int(len(timings) * 0.99) - 1)], 2),
-            "max_ms": round(timings[-1], 2)}
+    return {"requests": count, **{f"{name}_ms": value
+                                  for name, value in latency_summary(timings).items()}}
 
 
 def run(keys: int = 10_000, days: int = 100, keys_per_user: int = 10, models: int = 50,
@@ -197,8 +173,9 @@ def run(keys: int = 10_000, days: int = 100, keys_per_user: int = 10, models: in
     """Run the benchmark on a scratch database; returns the figures as a dict."""
     today = datetime.now(UTC).date()
     window = [today - timedelta(days=n) for n in range(days)]
-    with scratch_database() as url:
-        app = bench_app(url)
+    services = resolve_services()
+    with scratch_database(services.base_database_url) as url:
+        app = bench_app(url, services.redis_url)
         try:
             with app.app_context():
                 people = seed(keys // keys_per_user, keys_per_user, models)
