@@ -164,13 +164,13 @@ def test_limits_hold_across_real_gunicorn_workers(settings, app):
         cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        deadline, up = time.monotonic() + 90, False
+        while not up and time.monotonic() < deadline and server.poll() is None:
             try:
-                if requests.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
+                up = requests.get(f"{base}/health", timeout=1).status_code == 200
             except requests.ConnectionError:
                 time.sleep(0.2)
+        assert up, f"gunicorn did not come up (exit code {server.poll()})"
         token = requests.post(f"{base}/auth/login", json={"username": "gunicorn-user"},
                               timeout=5).json()["accessToken"]
         codes = []

@@ -208,6 +208,7 @@ class World:
     mate_id: str
     job_id: str
     export_job_id: str
+    export_file: Path
     session_id: str
     refresh_token: str
     team_id: str
@@ -271,7 +272,8 @@ def build_world(app, sim, catalogue) -> World:
                                                     "filename": "usage.csv"})
         export_dir = Path(app.config["EXPORT_DIR"])
         export_dir.mkdir(parents=True, exist_ok=True)
-        (export_dir / export.result["file"]).write_text("date,requests\n")
+        export_file = export_dir / export.result["file"]
+        export_file.write_text("date,requests\n")
         raw_key = "sk-" + secrets.token_urlsafe(36)[:48]
         digest = hashlib.sha256(raw_key.encode()).hexdigest()
         key = ApiKey(id=uuid.uuid4(), user_id=owner.id, name="rbac", key_prefix=raw_key[:10],
@@ -292,6 +294,7 @@ def build_world(app, sim, catalogue) -> World:
             + [t[kind] for t in tokens.values() for kind in ("access_token", "refresh_token")],
             admin_id=str(users["admin"].id), other_id=str(users["other"].id),
             mate_id=str(users["mate"].id), job_id=str(job.id), export_job_id=str(export.id),
+            export_file=export_file,
             session_id=str(spare["session_id"]), refresh_token=spare["refresh_token"],
             team_id=str(team.id), model_id=paid["model_name"],
             free_model_id=free["model_name"], subscription_id=str(active.id),
@@ -341,8 +344,7 @@ def reset_world(app, sim, world: World) -> None:
         with db.engine.begin() as conn:
             for table in reversed(Base.metadata.sorted_tables):
                 conn.execute(delete(table))
-    for leftover in Path(app.config["EXPORT_DIR"]).glob("rbac-*.csv"):
-        leftover.unlink()
+    world.export_file.unlink(missing_ok=True)  # only ours: other test runs share the dir
     sim.reset()
 
 
