@@ -46,7 +46,7 @@ def wait_for_jobs(app, kind: str, count: int = 1, timeout: float = 30.0,
             time.sleep(0.1)
 
 
-def settle_jobs(app, timeout: float = 30.0) -> None:
+def settle_jobs(app, timeout: float = 60.0) -> None:
     """Wait until no job is queued or running, so none runs into the next test's cleanup."""
     from sqlalchemy import func, select
 
