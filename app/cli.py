@@ -1,5 +1,5 @@
-"""CLI commands registered on the app: ``flask seed``, ``flask db-reset`` (``flask db`` is
-Flask-Migrate's)."""
+"""CLI commands registered on the app: ``flask seed``, ``flask db-reset``, ``flask sync-models``
+(``flask db`` is Flask-Migrate's)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,21 @@ def register(app: Flask) -> None:
     def seed():
         """Create the mock users (admin, adminro, user) and two teams; idempotent."""
         click.echo(_seed())
+
+    @app.cli.command("sync-models")
+    def sync_models():
+        """Synchronise the model catalogue with LiteLLM now, in this process (no worker)."""
+        import json
+
+        from app.services.model_sync import ModelSyncService
+
+        try:
+            outcome = ModelSyncService().sync("manual")
+        except Exception as exc:
+            from app.services.model_sync import failure_message
+
+            raise click.ClickException(f"sync failed: {failure_message(exc)}") from None
+        click.echo(json.dumps(outcome.as_result()))
 
     @app.cli.command("db-reset")
     @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")

@@ -29,3 +29,26 @@ def test_db_reset_refuses_in_production(settings):
     result = app.test_cli_runner().invoke(args=["db-reset", "--yes"])
     assert result.exit_code != 0
     assert "refused" in result.output
+
+
+def test_sync_models_runs_inline_and_reports_counts(app, sim):
+    import json
+
+    from app.extensions import db
+    from app.models import Model
+
+    result = app.test_cli_runner().invoke(args=["sync-models"])
+    assert result.exit_code == 0, result.output
+    # the report is the one output line that is not a log record
+    report = next(json.loads(line) for line in result.output.splitlines()
+                  if line.startswith("{") and '"logger"' not in line)
+    assert report["added"] == 12
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Model)) == 12
+
+
+def test_sync_models_fails_clearly_when_litellm_is_down(app, sim):
+    sim.configure(down=True)
+    result = app.test_cli_runner().invoke(args=["sync-models"])
+    assert result.exit_code != 0
+    assert "sync failed" in result.output
