@@ -7,7 +7,7 @@ database and the simulator's state (not timed); the runs go through the real cli
 (``/key/list`` pages, ``/user/info`` per owner, ``/key/update`` per repair).
 
 Uses ``DATABASE_URL`` (a fresh ``litemaas_bench_<id>`` database, dropped afterwards) and
-``REDIS_URL``, or the embedded servers of ``make run``.
+``REDIS_URL``, or the embedded servers of ``make run`` (``bench.harness``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import uuid
 
 from sqlalchemy import text
 
-from bench.usage import scratch_database
+from bench.harness import resolve_services, scratch_database
 
 KEYS_PER_USER = 10
 MODEL = "gpt-4o"
@@ -72,16 +72,12 @@ def seed(sim, keys: int) -> list[str]:
 
 
 def bench_app(database_url: str, sim):
-    import os
-
     from app import create_app
     from app.db_migrate import upgrade_with_lock
-    from app.devstack import embedded_redis_url
     from config.settings import Settings
 
     app = create_app(Settings(
-        APP_ENV="test", DATABASE_URL=database_url,
-        REDIS_URL=os.environ.get("REDIS_URL") or embedded_redis_url(".data/bench/redis"),
+        APP_ENV="test", DATABASE_URL=database_url, REDIS_URL=resolve_services().redis_url,
         REDIS_KEY_PREFIX=f"bench-{uuid.uuid4().hex[:8]}:", MODEL_SYNC_ON_START=False,
         LITELLM_API_URL=sim.url, LITELLM_API_KEY=sim.master_key, LOG_LEVEL="WARNING"))
     upgrade_with_lock(app)
@@ -102,7 +98,7 @@ def run(keys: int = 2000) -> dict:
 
     sim = start_in_thread(models=5)
     try:
-        with scratch_database() as database_url:
+        with scratch_database(resolve_services().base_database_url) as database_url:
             app = bench_app(database_url, sim)
             with app.app_context():
                 seed(sim, keys)
