@@ -6,22 +6,11 @@ import hashlib
 import json
 import time
 
-import pytest
 import requests
 
 from app.extensions import db
 from app.litellm import LiteLLMClient
 from app.models import Model
-
-
-@pytest.fixture(autouse=True)
-def main_celery_app(app):
-    """Make the session app's Celery current and default again: other tests build extra apps
-    (some with a dead Redis), and Celery sends retries and runs ``shared_task`` calls through
-    the current (this thread) or default (worker threads) app. Import it to use it."""
-    celery = app.extensions["celery"]
-    celery.set_current()
-    celery.set_default()
 
 
 def seed_models(app, sim, restricted: tuple[str, ...] = (), count: int = 5) -> list[str]:

@@ -11,7 +11,6 @@ from sqlalchemy import text
 from app.extensions import db
 from tests.integration.provisioning_support import (
     create_key,
-    main_celery_app,  # noqa: F401  (autouse)
     seed_models,
     subscribe,
     wait_for_job,

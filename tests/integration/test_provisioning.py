@@ -14,7 +14,6 @@ from app.services import jobs
 from tests.integration.provisioning_support import (
     chat,
     create_key,
-    main_celery_app,  # noqa: F401  (autouse)
     seed_models,
     sim_calls,
     sim_key,

@@ -16,7 +16,6 @@ from app.models import ApiKey, AuditLog
 from tests.integration.provisioning_support import (
     chat,
     create_key,
-    main_celery_app,  # noqa: F401  (autouse)
     seed_models,
     sim_key,
     subscribe,

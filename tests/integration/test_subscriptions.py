@@ -9,7 +9,6 @@ from sqlalchemy import select, update
 from app.extensions import db
 from app.models import AuditLog, Model, Subscription, SubscriptionStatusHistory, User
 from tests.integration.provisioning_support import (
-    main_celery_app,  # noqa: F401  (autouse)
     seed_models,
     subscribe,
     user_id,
