@@ -136,13 +136,19 @@ class _ProcessState:
     tokens: TokenReader
 
 
+_STATE_LOCK = threading.Lock()
+
+
 def _state() -> _ProcessState:
     """This app's cache in this process (a forked worker starts afresh)."""
     app = current_app._get_current_object()
     state = app.extensions.get("read_cache")
     if state is None or state.pid != os.getpid():
-        state = _ProcessState(os.getpid(), BodyCache(), TokenReader(db.engine))
-        app.extensions["read_cache"] = state
+        with _STATE_LOCK:  # the first requests of a worker's threads arrive together
+            state = app.extensions.get("read_cache")
+            if state is None or state.pid != os.getpid():
+                state = _ProcessState(os.getpid(), BodyCache(), TokenReader(db.engine))
+                app.extensions["read_cache"] = state
     return state
 
 
