@@ -94,7 +94,6 @@ class Settings:
     EXPORT_DIR: str = "exports"
 
     FLOWER_BASIC_AUTH: str = ""
-    METRICS_TOKEN: str = ""
 
     DEFAULT_USER_MAX_BUDGET: float = 100.0
     DEFAULT_USER_TPM_LIMIT: int = 100000
