@@ -87,6 +87,9 @@ class Settings:
     MODEL_SYNC_ALLOW_EMPTY: bool = False
     USAGE_ROLLUP_INTERVAL: int = 900
     RECONCILE_INTERVAL: int = 3600
+    # Keys in LiteLLM of LiteMaaS users that LiteMaaS did not make are always reported by
+    # reconciliation; true also deletes them.
+    RECONCILE_DELETE_FOREIGN_KEYS: bool = False
     JOB_REPUBLISH_AFTER_SECONDS: int = 120
     JOB_LEASE_SECONDS: int = 60
     CELERY_VISIBILITY_TIMEOUT: int = 3600
