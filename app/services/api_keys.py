@@ -325,7 +325,7 @@ def rotate(key_id: uuid.UUID, identity: Identity) -> IssuedKey:
     key.key_alias = provisioning.key_alias(key.name, key.key_hash)
     key.encrypted_key = provisioning.encrypt_for_storage(raw)
     try:
-        provisioning.register(key, owner, raw)
+        provisioning.register(key, owner, raw, replaces=old_hash)  # keeps the spend (C2)
     except LiteLLMError as exc:
         db.session.rollback()
         if exc.retryable:
