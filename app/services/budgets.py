@@ -3,8 +3,9 @@ usage rollup, and budget crossings recorded in the audit trail once per period (
 
 Budget periods are calendar-aligned so "once per period" means something: ``daily`` is the UTC
 day, ``weekly``/``Nw`` ISO weeks (blocks of N weeks from a fixed Monday), ``Nd`` blocks of N days
-from that Monday, ``monthly``/``Nmo`` calendar months (blocks of N from January), ``yearly``/``Ny``
-calendar years. Sub-day durations (``Nh``, ``Nm``, ``Ns``) count the current day, the finest
+from that Monday (``30d`` is a calendar month: LiteLLM resets it on the 1st),
+``monthly``/``Nmo`` calendar months (blocks of N from January), ``yearly``/``Ny`` calendar
+years. Sub-day durations (``Nh``, ``Nm``, ``Ns``) count the current day, the finest
 grain ``usage_daily`` has. No duration means the whole lifetime.
 """
 
@@ -55,6 +56,8 @@ def period_for(duration: str | None, today: date) -> BudgetPeriod:
     if not match:
         return BudgetPeriod(None, None)
     count, unit = max(1, int(match.group(1))), match.group(2)
+    if (count, unit) == (30, "d"):  # LiteLLM resets 30d budgets on the 1st, like monthly
+        count, unit = 1, "mo"
     if unit in ("s", "m", "h"):
         return BudgetPeriod(today, today + timedelta(days=1))
     if unit in ("d", "w"):
