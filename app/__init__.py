@@ -47,6 +47,9 @@ def flask_config(settings: Settings) -> dict:
             "max_overflow": settings.DB_MAX_CONNECTIONS,
             "pool_pre_ping": True,
             "pool_recycle": 1800,
+            # SQL errors are logged with their statement; their parameters (names, emails,
+            # key hashes, free text) must never reach the logs.
+            "hide_parameters": True,
             "connect_args": {"connect_timeout": 5, "application_name": "litemaas"},
         },
         "JWT_SECRET_KEY": settings.JWT_SECRET,
