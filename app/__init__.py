@@ -8,6 +8,7 @@ from decimal import Decimal
 import redis
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import cli
 from app.api import register_blueprints
@@ -80,6 +81,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json = JSONProvider(app)
     app.config.update(flask_config(settings))
     app.url_map.strict_slashes = False
+    hops = settings.TRUSTED_PROXIES
+    if hops:  # otherwise X-Forwarded-* are ignored: any client could write them
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
+                                x_port=hops)
 
     db.init_app(app)
     migrate.init_app(app, db, directory="migrations")

@@ -66,6 +66,9 @@ class Settings:
     OAUTH_HTTP_TIMEOUT_SECONDS: float = 10.0
     API_KEY_CACHE_TTL_SECONDS: int = 30  # API key lookups cached in Redis (revoke invalidates)
     CORS_ORIGINS: tuple[str, ...] = ()
+    # Reverse proxies in front of the app (0: none). N > 0 trusts the last N hops of
+    # X-Forwarded-For/-Proto/-Host/-Port: the client IP (rate limits, audit) and https (HSTS).
+    TRUSTED_PROXIES: int = 0
 
     LITELLM_API_URL: str = "http://127.0.0.1:4000"
     LITELLM_API_KEY: str = ""
@@ -129,6 +132,8 @@ class Settings:
             problems.append("REDIS_URL is required")
         if self.OAUTH_PROVIDER not in {"openshift", "oidc"}:
             problems.append("OAUTH_PROVIDER must be openshift or oidc")
+        if not 0 <= self.TRUSTED_PROXIES <= 10:
+            problems.append("TRUSTED_PROXIES must be a number of proxy hops between 0 and 10")
         if self.ENCRYPTION_KEY and not _is_fernet_key(self.ENCRYPTION_KEY):
             problems.append("ENCRYPTION_KEY must be a Fernet key (32 url-safe base64 bytes)")
         if self.is_production:
