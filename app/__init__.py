@@ -15,6 +15,7 @@ from app.api import register_blueprints
 from app.api.base import Api
 from app.auth.identity import sha256_hex
 from app.auth.ratelimit import init_rate_limits
+from app.docs_assets import init_docs_assets
 from app.errors import register_error_handlers
 from app.extensions import db, jwt, migrate
 from app.litellm import LiteLLMClient
@@ -66,7 +67,6 @@ def flask_config(settings: Settings) -> dict:
         "OPENAPI_URL_PREFIX": "/docs",
         "OPENAPI_JSON_PATH": "json",
         "OPENAPI_SWAGGER_UI_PATH": "/",
-        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
         "MAX_CONTENT_LENGTH": settings.MAX_CONTENT_LENGTH,
         "JSON_SORT_KEYS": False,
     }
@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_security(app)
     init_rate_limits(app)
     register_error_handlers(app)
+    init_docs_assets(app)
     api = Api(app)
     register_blueprints(api)
     cli.register(app)

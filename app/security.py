@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, request
 from flask_cors import CORS
 
+from app.docs_assets import DOCS_CSP
 from app.errors import AppError, ValidationError
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -52,8 +53,10 @@ def init_security(app: Flask) -> None:
         is_docs = request.path.startswith("/docs")
         for name, value in API_HEADERS.items():
             if is_docs and name in {"Content-Security-Policy", "Cache-Control"}:
-                continue  # Swagger UI loads its scripts and styles
+                continue  # Swagger UI and ReDoc load their (local) scripts and styles
             response.headers.setdefault(name, value)
+        if is_docs:
+            response.headers.setdefault("Content-Security-Policy", DOCS_CSP)
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security",
                                         "max-age=31536000; includeSubDomains")
