@@ -65,6 +65,7 @@ class Settings:
     OAUTH_STATE_TTL_SECONDS: int = 600  # a sign-in must finish within this time
     OAUTH_HTTP_TIMEOUT_SECONDS: float = 10.0
     API_KEY_CACHE_TTL_SECONDS: int = 30  # API key lookups cached in Redis (revoke invalidates)
+    API_KEY_NEGATIVE_CACHE_TTL_SECONDS: int = 60  # unknown key hashes remembered (0: never)
     CORS_ORIGINS: tuple[str, ...] = ()
     # Reverse proxies in front of the app (0: none). N > 0 trusts the last N hops of
     # X-Forwarded-For/-Proto/-Host/-Port: the client IP (rate limits, audit) and https (HSTS).
