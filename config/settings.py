@@ -95,6 +95,7 @@ class Settings:
     JOB_LEASE_SECONDS: int = 60
     CELERY_VISIBILITY_TIMEOUT: int = 3600
     WORKER_HEARTBEAT_TTL: int = 30
+    HEALTH_CACHE_SECONDS: float = 5.0  # readiness probes run at most this often per process
     EXPORT_DIR: str = "exports"
 
     FLOWER_BASIC_AUTH: str = ""
