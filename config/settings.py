@@ -97,6 +97,7 @@ class Settings:
     WORKER_HEARTBEAT_TTL: int = 30
     HEALTH_CACHE_SECONDS: float = 5.0  # readiness probes run at most this often per process
     EXPORT_DIR: str = "exports"
+    EXPORT_RETENTION_HOURS: int = 72  # export files are deleted this long after; 0 keeps them
 
     FLOWER_BASIC_AUTH: str = ""
 
