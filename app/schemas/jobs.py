@@ -9,7 +9,6 @@ from marshmallow import validate
 from app.models import JOB_STATUSES
 from app.schemas.base import CamelSchema, PageQuerySchema, page_of
 
-
 HASH_FIELDS = re.compile(r"(token|hash)", re.I)
 HASH_VALUE = re.compile(r"\b[0-9a-f]{64}\b")
 
