@@ -167,9 +167,13 @@ def _owner(identity: Identity) -> User:
 
 
 def _check_key_quota(owner_id: uuid.UUID) -> None:
+    """Refuse a key beyond ``MAX_API_KEYS_PER_USER``. The owner's row stays locked until the
+    new key is committed, so concurrent creations count one after the other (no race past it)."""
     limit = current_app.config["MAX_API_KEYS_PER_USER"]
     if not limit:
         return
+    db.session.execute(select(User.id).where(User.id == owner_id)
+                       .with_for_update(key_share=True))
     live = db.session.scalar(select(func.count()).select_from(ApiKey).where(
         ApiKey.user_id == owner_id, ApiKey.provisioning_state.in_(provisioning.LIVE_STATES)))
     if live >= limit:
