@@ -101,6 +101,17 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/auth/sessions"): Op("sessions:manage"),
     ("DELETE", "/api/v1/auth/sessions/{session_id}"): Op("sessions:manage", scope="self"),
     ("GET", "/api/v1/auth/me"): Op("authenticated"),
+    # the web UI's sign-in (unversioned, its contract) and what it reads on every page load
+    ("POST", "/api/auth/login"): Op(PUBLIC, body={}, ok=frozenset({503})),  # OAuth unconfigured
+    ("GET", "/api/auth/callback"): Op(PUBLIC, ok=frozenset({302})),  # to the UI with #error=
+    ("POST", "/api/auth/logout"): Op("sessions:manage", expect={"admin_api_key": 400}),
+    ("POST", "/api/auth/dev-token"): Op(PUBLIC, body={"username": "admin",
+                                                      "roles": ["admin", "user"]}),
+    ("GET", "/api/v1/config"): Op(PUBLIC),
+    ("GET", "/api/v1/config/admin-analytics"): Op(PUBLIC),
+    ("GET", "/api/v1/config/api-key-defaults"): Op(PUBLIC),
+    ("GET", "/api/v1/branding"): Op(PUBLIC),
+    ("GET", "/api/v1/banners"): Op(PUBLIC),
     # jobs
     ("GET", "/api/v1/jobs"): Op("jobs:list"),
     ("POST", "/api/v1/jobs/ping"): Op("jobs:ping", body={"seconds": 0}),
