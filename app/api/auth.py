@@ -57,18 +57,19 @@ def auth_config():
     }
 
 
-def _callback_url() -> str:
-    """OAUTH_CALLBACK_URL (required in production); in development and tests, this host."""
+def _callback_url(ui: bool) -> str:
+    """OAUTH_CALLBACK_URL (required in production: the Host header must not choose where the
+    provider sends the code); in development and tests, this host."""
     configured = current_app.config["OAUTH_CALLBACK_URL"]
     if configured or current_app.config["APP_ENV"] == "production":
         return configured
-    return request.host_url.rstrip("/") + CALLBACK_PATH
+    return request.host_url.rstrip("/") + (UI_CALLBACK_PATH if ui else CALLBACK_PATH)
 
 
 def start_sign_in(ui: bool) -> tuple[str, str, str]:
     """Begin a provider sign-in: (authorization URL, binding cookie value, callback path);
     503 when the provider is unconfigured or unreachable."""
-    redirect_uri = _callback_url()
+    redirect_uri = _callback_url(ui)
     try:
         url, binding = oauth.begin(redirect_uri, ui=ui)
     except (oauth.ProviderUnavailable, oauth.SignInRefused) as exc:

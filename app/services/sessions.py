@@ -110,7 +110,7 @@ def start_ui(user: User, ip: str | None, user_agent: str | None, kind: str = "ui
 
 def ui_token(user: User, session: UserSession) -> dict:
     """An access token for a UI session, valid until the session expires."""
-    remaining = int((session.expires_at - datetime.now(UTC)).total_seconds())
+    remaining = round((session.expires_at - datetime.now(UTC)).total_seconds())
     token = create_access_token(identity=str(user.id),
                                 additional_claims=_claims(user, session.id),
                                 expires_delta=timedelta(seconds=max(remaining, 1)))
