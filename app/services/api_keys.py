@@ -81,8 +81,11 @@ def list_query(user_id: uuid.UUID | None = None, state: str | None = None,
 
 
 def own_query(identity: Identity, **filters: Any) -> Select:
-    """The caller's own keys; an admin API key (no user) owns none."""
+    """The caller's own keys; an admin API key (no user) owns none, a user's API key only
+    itself (its scope, app.auth.permissions.API_KEY_SCOPE)."""
     stmt = list_query(identity.user_id, **filters)
+    if identity.credential == "api_key":
+        return stmt.where(ApiKey.id == identity.api_key_id)
     return stmt if identity.user_id is not None else stmt.where(false())
 
 
@@ -91,6 +94,8 @@ def get_visible(key_id: uuid.UUID, identity: Identity) -> ApiKey:
     key = db.session.get(ApiKey, key_id)
     if key is None or (key.user_id != identity.user_id and not identity.can_read_all):
         raise NotFound.resource("api_key", key_id)
+    if identity.credential == "api_key" and key.id != identity.api_key_id:
+        raise NotFound.resource("api_key", key_id)  # a key sees itself, not its siblings
     return key
 
 

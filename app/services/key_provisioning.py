@@ -89,14 +89,20 @@ def _storage_cipher() -> Fernet | None:
     return Fernet(configured) if configured else None
 
 
+DEV_TRANSIT_SEED = b"litemaas-development-only-transit-key"
+
+
 def _transit_cipher() -> Fernet:
-    """Encrypts values held in Redis: ENCRYPTION_KEY, else a key derived from JWT_SECRET."""
-    configured = _storage_cipher()
-    if configured is not None:
-        return configured
-    secret = current_app.config["JWT_SECRET"].encode()
-    derived = hashlib.sha256(b"litemaas-pending-api-key:" + secret).digest()
-    return Fernet(base64.urlsafe_b64encode(derived))
+    """Encrypts key values held in Redis: TRANSIT_ENCRYPTION_KEY, else ENCRYPTION_KEY (one of
+    them is required in production). Never derived from JWT_SECRET: a token-signing secret is
+    not an encryption key. Development and tests without either use a fixed, public key."""
+    configured = (current_app.config.get("TRANSIT_ENCRYPTION_KEY")
+                  or current_app.config.get("ENCRYPTION_KEY"))
+    if configured:
+        return Fernet(configured)
+    if current_app.config["APP_ENV"] == "production":  # settings refuse this; never guess
+        raise RuntimeError("TRANSIT_ENCRYPTION_KEY (or ENCRYPTION_KEY) is required")
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(DEV_TRANSIT_SEED).digest()))
 
 
 def reveal_enabled() -> bool:
