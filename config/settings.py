@@ -70,10 +70,25 @@ class Settings:
     LITELLM_API_URL: str = "http://127.0.0.1:4000"
     LITELLM_API_KEY: str = ""
     LITELLM_TIMEOUT_SECONDS: float = 10.0
+    # The proxy has an Enterprise licence: per-model key budgets (model_max_budget) are allowed.
+    LITELLM_ENTERPRISE: bool = False
     ENCRYPTION_KEY: str = ""  # a Fernet key: keeps an encrypted copy of API keys (reveal)
     KEY_REVEAL_LIMIT_PER_HOUR: int = 5
     MAX_API_KEYS_PER_USER: int = 50  # live (not revoked) keys per user; 0 = no limit
     PENDING_KEY_TTL_SECONDS: int = 86400  # how long a not-yet-provisioned key value is held
+    # API key defaults (applied when a new key leaves the field unset) and maximums (enforced
+    # on create and edit); empty = none. /config/api-key-defaults serves them
+    # (app.services.key_defaults).
+    API_KEY_DEFAULT_MAX_BUDGET: float | None = None
+    API_KEY_DEFAULT_SOFT_BUDGET: float | None = None
+    API_KEY_DEFAULT_BUDGET_DURATION: str = ""
+    API_KEY_DEFAULT_TPM_LIMIT: int | None = None
+    API_KEY_DEFAULT_RPM_LIMIT: int | None = None
+    API_KEY_DEFAULT_EXPIRATION_DAYS: int | None = None
+    API_KEY_MAX_BUDGET: float | None = None
+    API_KEY_MAX_TPM_LIMIT: int | None = None
+    API_KEY_MAX_RPM_LIMIT: int | None = None
+    API_KEY_MAX_EXPIRATION_DAYS: int | None = None
 
     RATE_LIMIT_ENABLED: bool = True
     RATE_LIMIT_MAX: int = 100  # per minute, role user
@@ -170,6 +185,8 @@ def sqlalchemy_url(url: str) -> str:
 
 
 def _coerce(raw: str, annotation: str) -> Any:
+    if annotation in ("int | None", "float | None"):  # empty: not set
+        return None if not raw.strip() else _coerce(raw, annotation.removesuffix(" | None"))
     if "bool" in annotation:
         return _bool(raw)
     if "tuple" in annotation:
