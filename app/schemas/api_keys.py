@@ -125,7 +125,21 @@ class ApiKeySpendResetSchema(CamelSchema):
 
 
 ApiKeyPageSchema = page_of(ApiKeySchema, with_total=True)
-AdminApiKeyPageSchema = page_of(AdminApiKeySchema)
+
+
+class KeyOptionSchema(CamelSchema):
+    id = ma.fields.UUID(required=True)
+    name = ma.fields.String(required=True)
+    key_alias = ma.fields.String(allow_none=True)
+    user_id = ma.fields.UUID(required=True)
+    username = ma.fields.String(required=True)
+    email = ma.fields.String(allow_none=True)
+
+
+class AdminApiKeyPageSchema(page_of(AdminApiKeySchema, "AdminApiKeyPageBaseSchema")):
+    api_keys = ma.fields.List(ma.fields.Nested(KeyOptionSchema), metadata={
+        "description": "With userIds: every key of those users (at most 1000), for the web "
+                       "UI's usage filter"})
 
 
 class ApiKeyListQuerySchema(PageQuerySchema):
@@ -138,6 +152,9 @@ class ApiKeyListQuerySchema(PageQuerySchema):
 
 class AdminApiKeyListQuerySchema(ApiKeyListQuerySchema):
     user_id = ma.fields.UUID()
+    user_ids = ma.fields.List(ma.fields.UUID(), validate=validate.Length(max=100), metadata={
+        "description": "Keys of these users (the web UI's filter; also listed in `apiKeys`)"})
+
 
 
 class _KeyLimitsSchema(CamelSchema):

@@ -61,10 +61,13 @@ class IssuedKey:
 
 def list_query(user_id: uuid.UUID | None = None, state: str | None = None,
                model_id: str | None = None, search: str | None = None,
-               sort: str = "-createdAt", is_active: bool | None = None) -> Select:
+               sort: str = "-createdAt", is_active: bool | None = None,
+               user_ids: list[uuid.UUID] | None = None) -> Select:
     stmt = select(ApiKey)
     if user_id is not None:
         stmt = stmt.where(ApiKey.user_id == user_id)
+    if user_ids is not None:
+        stmt = stmt.where(ApiKey.user_id.in_(user_ids))
     if state:
         stmt = stmt.where(ApiKey.provisioning_state == state)
     if is_active is not None:
@@ -85,6 +88,35 @@ def own_query(identity: Identity, **filters: Any) -> Select:
     """The caller's own keys; an admin API key (no user) owns none."""
     stmt = list_query(identity.user_id, **filters)
     return stmt if identity.user_id is not None else stmt.where(false())
+
+
+def listable_owners(identity: Identity, user_id: uuid.UUID | None,
+                    user_ids: list[uuid.UUID] | None) -> list[uuid.UUID] | None:
+    """Whose keys a list may show: anyone asked for (None: everyone) for admins and readonly
+    admins; for anyone else only their own, and asking for another user's is a 403."""
+    asked = sorted({*(user_ids or ()), *((user_id,) if user_id else ())}, key=str) or None
+    if identity.can_read_all:
+        return asked
+    own = identity.user_id
+    if own is None or any(other != own for other in asked or ()):
+        raise Forbidden("You may list only your own API keys",
+                        {"requiredPermission": "admin:read"})
+    return [own]
+
+
+KEY_OPTIONS_LIMIT = 1000
+
+
+def key_options(user_ids: list[uuid.UUID] | None) -> list[dict[str, Any]]:
+    """The keys of these users for a filter menu (id, name, LiteLLM alias, owner)."""
+    stmt = (select(ApiKey.id, ApiKey.name, ApiKey.key_alias, User.id, User.username, User.email)
+            .join(User, User.id == ApiKey.user_id).order_by(User.username, ApiKey.name)
+            .limit(KEY_OPTIONS_LIMIT))
+    if user_ids is not None:
+        stmt = stmt.where(ApiKey.user_id.in_(user_ids))
+    return [{"id": key_id, "name": name, "key_alias": alias, "user_id": owner,
+             "username": username, "email": email}
+            for key_id, name, alias, owner, username, email in db.session.execute(stmt)]
 
 
 def get_visible(key_id: uuid.UUID, identity: Identity) -> ApiKey:
