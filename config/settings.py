@@ -95,6 +95,8 @@ class Settings:
     LITELLM_API_KEY: str = ""
     LITELLM_PUBLIC_URL: str = ""  # LiteLLM as browsers reach it (chat); default LITELLM_API_URL
     LITELLM_TIMEOUT_SECONDS: float = 10.0
+    # The proxy has an Enterprise licence: per-model key budgets (model_max_budget) are allowed.
+    LITELLM_ENTERPRISE: bool = False
     ENCRYPTION_KEY: str = ""  # a Fernet key: keeps an encrypted copy of API keys (reveal)
     # A Fernet key for key values held in Redis until LiteLLM takes them; default
     # ENCRYPTION_KEY. Production requires one of the two.
@@ -102,13 +104,14 @@ class Settings:
     KEY_REVEAL_LIMIT_PER_HOUR: int = 5
     MAX_API_KEYS_PER_USER: int = 50  # live (not revoked) keys per user; 0 = no limit
     PENDING_KEY_TTL_SECONDS: int = 86400  # how long a not-yet-provisioned key value is held
-    # API keys a user creates: defaults for what the request leaves out, and maximums the
-    # server enforces (unset: none). Served at /api/v1/config/api-key-defaults.
+    # API key defaults (applied when a new key leaves the field unset) and maximums (enforced
+    # on create and edit); empty = none. /config/api-key-defaults serves them
+    # (app.services.key_defaults).
     API_KEY_DEFAULT_MAX_BUDGET: float | None = None
+    API_KEY_DEFAULT_SOFT_BUDGET: float | None = None
+    API_KEY_DEFAULT_BUDGET_DURATION: str = ""
     API_KEY_DEFAULT_TPM_LIMIT: int | None = None
     API_KEY_DEFAULT_RPM_LIMIT: int | None = None
-    API_KEY_DEFAULT_BUDGET_DURATION: str | None = None
-    API_KEY_DEFAULT_SOFT_BUDGET: float | None = None
     API_KEY_DEFAULT_EXPIRATION_DAYS: int | None = None
     API_KEY_MAX_BUDGET: float | None = None
     API_KEY_MAX_TPM_LIMIT: int | None = None

@@ -17,7 +17,7 @@ from app.schemas.ui_config import (
     BrandingSchema,
     PublicConfigSchema,
 )
-from app.services import key_limits
+from app.services import key_defaults
 from app.services.usage_rollup import MAX_RANGE_DAYS
 
 config_blp = Blueprint("config", __name__, url_prefix="/config",
@@ -77,7 +77,7 @@ def admin_analytics_config():
 @config_blp.response(200, ApiKeyDefaultsSchema)
 def api_key_defaults():
     """Defaults for a new API key and the maximums the server enforces on create and edit."""
-    return key_limits.api_key_defaults()
+    return key_defaults.api_key_defaults()
 
 
 @branding_blp.route("")

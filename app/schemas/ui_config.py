@@ -88,7 +88,7 @@ class ApiKeyDefaultsSchema(CamelSchema):
     defaults = ma.fields.Nested(_KeyDefaults, required=True, metadata={
         "description": "Filled in when a new key's request leaves the field out (null: none)"})
     maximums = ma.fields.Nested(_KeyMaximums, required=True, metadata={
-        "description": "Enforced on key create and edit (400 KEY_LIMIT_EXCEEDED; null: none)"})
+        "description": "Enforced on key create and edit (400 with per-field details; null: none)"})
 
 
 class BrandingSchema(CamelSchema):

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from app.errors import ValidationError
-from app.services.key_limits import api_key_defaults, apply_api_key_limits
+from app.services.key_defaults import api_key_defaults, check_maximums, with_defaults
 from tests.support.apps import extra_app
 
 
@@ -89,22 +89,17 @@ def test_api_key_defaults_come_from_the_settings(limited_app, client):
     assert set(unset["defaults"].values()) == {None} and set(unset["maximums"].values()) == {None}
 
 
-def test_key_limits_fill_defaults_on_create_and_cap_what_is_asked(limited_app):
-    now = datetime(2026, 12, 3, tzinfo=UTC)
+def test_key_defaults_fill_a_new_key_and_maximums_cap_what_is_asked(limited_app):
     with limited_app.app_context():
-        filled = apply_api_key_limits({"name": "k", "rpm_limit": 10}, creating=True, now=now)
+        filled = with_defaults({"name": "k", "rpm_limit": 10})
         assert filled["max_budget"] == Decimal("25.0") and filled["tpm_limit"] == 1000
-        assert filled["budget_duration"] == "monthly"
-        assert filled["expires_at"] == now + timedelta(days=30)
+        assert filled["budget_duration"] == "monthly" and filled["rpm_limit"] == 10
+        assert abs(filled["expires_at"] - (datetime.now(UTC) + timedelta(days=30))) < timedelta(
+            minutes=1)
         with pytest.raises(ValidationError) as over:
-            apply_api_key_limits({"max_budget": Decimal("500"), "rpm_limit": None,
-                                  "expires_at": now + timedelta(days=365)},
-                                 creating=True, now=now)
-        assert over.value.code == "KEY_LIMIT_EXCEEDED"
-        assert set(over.value.details) == {"maxBudget", "rpmLimit", "expiresAt"}
-        # an edit is checked on what it changes only
-        assert apply_api_key_limits({"name": "renamed"}, creating=False, now=now) == {
-            "name": "renamed"}
-        with pytest.raises(ValidationError):
-            apply_api_key_limits({"expires_at": None}, creating=False, now=now)
+            check_maximums({"max_budget": Decimal("500"), "rpm_limit": 61,
+                            "expires_at": datetime.now(UTC) + timedelta(days=365)},
+                           expiry_given=True)
+        assert set(over.value.details["fields"]) == {"maxBudget", "rpmLimit", "expiresAt"}
+        check_maximums({"max_budget": Decimal("100"), "rpm_limit": 60}, expiry_given=False)
         assert api_key_defaults()["maximums"]["max_budget"] == 100.0

@@ -1,8 +1,8 @@
 """users.idp_roles: which of a user's roles came from the identity provider's groups (they
 follow the groups at every sign-in); the other roles were granted in LiteMaaS and stay
 
-Revision ID: 0004_user_role_sources
-Revises: 0003_cache_versions
+Revision ID: 0005_user_role_sources
+Revises: 0004_ui_quotas_key_limits
 Create Date: 2026-12-03 10:00:00
 
 Existing external users: where a role came from was not recorded, so their roles beyond
@@ -15,8 +15,8 @@ from sqlalchemy.dialects import postgresql
 
 
 # revision identifiers, used by Alembic.
-revision = '0004_user_role_sources'
-down_revision = '0003_cache_versions'
+revision = '0005_user_role_sources'
+down_revision = '0004_ui_quotas_key_limits'
 branch_labels = None
 depends_on = None
 
