@@ -95,7 +95,7 @@ class Stack:
         return self
 
     def _log(self, name: str):
-        return open(self.logs / f"{self.name}-{name}.log", "a")  # noqa: SIM115 - lives on
+        return open(self.logs / f"{self.name}-{name}.log", "a")
 
     def _wait_ready(self, timeout: float = 120.0) -> None:
         """Ready: the web answers ready and the start-up model sync filled the catalogue."""
@@ -108,7 +108,7 @@ class Stack:
                 ready = requests.get(f"{self.api_url}/api/v1/health/ready", timeout=2)
                 models = self.admin("GET", "/api/v1/models", params={"limit": 1})
                 last = f"ready {ready.status_code}, models {models.status_code} {models.text[:200]}"
-                if ready.status_code == 200 and models.ok and models.json().get("total", 0) > 0:
+                if ready.status_code == 200 and models.ok and models.json()["data"]:
                     return
             except requests.RequestException as exc:
                 last = str(exc)
