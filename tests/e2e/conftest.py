@@ -109,7 +109,7 @@ def page(browser, site, artifacts, request):
     """A fresh browser profile on the site; its console errors and failed API answers are
     kept in the artifacts, and the end state is screenshotted whatever the outcome."""
     context = browser.new_context(base_url=site.url, viewport={"width": 1400, "height": 900},
-                                  locale="en-US")
+                                  locale="en-US", timezone_id="UTC")
     context.set_default_timeout(TIMEOUT_MS)
     context.set_default_navigation_timeout(TIMEOUT_MS)
     page = context.new_page()
