@@ -65,7 +65,11 @@ class Settings:
     OAUTH_STATE_TTL_SECONDS: int = 600  # a sign-in must finish within this time
     OAUTH_HTTP_TIMEOUT_SECONDS: float = 10.0
     API_KEY_CACHE_TTL_SECONDS: int = 30  # API key lookups cached in Redis (revoke invalidates)
+    API_KEY_NEGATIVE_CACHE_TTL_SECONDS: int = 60  # unknown key hashes remembered (0: never)
     CORS_ORIGINS: tuple[str, ...] = ()
+    # Reverse proxies in front of the app (0: none). N > 0 trusts the last N hops of
+    # X-Forwarded-For/-Proto/-Host/-Port: the client IP (rate limits, audit) and https (HSTS).
+    TRUSTED_PROXIES: int = 0
 
     LITELLM_API_URL: str = "http://127.0.0.1:4000"
     LITELLM_API_KEY: str = ""
@@ -87,11 +91,16 @@ class Settings:
     MODEL_SYNC_ALLOW_EMPTY: bool = False
     USAGE_ROLLUP_INTERVAL: int = 900
     RECONCILE_INTERVAL: int = 3600
+    # Keys in LiteLLM of LiteMaaS users that LiteMaaS did not make are always reported by
+    # reconciliation; true also deletes them.
+    RECONCILE_DELETE_FOREIGN_KEYS: bool = False
     JOB_REPUBLISH_AFTER_SECONDS: int = 120
     JOB_LEASE_SECONDS: int = 60
     CELERY_VISIBILITY_TIMEOUT: int = 3600
     WORKER_HEARTBEAT_TTL: int = 30
+    HEALTH_CACHE_SECONDS: float = 5.0  # readiness probes run at most this often per process
     EXPORT_DIR: str = "exports"
+    EXPORT_RETENTION_HOURS: int = 72  # export files are deleted this long after; 0 keeps them
 
     FLOWER_BASIC_AUTH: str = ""
 
@@ -129,6 +138,8 @@ class Settings:
             problems.append("REDIS_URL is required")
         if self.OAUTH_PROVIDER not in {"openshift", "oidc"}:
             problems.append("OAUTH_PROVIDER must be openshift or oidc")
+        if not 0 <= self.TRUSTED_PROXIES <= 10:
+            problems.append("TRUSTED_PROXIES must be a number of proxy hops between 0 and 10")
         if self.ENCRYPTION_KEY and not _is_fernet_key(self.ENCRYPTION_KEY):
             problems.append("ENCRYPTION_KEY must be a Fernet key (32 url-safe base64 bytes)")
         if self.is_production:

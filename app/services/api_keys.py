@@ -167,9 +167,13 @@ def _owner(identity: Identity) -> User:
 
 
 def _check_key_quota(owner_id: uuid.UUID) -> None:
+    """Refuse a key beyond ``MAX_API_KEYS_PER_USER``. The owner's row stays locked until the
+    new key is committed, so concurrent creations count one after the other (no race past it)."""
     limit = current_app.config["MAX_API_KEYS_PER_USER"]
     if not limit:
         return
+    db.session.execute(select(User.id).where(User.id == owner_id)
+                       .with_for_update(key_share=True))
     live = db.session.scalar(select(func.count()).select_from(ApiKey).where(
         ApiKey.user_id == owner_id, ApiKey.provisioning_state.in_(provisioning.LIVE_STATES)))
     if live >= limit:
@@ -325,7 +329,7 @@ def rotate(key_id: uuid.UUID, identity: Identity) -> IssuedKey:
     key.key_alias = provisioning.key_alias(key.name, key.key_hash)
     key.encrypted_key = provisioning.encrypt_for_storage(raw)
     try:
-        provisioning.register(key, owner, raw)
+        provisioning.register(key, owner, raw, replaces=old_hash)  # keeps the spend (C2)
     except LiteLLMError as exc:
         db.session.rollback()
         if exc.retryable:
