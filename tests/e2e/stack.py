@@ -30,6 +30,15 @@ def free_port() -> int:
     return devstack._free_port()
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the test process dies, however it dies, so no
+    server outlives a killed run (honcho passes it on to web, worker and beat)."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 @dataclass
 class Stack:
     name: str
@@ -80,8 +89,8 @@ class Stack:
     def start(self) -> Stack:
         self.logs.mkdir(parents=True, exist_ok=True)
         run = self._log("run")
-        self.env, self.children = devstack.prepare_environment(self.env, stdout=run,
-                                                               stderr=subprocess.STDOUT)
+        self.env, self.children = devstack.prepare_environment(
+            self.env, stdout=run, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         python = sys.executable
         for cmd in ([python, "-m", "app.db_migrate"],
                     [python, "-m", "flask", "--app", "app:create_app", "seed"]):
@@ -90,7 +99,7 @@ class Stack:
         self.honcho = subprocess.Popen(
             [python, "-m", "honcho", "start", "-f", "Procfile", *PROCESSES], env=self.env,
             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=self._log("procfile"),
-            stderr=subprocess.STDOUT, start_new_session=True)
+            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
         self._wait_ready()
         return self
 

@@ -85,7 +85,7 @@ def test_sign_in_and_sign_out(page, site):
     expect(menu).to_contain_text(person.email)
     page.keyboard.press("Escape")
     token = page.evaluate("() => localStorage.getItem('access_token')")
-    sign_out(page)
+    sign_out(page, site)
     expect(page.get_by_role("button", name="Log in with SSO")).to_be_visible()
     if site.mode == "oidc":
         # Sign-out ended the server-side session: the token the UI held is refused now.

@@ -42,9 +42,16 @@ def open_user_menu(page: Page) -> None:
     page.get_by_role("button", name="User menu").click()
 
 
-def sign_out(page: Page) -> None:
+def sign_out(page: Page, site) -> None:
+    """User menu, Logout; with OIDC the UI then sends the browser to the provider's
+    end-session page (the provider session ends too), and the person comes back."""
     open_user_menu(page)
     page.get_by_role("menuitem", name="Logout").click()
+    if site.oidc is not None:
+        page.wait_for_url(re.compile(re.escape(site.oidc.url) + r"/logout|/login"))
+        if page.url.startswith(site.oidc.url):
+            expect(page.get_by_role("heading", name="Signed out")).to_be_visible()
+            page.goto(site.url + "/")
     page.wait_for_url(re.compile(r"/login"))
 
 
