@@ -69,7 +69,10 @@ def _start_site(mode: str, dist: Path, artifacts: Path) -> Site:
         settings = {"OAUTH_MOCK": "false", "OAUTH_PROVIDER": "oidc",
                     "OAUTH_CLIENT_ID": oidc.client_id,
                     "OAUTH_CLIENT_SECRET": oidc.client_secret,
-                    "OAUTH_ISSUER_URL": oidc.url}
+                    "OAUTH_ISSUER_URL": oidc.url,
+                    # Through the UI's origin, as upstream's deployment does (its nginx
+                    # proxies /api/ to the backend).
+                    "OAUTH_CALLBACK_URL": f"{ui_url}/api/auth/callback"}
     stack = stacks.make_stack(mode, artifacts / "logs", ui_url, **settings)
     try:
         stack.start()
