@@ -186,6 +186,14 @@ class FakeProvider:
             return jsonify({"sub": user.sub, "preferred_username": user.username,
                             "email": user.email, "groups": list(user.groups)})
 
+        @app.get("/logout")
+        def end_session():
+            """RP-initiated logout: back to ``post_logout_redirect_uri``, else a page."""
+            target = request.args.get("post_logout_redirect_uri")
+            if target:
+                return redirect(target, code=302)
+            return "<h1>Signed out</h1><p>You have been signed out of the provider.</p>"
+
         @app.get("/apis/user.openshift.io/v1/users/~")
         def openshift_user():
             user = provider._bearer_user()
