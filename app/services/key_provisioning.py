@@ -36,6 +36,7 @@ from app.auth import api_keys as api_key_cache
 from app.errors import AppError
 from app.extensions import db, redis_client, redis_key
 from app.litellm import LiteLLMClient, LiteLLMError, LiteLLMNotFound
+from app.litellm.durations import litellm_duration
 from app.models import ApiKey, ApiKeyModel, Model, Subscription, User
 from app.services import audit, jobs, litellm_accounts
 from app.services.jobs import JobKind
@@ -207,15 +208,6 @@ def desired_state(key: ApiKey, owner: User) -> dict[str, Any]:
                     "time_period": litellm_duration(limit["time_period"])}
             for model, limit in key.model_max_budget.items()}
     return state
-
-
-# LiteLLM reads daily/weekly/monthly itself but not "yearly" (issue 13: the UI offers it).
-_LITELLM_DURATIONS = {"yearly": "12mo"}
-
-
-def litellm_duration(duration: str | None) -> str | None:
-    """A budget period as LiteLLM's duration parser reads it."""
-    return _LITELLM_DURATIONS.get(duration, duration) if duration else duration
 
 
 def _generate_payload(key: ApiKey, owner: User, raw_key: str) -> dict[str, Any]:

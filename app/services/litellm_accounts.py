@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from app.errors import ServiceUnavailable
 from app.extensions import db
 from app.litellm import LiteLLMBadRequest, LiteLLMClient, LiteLLMConflict, LiteLLMNotFound
+from app.litellm.durations import litellm_duration
 from app.models import Job, Team, TeamMember, User
 from app.services import jobs
 from app.services.jobs import JobKind
@@ -79,7 +80,7 @@ def user_limits(user: User) -> dict[str, Any]:
         else config["DEFAULT_USER_RPM_LIMIT"],
     }
     if user.budget_duration:
-        limits["budget_duration"] = user.budget_duration
+        limits["budget_duration"] = litellm_duration(user.budget_duration)
     return limits
 
 
@@ -125,7 +126,7 @@ def _team_payload(team: Team) -> dict[str, Any]:
     # None is sent on purpose: LiteLLM's /team/update clears a limit given as null.
     return {"team_id": str(team.id), "team_alias": team.name,
             "max_budget": _number(team.max_budget), "tpm_limit": team.tpm_limit,
-            "rpm_limit": team.rpm_limit, "budget_duration": team.budget_duration}
+            "rpm_limit": team.rpm_limit, "budget_duration": litellm_duration(team.budget_duration)}
 
 
 def _ensure_team(team: Team) -> tuple[str, dict]:

@@ -37,6 +37,7 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.litellm import LiteLLMError, LiteLLMNotFound
+from app.litellm.durations import litellm_duration
 from app.models import ApiKey, Team, User
 from app.services import audit, jobs, litellm_accounts
 from app.services import key_provisioning as provisioning
@@ -339,7 +340,7 @@ def _reconcile_team(team: Team, report: Report) -> None:
         answer, info = None, None
     wanted = {"max_budget": None if team.max_budget is None else float(team.max_budget),
               "tpm_limit": team.tpm_limit, "rpm_limit": team.rpm_limit,
-              "budget_duration": team.budget_duration}
+              "budget_duration": litellm_duration(team.budget_duration)}
     changed = ["missing"] if info is None else [
         name for name, value in wanted.items() if not _same(info.get(name), value)]
     if info is not None and litellm_accounts.members_differ(team, answer):

@@ -1,9 +1,11 @@
 """One budget-duration vocabulary for keys, users and teams: what LiteLLM accepts, and only that
-(issue 15 §3). Accepted values reach LiteLLM as given; refused ones are a 400 everywhere."""
+(issue 15 §3). Accepted values reach LiteLLM (yearly as 365d); refused ones are a 400
+everywhere, and the simulator refuses what LiteLLM refuses."""
 
 from __future__ import annotations
 
 import pytest
+import requests
 
 from tests.integration.provisioning_support import (
     create_key,
@@ -14,8 +16,10 @@ from tests.integration.provisioning_support import (
 )
 from tests.support.apps import settle_jobs
 
-ACCEPTED = ["daily", "weekly", "monthly", "hourly", "2w", "7d", "30d", "24h", "1mo", "90s"]
-REFUSED = ["2mo", "0d", "1y", "fortnightly", "d", "Weekly ", "30 d"]
+ACCEPTED = ["daily", "weekly", "monthly", "hourly", "2w", "7d", "30d", "24h", "1mo", "90s",
+            "yearly"]
+REFUSED = ["2mo", "12mo", "0d", "1y", "fortnightly", "d", "Weekly ", "30 d"]
+IN_LITELLM = {"yearly": "365d"}  # the UI offers "yearly"; LiteLLM knows no year unit
 
 
 @pytest.fixture
@@ -34,18 +38,19 @@ def test_users_teams_and_keys_accept_every_duration_litellm_takes(
                            headers=admin)
     assert patched.status_code == 202, patched.get_json()
     assert wait_for_job(client, admin, patched.get_json()["jobId"])["status"] == "succeeded"
-    assert sim.state.users[uid]["budget_duration"] == duration
+    sent = IN_LITELLM.get(duration, duration)
+    assert sim.state.users[uid]["budget_duration"] == sent
 
     team = client.post("/api/v1/teams", json={"name": f"t-{duration}", "maxBudget": 5,
                                               "budgetDuration": duration}, headers=admin)
     assert team.status_code == 201, team.get_json()
     assert wait_for_job(client, admin, team.get_json()["jobId"])["status"] == "succeeded"
-    assert sim.state.teams[team.get_json()["id"]]["budget_duration"] == duration
+    assert sim.state.teams[team.get_json()["id"]]["budget_duration"] == sent
 
     subscribe(client, user, model)
     key = create_key(client, user, [model], maxBudget=1, budgetDuration=duration)
     assert key["status"] == "active"
-    assert sim.state.key_by(key["key"])["budget_duration"] == duration
+    assert sim.state.key_by(key["key"])["budget_duration"] == sent
 
 
 @pytest.mark.parametrize("duration", REFUSED)
@@ -66,3 +71,12 @@ def test_durations_litellm_refuses_are_a_400_for_users_teams_and_keys(
         body = answer.get_json()["error"]
         assert "budgetDuration" in str(body["details"]), body
     assert len(sim.state.keys) == 0 and len(sim.state.teams) == 0
+
+
+def test_simulator_refuses_the_durations_litellm_refuses(sim):
+    master = {"Authorization": f"Bearer {sim.master_key}"}
+    for duration in ("2mo", "12mo", "0d", "1y", "yearly"):
+        answer = requests.post(f"{sim.url}/key/generate", headers=master, timeout=5,
+                               json={"budget_duration": duration})
+        assert answer.status_code == 400, duration
+        assert f"Invalid budget_duration '{duration}'" in answer.json()["error"]["message"]
