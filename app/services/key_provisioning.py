@@ -233,6 +233,8 @@ def drift(key: ApiKey, owner: User, row: dict[str, Any]) -> list[str]:
     for name in ("max_budget", "tpm_limit", "rpm_limit"):
         if not _same_number(row.get(name), desired[name]):
             changed.append(name)
+    if not _same_number(litellm_soft_budget(row), desired["soft_budget"]):
+        changed.append("soft_budget")
     # LiteLLM's /key/update cannot clear a budget_duration: only a set one is compared.
     wanted_duration = desired["budget_duration"]
     if wanted_duration is not None and row.get("budget_duration") != wanted_duration:
@@ -244,6 +246,15 @@ def drift(key: ApiKey, owner: User, row: dict[str, Any]) -> list[str]:
     if not _same_expiry(row.get("expires"), key.expires_at):
         changed.append("expires")
     return changed
+
+
+def litellm_soft_budget(row: dict[str, Any]) -> Any:
+    """A key's soft budget as LiteLLM keeps it: in the linked budget table
+    (``litellm_budget_table``), not on the key row, whose ``soft_budget`` stays null."""
+    table = row.get("litellm_budget_table")
+    if isinstance(table, dict) and "soft_budget" in table:
+        return table["soft_budget"]
+    return row.get("soft_budget")
 
 
 def _same_number(left: Any, right: Any) -> bool:
