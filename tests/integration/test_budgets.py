@@ -237,3 +237,30 @@ def test_remaining_budget_is_never_negative():
     assert budgets.remaining(None, Decimal(5)) is None
     assert budgets.remaining(Decimal(5), Decimal(7)) == 0
     assert budgets.remaining(Decimal(5), Decimal("1.5")) == Decimal("3.5")
+
+
+def test_budget_endpoint_shows_the_default_budget_litellm_enforces(
+        app, client, login, world, celery_worker):
+    """A user without a budget of their own is held by LiteLLM to DEFAULT_USER_MAX_BUDGET
+    (provisioning pushes it): that is the budget shown (issue 15 §2)."""
+    headers = login("alice")
+    run_rollup(client, login("admin"))
+
+    body = client.get("/api/v1/usage/budget", headers=headers).get_json()
+
+    default = Decimal(str(app.config["DEFAULT_USER_MAX_BUDGET"]))
+    assert Decimal(repr(body["maxBudget"])) == default and body["maxBudgetSource"] == "default"
+    assert Decimal(repr(body["remainingBudget"])) == default - Decimal(repr(body["currentSpend"]))
+
+
+def test_reaching_the_default_budget_is_audited(app, client, login, world, celery_worker,
+                                                monkeypatch):
+    monkeypatch.setitem(app.config, "DEFAULT_USER_MAX_BUDGET", 0.000001)
+    set_columns(app, User, world.users["bob"], max_budget=Decimal("1000000"))
+
+    run_rollup(client, login("admin"))
+
+    rows = audit_rows(app, budgets.LIMIT_REACHED)
+    users = [row for row in rows if row.resource_type == "user"]
+    assert [row.resource_id for row in users] == [str(world.users["alice"])]
+    assert Decimal(users[0].details["budget"]) == Decimal("0.000001")
