@@ -29,7 +29,7 @@ def seed(sim, keys: int) -> list[str]:
     """Users, active subscriptions and keys in the database, the same keys in LiteLLM."""
     from app.extensions import db
     from app.models import Model, User
-    from app.services.litellm_accounts import user_limits
+    from app.services.litellm_accounts import LITELLM_USER_ROLE, user_limits
     from litellm_sim.records import new_key_row, new_user_row
 
     db.session.add(Model(id=MODEL, provider="openai", content_hash="bench", litellm_info={}))
@@ -62,7 +62,8 @@ def seed(sim, keys: int) -> list[str]:
     limits = user_limits(db.session.get(User, users[0]))
     with sim.state.lock:
         for user in users:
-            sim.state.users[str(user)] = new_user_row({"user_id": str(user), **limits})
+            sim.state.users[str(user)] = new_user_row({"user_id": str(user), **limits,
+                                                       "user_role": LITELLM_USER_ROLE})
         for key_id, user, raw in rows:
             row = new_key_row({"models": [MODEL], "user_id": str(user),
                                "key_alias": f"bench_{key_id}",
