@@ -63,7 +63,7 @@ def test_production_refuses_the_secret_of_env_example():
 @pytest.mark.parametrize("secret", [secrets.token_urlsafe(48), secrets.token_hex(32),
                                     base64.b64encode(secrets.token_bytes(32)).decode()])
 def test_production_accepts_random_secrets(secret):
-    assert load_settings({**PRODUCTION, "JWT_SECRET": secret}).validate().JWT_SECRET == secret
+    assert secret == load_settings({**PRODUCTION, "JWT_SECRET": secret}).validate().JWT_SECRET
 
 
 def test_production_requires_a_transit_key():
