@@ -39,17 +39,24 @@ def _example_secret() -> str:
     return found.group(1) if found and found.group(1) else ""
 
 
-@pytest.mark.parametrize("secret", [
-    "change-me-to-a-long-random-string-at-least-32-chars",  # the old .env.example value
-    "dev-only-insecure-jwt-secret-change-me",
-    "your-super-secret-jwt-key-change-this-in-production",
-    "CHANGEME-" + secrets.token_hex(24),  # a placeholder word, however random the rest
-    "x" * 64,  # long, but no entropy
-    "abcd" * 16,
-    "0123456789" * 4,
-    secrets.token_urlsafe(12),  # random, but short
-])
-def test_production_refuses_known_placeholder_and_weak_secrets(secret):
+WEAK = {
+    "old-env-example": "change-me-to-a-long-random-string-at-least-32-chars",
+    "dev-default": "dev-only-insecure-jwt-secret-change-me",
+    "upstream-example": "your-super-secret-jwt-key-change-this-in-production",
+    # a placeholder word, however random the rest
+    "placeholder-word": "CHANGEME-8f1c2e7a9b3d4c5e6f708192a3b4c5d6e7f80912a3b4",
+    "one-char": "x" * 64,  # long, but no entropy
+    "short-pattern": "abcd" * 16,
+    "digits-pattern": "0123456789" * 4,
+    "random-but-short": "q7T-x2LmP0aZ9sWk",
+}
+STRONG = {"urlsafe": lambda: secrets.token_urlsafe(48), "hex": lambda: secrets.token_hex(32),
+          "base64": lambda: base64.b64encode(secrets.token_bytes(32)).decode()}
+
+
+@pytest.mark.parametrize("kind", sorted(WEAK))
+def test_production_refuses_known_placeholder_and_weak_secrets(kind):
+    secret = WEAK[kind]
     with pytest.raises(ConfigError, match="JWT_SECRET"):
         load_settings({**PRODUCTION, "JWT_SECRET": secret}).validate()
 
@@ -60,9 +67,9 @@ def test_production_refuses_the_secret_of_env_example():
         load_settings({**PRODUCTION, "JWT_SECRET": secret}).validate()
 
 
-@pytest.mark.parametrize("secret", [secrets.token_urlsafe(48), secrets.token_hex(32),
-                                    base64.b64encode(secrets.token_bytes(32)).decode()])
-def test_production_accepts_random_secrets(secret):
+@pytest.mark.parametrize("kind", sorted(STRONG))
+def test_production_accepts_random_secrets(kind):
+    secret = STRONG[kind]()
     assert secret == load_settings({**PRODUCTION, "JWT_SECRET": secret}).validate().JWT_SECRET
 
 
