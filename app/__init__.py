@@ -8,12 +8,14 @@ from decimal import Decimal
 import redis
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import cli
 from app.api import register_blueprints
 from app.api.base import Api
 from app.auth.identity import sha256_hex
 from app.auth.ratelimit import init_rate_limits
+from app.docs_assets import init_docs_assets
 from app.errors import register_error_handlers
 from app.extensions import db, jwt, migrate
 from app.litellm import LiteLLMClient
@@ -47,6 +49,9 @@ def flask_config(settings: Settings) -> dict:
             "max_overflow": settings.DB_MAX_CONNECTIONS,
             "pool_pre_ping": True,
             "pool_recycle": 1800,
+            # SQL errors are logged with their statement; their parameters (names, emails,
+            # key hashes, free text) must never reach the logs.
+            "hide_parameters": True,
             "connect_args": {"connect_timeout": 5, "application_name": "litemaas"},
         },
         "JWT_SECRET_KEY": settings.JWT_SECRET,
@@ -55,6 +60,11 @@ def flask_config(settings: Settings) -> dict:
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=settings.JWT_ACCESS_TTL_SECONDS),
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(seconds=settings.JWT_REFRESH_TTL_SECONDS),
         "JWT_TOKEN_LOCATION": ["headers"],
+        # Every token names who issued it and for whom; decoding refuses one without them.
+        "JWT_ENCODE_ISSUER": settings.JWT_ISSUER,
+        "JWT_DECODE_ISSUER": settings.JWT_ISSUER,
+        "JWT_ENCODE_AUDIENCE": settings.JWT_AUDIENCE,
+        "JWT_DECODE_AUDIENCE": settings.JWT_AUDIENCE,
         "ADMIN_API_KEY_HASHES": [sha256_hex(k) for k in settings.ADMIN_API_KEYS],
         "API_TITLE": "LiteMaaS API",
         "API_VERSION": API_VERSION,
@@ -62,7 +72,6 @@ def flask_config(settings: Settings) -> dict:
         "OPENAPI_URL_PREFIX": "/docs",
         "OPENAPI_JSON_PATH": "json",
         "OPENAPI_SWAGGER_UI_PATH": "/",
-        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
         "MAX_CONTENT_LENGTH": settings.MAX_CONTENT_LENGTH,
         "JSON_SORT_KEYS": False,
     }
@@ -77,6 +86,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json = JSONProvider(app)
     app.config.update(flask_config(settings))
     app.url_map.strict_slashes = False
+    hops = settings.TRUSTED_PROXIES
+    if hops:  # otherwise X-Forwarded-* are ignored: any client could write them
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
+                                x_port=hops)
 
     db.init_app(app)
     migrate.init_app(app, db, directory="migrations")
@@ -95,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_security(app)
     init_rate_limits(app)
     register_error_handlers(app)
+    init_docs_assets(app)
     api = Api(app)
     register_blueprints(api)
     cli.register(app)

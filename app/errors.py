@@ -8,11 +8,12 @@ uncaught errors) to a status and envelope. A 500 carries the request id, never a
 from __future__ import annotations
 
 import logging
+import traceback
 from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, g, jsonify
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -148,8 +149,25 @@ def handle_operational_error(error: OperationalError):
                     {"requestId": _request_id()}, {"Retry-After": "5"})
 
 
+def loggable_error(error: BaseException) -> str:
+    """An exception as text fit for logs and job errors. A database error's own message
+    quotes the values (psycopg2 inlines parameters; PostgreSQL's DETAIL/LINE echo them), so it
+    is reduced to its class, SQLSTATE, constraint and the parameterised statement."""
+    if isinstance(error, DBAPIError):
+        orig = error.orig
+        diag = getattr(orig, "diag", None)
+        constraint = getattr(diag, "constraint_name", None)
+        return (f"{type(orig).__name__} (sqlstate {getattr(orig, 'pgcode', None)}"
+                f"{f', constraint {constraint}' if constraint else ''}) [SQL: {error.statement}]")
+    return str(error)
+
+
 def handle_uncaught(error: Exception):
-    log.exception("unhandled error", exc_info=error)
+    if isinstance(error, DBAPIError):
+        trace = "".join(traceback.format_tb(error.__traceback__))
+        log.error("unhandled database error: %s\n%s", loggable_error(error), trace)
+    else:
+        log.exception("unhandled error", exc_info=error)
     return envelope(
         500,
         "INTERNAL_ERROR",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, request
 from flask_cors import CORS
 
+from app.docs_assets import DOCS_CSP
 from app.errors import AppError, ValidationError
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -31,7 +32,7 @@ def init_security(app: Flask) -> None:
 
     @app.before_request
     def require_json_bodies():
-        if request.method in BODY_METHODS and request.content_length and not request.is_json:
+        if _has_body() and not request.is_json:
             raise UnsupportedMediaType("Request bodies must be application/json",
                                        {"contentType": request.content_type})
 
@@ -42,7 +43,7 @@ def init_security(app: Flask) -> None:
         query = request.path + "".join(request.args.keys()) + "".join(request.args.values())
         if _unstorable(query):
             raise ValidationError(UNSTORABLE, {"location": "query"})
-        if request.method in BODY_METHODS and request.is_json and request.content_length:
+        if _has_body() and request.is_json:
             body = request.get_json(silent=True)
             if body is not None and _unstorable(body):
                 raise ValidationError(UNSTORABLE, {"location": "body"})
@@ -52,12 +53,24 @@ def init_security(app: Flask) -> None:
         is_docs = request.path.startswith("/docs")
         for name, value in API_HEADERS.items():
             if is_docs and name in {"Content-Security-Policy", "Cache-Control"}:
-                continue  # Swagger UI loads its scripts and styles
+                continue  # Swagger UI and ReDoc load their (local) scripts and styles
             response.headers.setdefault(name, value)
+        if is_docs:
+            response.headers.setdefault("Content-Security-Policy", DOCS_CSP)
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security",
                                         "max-age=31536000; includeSubDomains")
         return response
+
+
+def _has_body() -> bool:
+    """A body comes with a Content-Length, or chunked (``Transfer-Encoding``, no length):
+    both get the same guards."""
+    if request.method not in BODY_METHODS:
+        return False
+    if request.content_length:
+        return True
+    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
 
 
 UNSTORABLE = "Text must not contain NUL characters or unpaired surrogates"

@@ -19,6 +19,8 @@ graceful_timeout = 30
 keepalive = 5
 accesslog = None  # the app writes one JSON line per request
 preload_app = False
+# Forwarded headers are trusted in one place only: the app's ProxyFix (TRUSTED_PROXIES).
+forwarded_allow_ips = ""
 
 # Prometheus counters shared by all workers of this server (multiprocess mode).
 _metrics_dir = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", ".data/prometheus"))

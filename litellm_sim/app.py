@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from litellm_sim.auth import require_master_key
+from litellm_sim.auth import authorize_admin_route, require_master_key
 from litellm_sim.config import SimConfig
 from litellm_sim.errors import SimError, proxy_error, unhandled_error
 from litellm_sim.routes import register_routes
@@ -53,7 +53,7 @@ def _before_request() -> Response | None:
                       request.get_json(silent=True))
     _simulate_faults(state)
     if request.path not in PUBLIC_PATHS and request.path not in LLM_PATHS:
-        require_master_key(state)
+        authorize_admin_route(state, request.path)
 
 
 def _is_preflight() -> bool:

@@ -18,8 +18,9 @@ from typing import Any
 import requests
 from celery import shared_task
 from flask import current_app
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
+from app.errors import loggable_error
 from app.extensions import db
 from app.litellm.errors import LiteLLMError
 from app.services import audit, jobs
@@ -76,7 +77,7 @@ class _Heartbeat(threading.Thread):
 
 
 def _error(exc: BaseException) -> dict[str, Any]:
-    return {"type": type(exc).__name__, "message": str(exc)[:2000]}
+    return {"type": type(exc).__name__, "message": loggable_error(exc)[:2000]}
 
 
 def _run(task, job_id: str, func: Callable[[JobRun], dict | None]) -> dict | None:
@@ -113,8 +114,11 @@ def _handle_failure(task, run: JobRun, exc: BaseException):
                     type(exc).__name__, countdown)
         jobs.requeue_for_retry(run.job_id, _error(exc), countdown)
         raise task.retry(countdown=countdown, exc=exc, max_retries=MAX_RETRIES)
-    log.error("job %s failed: %s", run.job_id, type(exc).__name__,
-              exc_info=not isinstance(exc, LiteLLMError | TransientError))
+    if isinstance(exc, DBAPIError):  # its message quotes values: log the reduced text
+        log.error("job %s failed: %s", run.job_id, loggable_error(exc))
+    else:
+        log.error("job %s failed: %s", run.job_id, type(exc).__name__,
+                  exc_info=not isinstance(exc, LiteLLMError | TransientError))
     if jobs.fail(run.job_id, _error(exc)):
         _audit_outcome(run, False, {"kind": run.kind, "error": _error(exc)})
     return None

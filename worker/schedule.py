@@ -32,4 +32,9 @@ def beat_schedule(settings: Settings) -> dict:
             "schedule": timedelta(seconds=settings.RECONCILE_INTERVAL),
             "args": ["reconcile"],
         }
+    if settings.EXPORT_RETENTION_HOURS > 0:
+        schedule["purge-expired-exports"] = {
+            "task": "worker.tasks.usage.purge_expired_exports",
+            "schedule": timedelta(minutes=15),
+        }
     return schedule

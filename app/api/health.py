@@ -1,7 +1,13 @@
-"""Liveness, readiness (db, redis, litellm, worker) and database pool figures."""
+"""Liveness, readiness (db, redis, litellm, worker) and database pool figures.
+
+Readiness is public and anyone may poll it, so it must stay cheap: the component probes run at
+most once per ``HEALTH_CACHE_SECONDS`` per process (one request probes, concurrent ones reuse the
+last result), it counts against the caller's rate limit, and only admins see the components.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import marshmallow as ma
@@ -9,6 +15,7 @@ from flask import current_app
 from sqlalchemy import text
 
 from app.api.base import Blueprint
+from app.auth.identity import peek_identity
 from app.auth.permissions import PUBLIC
 from app.extensions import db, redis_client
 from app.schemas.base import CamelSchema
@@ -30,8 +37,11 @@ class ComponentSchema(CamelSchema):
 
 
 class ReadinessSchema(CamelSchema):
-    status = ma.fields.String(required=True)
-    components = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(ComponentSchema))
+    status = ma.fields.String(required=True, metadata={"description": "ok, degraded or down"})
+    components = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(ComponentSchema),
+                                metadata={"description": "Admins and readonly admins only"})
+    checked_at = ma.fields.Float(metadata={
+        "description": "Admins only: seconds since the probes ran (they are cached)"})
 
 
 class DatabaseHealthSchema(CamelSchema):
@@ -82,27 +92,73 @@ def liveness():
     return {"status": "ok", "version": current_app.config["API_VERSION"]}
 
 
+CHECKS = {
+    "database": (_check_db, True),
+    "redis": (_check_redis, True),
+    "litellm": (_check_litellm, False),
+    "worker": (_check_worker, False),
+}
+
+
+class ProbeCache:
+    """The last probe results of this process, and a lock so that one request probes at a time."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.components: dict | None = None
+        self.probed_at = 0.0
+
+    def fresh(self, ttl: float) -> bool:
+        return self.components is not None and time.monotonic() - self.probed_at < ttl
+
+    def forget(self) -> None:
+        self.components = None
+
+
+def probe_cache(app=None) -> ProbeCache:
+    app = app or current_app
+    return app.extensions.setdefault("health_probes", ProbeCache())
+
+
+def _probe() -> dict:
+    components = {name: {**_timed(check), "required": required}
+                  for name, (check, required) in CHECKS.items()}
+    if components["database"]["status"] != "ok":
+        db.session.rollback()
+    return components
+
+
+def _components() -> tuple[dict, float]:
+    """Cached probe results; while one request probes, others get the previous results."""
+    cache = probe_cache()
+    ttl = current_app.config["HEALTH_CACHE_SECONDS"]
+    if not cache.fresh(ttl):
+        blocking = cache.components is None  # nothing to answer with yet: wait for the probe
+        if cache.lock.acquire(blocking=blocking):
+            try:
+                if not cache.fresh(ttl):
+                    cache.components, cache.probed_at = _probe(), time.monotonic()
+            finally:
+                cache.lock.release()
+    return cache.components, time.monotonic() - cache.probed_at
+
+
 @blp.route("/ready")
 @blp.auth(PUBLIC)
 @blp.response(200, ReadinessSchema)
 @blp.alt_response(503, schema=ReadinessSchema, description="A required component is down")
 def readiness():
-    """Readiness: database, Redis, LiteLLM and a live worker, each with status and latency."""
-    checks = {
-        "database": (_check_db, True),
-        "redis": (_check_redis, True),
-        "litellm": (_check_litellm, False),
-        "worker": (_check_worker, False),
-    }
-    components = {}
-    for name, (check, required) in checks.items():
-        components[name] = {**_timed(check), "required": required}
-    if components["database"]["status"] != "ok":
-        db.session.rollback()
+    """Readiness: database, Redis, LiteLLM and a live worker. Everyone gets the overall status;
+    admins also get each component with status and latency. Probes are cached a few seconds
+    (``HEALTH_CACHE_SECONDS``); the caller's rate limit applies."""
+    components, age = _components()
     down = any(c["required"] and c["status"] != "ok" for c in components.values())
     degraded = any(c["status"] != "ok" for c in components.values())
-    status = "down" if down else ("degraded" if degraded else "ok")
-    return {"status": status, "components": components}, 503 if down else 200
+    body: dict = {"status": "down" if down else ("degraded" if degraded else "ok")}
+    identity = peek_identity()
+    if identity is not None and identity.can_read_all:
+        body.update(components=components, checked_at=round(age, 3))
+    return body, 503 if down else 200
 
 
 @blp.route("/database")

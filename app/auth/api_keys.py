@@ -4,6 +4,10 @@ The cache holds what authentication needs (key state, expiry, owner and whether 
 active) for ``API_KEY_CACHE_TTL_SECONDS``. Whoever changes one of those facts calls
 ``invalidate_api_key_cache(key_hash)`` (or ``invalidate_user_api_keys``) **after** committing,
 so the next request reads the database again. Redis being down only costs a database query.
+
+A hash that matches no key is remembered too, for ``API_KEY_NEGATIVE_CACHE_TTL_SECONDS``: a
+client hammering with a wrong, deleted or guessed key costs Redis reads, not database queries.
+New keys are random, so no live key's hash is ever remembered as unknown.
 """
 
 from __future__ import annotations
@@ -32,13 +36,15 @@ def lookup(key_hash: str) -> dict | None:
         cached = redis_client().get(_cache_key(key_hash))
     except redis.RedisError:
         cached = None
-    if cached:
-        return json.loads(cached)
+    if cached is not None:
+        return json.loads(cached)  # "null": known to match no key
     entry = _load(key_hash)
-    if entry is not None:
+    config = current_app.config
+    ttl = (config["API_KEY_CACHE_TTL_SECONDS"] if entry is not None
+           else config["API_KEY_NEGATIVE_CACHE_TTL_SECONDS"])
+    if ttl > 0:
         try:
-            redis_client().set(_cache_key(key_hash), json.dumps(entry),
-                               ex=current_app.config["API_KEY_CACHE_TTL_SECONDS"])
+            redis_client().set(_cache_key(key_hash), json.dumps(entry), ex=ttl)
         except redis.RedisError:
             log.warning("could not cache an API key lookup (Redis unavailable)")
     return entry

@@ -3,8 +3,9 @@
 One application-wide moving window per caller: a user (``RATE_LIMIT_MAX``/min), an API key
 (``RATE_LIMIT_API_KEY``), an admin or readonly admin, JWT or admin API key
 (``RATE_LIMIT_ADMIN``), or an anonymous client IP (``RATE_LIMIT_ANONYMOUS``). Counters live in
-Redis under ``REDIS_KEY_PREFIX``, so every gunicorn worker and replica shares them. Health
-checks, the API docs and ``/metrics`` are exempt.
+Redis under ``REDIS_KEY_PREFIX``, so every gunicorn worker and replica shares them. Liveness
+(``/api/v1/health``, no dependency touched), the API docs and ``/metrics`` are exempt; readiness
+and the database check are not (they touch the dependencies).
 
 If Redis is unreachable, limiting **fails open**: requests are served unlimited (and the error is
 logged) rather than refused, because an outage of the counter store must not become an outage
@@ -19,7 +20,11 @@ from flask_limiter import Limiter, RateLimitExceeded
 from app.auth.identity import peek_identity
 from app.errors import envelope
 
-EXEMPT_PREFIXES = ("/api/v1/health", "/docs", "/metrics")
+# The web UI reads its configuration, branding and banners on every page load (static,
+# answered without the database), as upstream LiteMaaS exempts them.
+EXEMPT_PREFIXES = ("/docs", "/metrics", "/api/v1/config", "/api/v1/branding", "/api/v1/banners")
+EXEMPT_PATHS = frozenset({"/api/v1/health", "/api/v1/health/"})
+DEV_TOKEN_PATH = "/api/auth/dev-token"  # asked before every UI request in mock mode only
 
 
 def _limit_key() -> str:
@@ -44,7 +49,10 @@ def _limit() -> str:
 
 
 def _exempt() -> bool:
-    return request.method == "OPTIONS" or request.path.startswith(EXEMPT_PREFIXES)
+    if request.path == DEV_TOKEN_PATH:
+        return current_app.config["MOCK_AUTH"]  # development only; refused (404) otherwise
+    return (request.method == "OPTIONS" or request.path in EXEMPT_PATHS
+            or request.path.startswith(EXEMPT_PREFIXES))
 
 
 def _too_many_requests(error: RateLimitExceeded):

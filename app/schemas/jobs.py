@@ -1,10 +1,36 @@
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import marshmallow as ma
 from marshmallow import validate
 
 from app.models import JOB_STATUSES
 from app.schemas.base import CamelSchema, PageQuerySchema, page_of
+
+HASH_FIELDS = re.compile(r"(token|hash)", re.I)
+HASH_VALUE = re.compile(r"\b[0-9a-f]{64}\b")
+
+
+def _shown(value: Any, field: str = "") -> Any:
+    """Key hashes (LiteLLM tokens) a job carries for the worker are shown as their first 8
+    characters: enough to match a key prefix or a log line, useless to act on."""
+    if isinstance(value, dict):
+        return {k: _shown(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shown(item, field) for item in value]
+    if isinstance(value, str):
+        if field and HASH_FIELDS.search(field) and len(value) > 8:
+            return value[:8] + "…"
+        return HASH_VALUE.sub(lambda m: m.group(0)[:8] + "…", value)
+    return value
+
+
+class JobDataField(ma.fields.Dict):
+    def _serialize(self, value, attr, obj, **kwargs):
+        return super()._serialize(_shown(value) if value is not None else None, attr, obj,
+                                  **kwargs)
 
 
 class JobSchema(CamelSchema):
@@ -13,9 +39,10 @@ class JobSchema(CamelSchema):
     status = ma.fields.String(required=True, validate=validate.OneOf(JOB_STATUSES))
     progress = ma.fields.Integer(required=True)
     progress_message = ma.fields.String(allow_none=True)
-    params = ma.fields.Dict(required=True)
-    result = ma.fields.Dict(allow_none=True)
-    error = ma.fields.Dict(allow_none=True)
+    params = JobDataField(required=True, metadata={
+        "description": "What the job was asked to do (key hashes shortened to 8 characters)"})
+    result = JobDataField(allow_none=True)
+    error = JobDataField(allow_none=True)
     requested_by = ma.fields.UUID(allow_none=True)
     attempts = ma.fields.Integer(required=True)
     created_at = ma.fields.AwareDateTime(required=True)

@@ -85,8 +85,11 @@ def list_query(user_id: uuid.UUID | None = None, state: str | None = None,
 
 
 def own_query(identity: Identity, **filters: Any) -> Select:
-    """The caller's own keys; an admin API key (no user) owns none."""
+    """The caller's own keys; an admin API key (no user) owns none, a user's API key only
+    itself (its scope, app.auth.permissions.API_KEY_SCOPE)."""
     stmt = list_query(identity.user_id, **filters)
+    if identity.credential == "api_key":
+        return stmt.where(ApiKey.id == identity.api_key_id)
     return stmt if identity.user_id is not None else stmt.where(false())
 
 
@@ -124,6 +127,8 @@ def get_visible(key_id: uuid.UUID, identity: Identity) -> ApiKey:
     key = db.session.get(ApiKey, key_id)
     if key is None or (key.user_id != identity.user_id and not identity.can_read_all):
         raise NotFound.resource("api_key", key_id)
+    if identity.credential == "api_key" and key.id != identity.api_key_id:
+        raise NotFound.resource("api_key", key_id)  # a key sees itself, not its siblings
     return key
 
 
@@ -200,9 +205,13 @@ def _owner(identity: Identity) -> User:
 
 
 def _check_key_quota(owner_id: uuid.UUID) -> None:
+    """Refuse a key beyond ``MAX_API_KEYS_PER_USER``. The owner's row stays locked until the
+    new key is committed, so concurrent creations count one after the other (no race past it)."""
     limit = current_app.config["MAX_API_KEYS_PER_USER"]
     if not limit:
         return
+    db.session.execute(select(User.id).where(User.id == owner_id)
+                       .with_for_update(key_share=True))
     live = db.session.scalar(select(func.count()).select_from(ApiKey).where(
         ApiKey.user_id == owner_id, ApiKey.provisioning_state.in_(provisioning.LIVE_STATES)))
     if live >= limit:
@@ -414,7 +423,7 @@ def rotate(key_id: uuid.UUID, identity: Identity) -> IssuedKey:
     key.key_alias = provisioning.key_alias(key.name, key.key_hash)
     key.encrypted_key = provisioning.encrypt_for_storage(raw)
     try:
-        provisioning.register(key, owner, raw)
+        provisioning.register(key, owner, raw, replaces=old_hash)  # keeps the spend (C2)
     except LiteLLMError as exc:
         db.session.rollback()
         if exc.retryable:

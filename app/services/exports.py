@@ -4,6 +4,10 @@ file under ``EXPORT_DIR``; its requester (or an admin) downloads it through the 
 The CSV opens in a spreadsheet as is: a header row, one row per day, user, key and model,
 ISO dates, spend as a plain decimal with a '.' (never an exponent), and text cells that could
 be read as a formula prefixed with a quote.
+
+Files hold other people's usage: the directory is owner-only (0700), each file 0600, and a
+beat task deletes them ``EXPORT_RETENTION_HOURS`` after they were written (the job then says
+the file expired).
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ import csv
 import io
 import json
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -38,6 +44,8 @@ _TEXT_COLUMNS = frozenset({"username", "team_name", "api_key_name", "api_key_pre
                            "model_id", "provider"})
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 FETCH_BATCH = 5000
+_EXPORT_FILE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+                          r"\.(csv|json)(\.part)?")
 
 jobs.register_kind(EXPORT_KIND, JobKind("worker.tasks.usage.usage_export"))
 
@@ -50,10 +58,20 @@ def request_export(fmt: str, usage: UsageFilter, requested_by) -> Job:
 
 
 def export_dir() -> Path:
-    """``EXPORT_DIR`` as an absolute path (a relative one starts at the working directory)."""
+    """``EXPORT_DIR`` as an absolute path (a relative one starts at the working directory),
+    readable by its owner only."""
     path = Path(current_app.config["EXPORT_DIR"]).resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
     return path
+
+
+def _open_private(path: Path):
+    """A new file only its owner can read (0600 whatever the umask)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "w", encoding="utf-8", newline="")
 
 
 def run_export(job_id: uuid.UUID, params: dict[str, Any],
@@ -65,7 +83,7 @@ def run_export(job_id: uuid.UUID, params: dict[str, Any],
     name = f"{job_id}.{fmt}"
     final = export_dir() / name
     partial = final.with_suffix(f".{fmt}.part")
-    with partial.open("w", encoding="utf-8", newline="") as out:
+    with _open_private(partial) as out:
         writer = _CsvWriter(out) if fmt == "csv" else _JsonWriter(out, usage)
         written = 0
         for row in _rows(usage):
@@ -188,6 +206,9 @@ def download(job_id: uuid.UUID, identity) -> Download:
     """The finished export of a job its caller may see; 404 until the job has succeeded."""
     job = jobs.get_visible(job_id, identity)
     result = job.result or {}
+    if result.get("expiredAt"):
+        raise NotFound("The export file has expired; request a new export",
+                       {"resource": "job", "id": str(job_id), "expiredAt": result["expiredAt"]})
     if job.status != "succeeded" or not result.get("file"):
         raise NotFound("This job has no file to download (yet)",
                        {"resource": "job", "id": str(job_id), "status": job.status})
@@ -198,3 +219,37 @@ def download(job_id: uuid.UUID, identity) -> Download:
     fmt = path.suffix.lstrip(".")
     return Download(path, result.get("filename") or path.name,
                     FORMATS.get(fmt, "application/octet-stream"))
+
+
+# --- retention ----------------------------------------------------------------------------
+
+
+def purge_expired() -> dict[str, int]:
+    """Delete export files older than ``EXPORT_RETENTION_HOURS`` and mark their jobs expired;
+    stray files (a crashed export's partial file) of that age go too. Commits."""
+    hours = current_app.config["EXPORT_RETENTION_HOURS"]
+    if hours <= 0:
+        return {"expired": 0, "strayFiles": 0}
+    now = datetime.now(UTC)
+    cutoff = now - timedelta(hours=hours)
+    directory = export_dir()
+    expired = db.session.scalars(
+        select(Job).where(Job.kind == EXPORT_KIND, Job.status == "succeeded",
+                          Job.finished_at < cutoff, Job.result.has_key("file"),
+                          ~Job.result.has_key("expiredAt"))
+        .with_for_update(skip_locked=True)
+    ).all()
+    for job in expired:
+        name = (job.result or {}).get("file")
+        if name:
+            (directory / Path(name).name).unlink(missing_ok=True)
+        job.result = {**job.result, "file": None, "download": None,
+                      "expiredAt": now.isoformat()}
+    db.session.commit()
+    stray = 0
+    for path in directory.iterdir():  # only our own names: EXPORT_DIR may hold other files
+        if (_EXPORT_FILE.fullmatch(path.name) and path.is_file()
+                and path.stat().st_mtime < cutoff.timestamp()):
+            path.unlink(missing_ok=True)
+            stray += 1
+    return {"expired": len(expired), "strayFiles": stray}

@@ -14,28 +14,27 @@ from flask import current_app
 
 from app.errors import ValidationError
 
-# wire name -> setting, for the defaults and the maximums
+# key field -> setting, for the defaults and the maximums (expiration_days becomes expires_at)
 DEFAULTS = {
-    "maxBudget": "API_KEY_DEFAULT_MAX_BUDGET",
-    "tpmLimit": "API_KEY_DEFAULT_TPM_LIMIT",
-    "rpmLimit": "API_KEY_DEFAULT_RPM_LIMIT",
-    "budgetDuration": "API_KEY_DEFAULT_BUDGET_DURATION",
-    "softBudget": "API_KEY_DEFAULT_SOFT_BUDGET",
-    "expirationDays": "API_KEY_DEFAULT_EXPIRATION_DAYS",
+    "max_budget": "API_KEY_DEFAULT_MAX_BUDGET",
+    "tpm_limit": "API_KEY_DEFAULT_TPM_LIMIT",
+    "rpm_limit": "API_KEY_DEFAULT_RPM_LIMIT",
+    "budget_duration": "API_KEY_DEFAULT_BUDGET_DURATION",
+    "soft_budget": "API_KEY_DEFAULT_SOFT_BUDGET",
+    "expiration_days": "API_KEY_DEFAULT_EXPIRATION_DAYS",
 }
 MAXIMUMS = {
-    "maxBudget": "API_KEY_MAX_BUDGET",
-    "tpmLimit": "API_KEY_MAX_TPM_LIMIT",
-    "rpmLimit": "API_KEY_MAX_RPM_LIMIT",
-    "expirationDays": "API_KEY_MAX_EXPIRATION_DAYS",
+    "max_budget": "API_KEY_MAX_BUDGET",
+    "tpm_limit": "API_KEY_MAX_TPM_LIMIT",
+    "rpm_limit": "API_KEY_MAX_RPM_LIMIT",
+    "expiration_days": "API_KEY_MAX_EXPIRATION_DAYS",
 }
-# wire name -> the key field it fills (expirationDays is turned into expires_at)
-_FIELDS = {"maxBudget": "max_budget", "tpmLimit": "tpm_limit", "rpmLimit": "rpm_limit",
-           "budgetDuration": "budget_duration", "softBudget": "soft_budget"}
+_WIRE = {"max_budget": "maxBudget", "tpm_limit": "tpmLimit", "rpm_limit": "rpmLimit"}
 
 
 def api_key_defaults() -> dict[str, dict[str, Any]]:
-    """``{"defaults": {...}, "maximums": {...}}`` as the web UI reads them (None: unset)."""
+    """``{"defaults": {...}, "maximums": {...}}`` by key field (None: unset); the route's schema
+    gives them the web UI's camelCase names."""
     config = current_app.config
 
     def value(setting: str) -> Any:
@@ -50,11 +49,10 @@ def with_defaults(data: dict[str, Any]) -> dict[str, Any]:
     """A new key's fields with the configured defaults filling what the caller left unset."""
     defaults = api_key_defaults()["defaults"]
     filled = dict(data)
-    for name, field in _FIELDS.items():
-        if filled.get(field) is None and defaults[name] is not None:
-            value = defaults[name]
+    for field, value in defaults.items():
+        if field != "expiration_days" and filled.get(field) is None and value is not None:
             filled[field] = Decimal(str(value)) if field in ("max_budget", "soft_budget") else value
-    days = defaults["expirationDays"]
+    days = defaults["expiration_days"]
     if filled.get("expires_at") is None and days is not None:
         filled["expires_at"] = datetime.now(UTC) + timedelta(days=days)
     return filled
@@ -66,11 +64,11 @@ def check_maximums(values: dict[str, Any], *, expiry_given: bool) -> None:
     whether the caller set the expiry (a maximum lifetime refuses "never")."""
     maximums = api_key_defaults()["maximums"]
     problems: dict[str, list[str]] = {}
-    for name in ("maxBudget", "tpmLimit", "rpmLimit"):
-        value, ceiling = values.get(_FIELDS[name]), maximums[name]
+    for field, wire in _WIRE.items():
+        value, ceiling = values.get(field), maximums[field]
         if value is not None and ceiling is not None and value > Decimal(str(ceiling)):
-            problems[name] = [f"Must not exceed the maximum of {ceiling}."]
-    days = maximums["expirationDays"]
+            problems[wire] = [f"Must not exceed the maximum of {ceiling}."]
+    days = maximums["expiration_days"]
     if days is not None and expiry_given:
         expires_at = values.get("expires_at")
         if expires_at is None:
@@ -85,9 +83,9 @@ def check_maximums(values: dict[str, Any], *, expiry_given: bool) -> None:
 
 def _per_model_problems(values: dict[str, Any], maximums: dict[str, Any]) -> dict[str, list]:
     problems: dict[str, list[str]] = {}
-    checks = (("modelMaxBudget", "model_max_budget", "max_budget", "maxBudget"),
-              ("modelRpmLimit", "model_rpm_limit", "rpm_limit", "rpmLimit"),
-              ("modelTpmLimit", "model_tpm_limit", "tpm_limit", "tpmLimit"))
+    checks = (("modelMaxBudget", "model_max_budget", "max_budget", "max_budget"),
+              ("modelRpmLimit", "model_rpm_limit", "rpm_limit", "rpm_limit"),
+              ("modelTpmLimit", "model_tpm_limit", "tpm_limit", "tpm_limit"))
     models = set(values.get("model_ids") or ())
     for wire, field, key_field, maximum in checks:
         limits = values.get(field) or {}

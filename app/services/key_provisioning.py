@@ -89,14 +89,20 @@ def _storage_cipher() -> Fernet | None:
     return Fernet(configured) if configured else None
 
 
+DEV_TRANSIT_SEED = b"litemaas-development-only-transit-key"
+
+
 def _transit_cipher() -> Fernet:
-    """Encrypts values held in Redis: ENCRYPTION_KEY, else a key derived from JWT_SECRET."""
-    configured = _storage_cipher()
-    if configured is not None:
-        return configured
-    secret = current_app.config["JWT_SECRET"].encode()
-    derived = hashlib.sha256(b"litemaas-pending-api-key:" + secret).digest()
-    return Fernet(base64.urlsafe_b64encode(derived))
+    """Encrypts key values held in Redis: TRANSIT_ENCRYPTION_KEY, else ENCRYPTION_KEY (one of
+    them is required in production). Never derived from JWT_SECRET: a token-signing secret is
+    not an encryption key. Development and tests without either use a fixed, public key."""
+    configured = (current_app.config.get("TRANSIT_ENCRYPTION_KEY")
+                  or current_app.config.get("ENCRYPTION_KEY"))
+    if configured:
+        return Fernet(configured)
+    if current_app.config["APP_ENV"] == "production":  # settings refuse this; never guess
+        raise RuntimeError("TRANSIT_ENCRYPTION_KEY (or ENCRYPTION_KEY) is required")
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(DEV_TRANSIT_SEED).digest()))
 
 
 def reveal_enabled() -> bool:
@@ -289,15 +295,47 @@ def litellm_key_row(token: str) -> dict | None:
     return info
 
 
-def register(key: ApiKey, owner: User, raw_key: str) -> str:
+def carried_spend(old_token: str) -> dict[str, Any]:
+    """What a new value of a key (rotation) must keep from the value it replaces: the spend of
+    the current budget period, which LiteLLM would otherwise start again at 0 (C2). A period
+    already over carries nothing (LiteLLM's budget job resets it anyway). The period itself is
+    kept because the new value has the same ``budget_duration`` and LiteLLM aligns resets to
+    calendar boundaries (next midnight, Monday, 1st of the month); a custom day count restarts
+    at rotation, with the spend carried, so a rotation never loosens a budget."""
+    row = litellm_key_row(old_token)
+    if row is None:
+        return {}
+    spend = float(row.get("spend") or 0)
+    reset_at = _moment(row.get("budget_reset_at"))
+    if reset_at is not None and reset_at <= datetime.now(UTC):
+        spend = 0.0
+    return {"spend": spend} if spend > 0 else {}
+
+
+def _moment(stamp: str | None) -> datetime | None:
+    if not stamp:
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def register(key: ApiKey, owner: User, raw_key: str, replaces: str | None = None) -> str:
     """Create the key in LiteLLM with its value, idempotently; returns "created" or "existed".
 
-    A retry after a timeout names the same key: LiteLLM answers that it exists (alias taken)
-    or keeps the first one. Either way /key/info confirms it and an update pushes our state.
+    ``replaces`` names the token of the value this one replaces (rotation): its spend is
+    carried over. A retry after a timeout names the same key: LiteLLM answers that it exists
+    (alias taken) or keeps the first one. Either way /key/info confirms it and an update
+    pushes our state.
     """
     ensure_litellm_user(owner)
+    payload = _generate_payload(key, owner, raw_key)
+    if replaces is not None:
+        payload.update(carried_spend(replaces))
     try:
-        litellm().key_generate(**_generate_payload(key, owner, raw_key))
+        litellm().key_generate(**payload)
         return "created"
     except LiteLLMError as exc:
         if exc.retryable or litellm_key_row(key.key_hash) is None:

@@ -125,9 +125,15 @@ def usage_filter(query: dict[str, Any], **scope: Any) -> UsageFilter:
 
 
 def own_filter(identity: Identity, query: dict[str, Any]) -> UsageFilter:
-    """The caller's own usage; an ``apiKeyId`` of someone else's key is a 404."""
+    """The caller's own usage; an ``apiKeyId`` of someone else's key is a 404. A user's API
+    key used as the credential sees its own usage only."""
     user_id = identity.user_id or NO_USER
     key_id = query.get("api_key_id")
+    if identity.credential == "api_key":
+        if key_id is not None and key_id != identity.api_key_id:
+            raise NotFound.resource("api_key", key_id)
+        query = {**query, "api_key_id": identity.api_key_id}
+        key_id = identity.api_key_id
     if key_id is not None and db.session.scalar(
             select(ApiKey.id).where(ApiKey.id == key_id, ApiKey.user_id == user_id)) is None:
         raise NotFound.resource("api_key", key_id)

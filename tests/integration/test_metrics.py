@@ -43,10 +43,14 @@ def test_metrics_report_jobs_and_queue_lengths(client, login, celery_worker):
     assert queues == {"sync", "provisioning", "usage", "default"}
 
 
-def test_metrics_report_litellm_call_latency_and_outcomes(client, login, sim):
+def test_metrics_report_litellm_call_latency_and_outcomes(app, client, login, sim):
+    from app.api.health import probe_cache
+
     admin = login("admin")
+    probe_cache(app).forget()
     client.get("/api/v1/health/ready")
     sim.configure(down=True)
+    probe_cache(app).forget()  # readiness probes are cached a few seconds
     client.get("/api/v1/health/ready")
     families = _families(client.get("/metrics", headers=admin).get_data(as_text=True))
     outcomes = {(s.labels["path"], s.labels["outcome"])

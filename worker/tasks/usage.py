@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from celery import shared_task
+
+from app.extensions import db
 from app.services import exports
 from app.services import usage_rollup as rollup
 from worker.runner import JobRun, job_task
@@ -17,3 +20,12 @@ def usage_rollup(run: JobRun) -> dict:
 def usage_export(run: JobRun) -> dict:
     """Write a usage export file for download through the job."""
     return exports.run_export(run.job_id, run.params, run.progress)
+
+
+@shared_task(name="worker.tasks.usage.purge_expired_exports")
+def purge_expired_exports() -> dict:
+    """Beat: delete export files past ``EXPORT_RETENTION_HOURS``."""
+    try:
+        return exports.purge_expired()
+    finally:
+        db.session.remove()
