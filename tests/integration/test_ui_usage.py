@@ -26,8 +26,12 @@ def day(n: int) -> date:
     return TODAY - timedelta(days=n)
 
 
+def raw_key(owner: str, name: str) -> str:
+    return "sk-" + hashlib.sha256(f"{owner}{name}".encode()).hexdigest()[:48]
+
+
 def key_row(owner: str, name: str) -> ApiKey:
-    digest = hashlib.sha256(f"{owner}{name}".encode()).hexdigest()
+    digest = hashlib.sha256(raw_key(owner, name).encode()).hexdigest()
     return ApiKey(id=uuid.uuid4(), user_id=uuid.UUID(owner), name=name, key_prefix="sk-x",
                   key_hash=digest, key_alias=f"{name}_{digest[:8]}",
                   provisioning_state="active")
@@ -62,6 +66,7 @@ def world(app, client, login):
         ])
         db.session.commit()
         ids = {"alpha": str(alpha.id), "beta": str(beta.id), "bobs": str(bobs.id),
+               "alpha_raw": raw_key(me, "alpha"),
                "alpha_alias": alpha.key_alias, "bobs_alias": bobs.key_alias}
         db.session.remove()
     return {"user": user, "bob": bob, "me": me, **ids}
@@ -174,3 +179,23 @@ def test_filter_options_answer_a_user_with_their_own_usage(client, login, world)
     assert {u["username"] for u in everyone["users"]} == {"user", "bob"}
     assert client.get("/api/v1/admin/usage/filter-options?startDate=nope",
                       headers=world["user"]).status_code == 400
+
+
+def test_a_users_api_key_as_credential_sees_its_own_usage_only(client, world):
+    as_key = {"X-API-Key": world["alpha_raw"]}
+    answer = client.post(ANALYTICS, json=week(), headers=as_key)
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["totalRequests"] == 15  # alpha's, not beta's
+    assert client.post(ANALYTICS, json={**week(), "apiKeyIds": [world["beta"]]},
+                       headers=as_key).status_code == 404
+    rows = list(csv.DictReader(io.StringIO(client.get(
+        f"{EXPORT}?format=csv&startDate={day(6)}&endDate={TODAY}",
+        headers=as_key).get_data(as_text=True))))
+    assert sorted(int(r["requests"]) for r in rows) == [5, 10]
+    options = client.get(f"/api/v1/admin/usage/filter-options?startDate={day(6)}"
+                         f"&endDate={TODAY}", headers=as_key).get_json()
+    assert [m["id"] for m in options["models"]] == ["gpt-4o"]
+    keys = client.get(f"/api/v1/admin/api-keys?userIds={world['me']}", headers=as_key)
+    assert keys.status_code == 200, keys.get_json()
+    assert [k["id"] for k in keys.get_json()["data"]] == [world["alpha"]]
+    assert [k["id"] for k in keys.get_json()["apiKeys"]] == [world["alpha"]]
