@@ -68,8 +68,10 @@ def footer(dialog):
 
 
 def toast(page: Page, title: str):
-    """A notification the UI raised (PatternFly alert toast), by its title."""
-    return page.locator(".pf-v6-c-alert-group").get_by_text(title, exact=True).first
+    """A notification the UI raised (a PatternFly toast shown for 2 s), by its title (after
+    the screen-reader prefix, e.g. "Success alert:")."""
+    return page.locator(".pf-v6-c-alert-group .pf-v6-c-alert__title").filter(
+        has_text=re.compile(re.escape(title) + "$")).first
 
 
 def model_card(page: Page, model: str):
