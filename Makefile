@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fuzz soak bench clean
+.PHONY: run test lint fuzz soak bench e2e e2e-tools clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,18 @@ soak: $(STAMP)  ## mixed traffic on gunicorn + worker (SOAK_MINUTES, default 5, 
 
 bench: $(STAMP)  ## benchmarks; writes bench/results.json
 	$(PY) -m bench
+
+CHROMIUM ?= /usr/bin/chromium
+e2e-tools:  ## what the browser journeys need from the system: Node.js/npm and Debian's Chromium
+	@if ! test -x $(CHROMIUM) || ! command -v npm >/dev/null; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			$$(test -x $(CHROMIUM) || echo chromium) $$(command -v npm >/dev/null || echo nodejs npm); \
+	fi
+
+e2e: $(STAMP) e2e-tools  ## the upstream web UI, built from source, in Chromium against this backend
+	$(PY) -m tests.e2e.webui build
+	CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -p no:cacheprovider --timeout $${E2E_TIMEOUT:-300} \
+		tests/e2e $(E2E_ARGS)
 
 clean:
 	rm -rf .data/test

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -70,10 +71,10 @@ def _ensure_database(url: str, name: str) -> str:
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
-def _start_simulator(env: dict[str, str]) -> subprocess.Popen:
+def _start_simulator(env: dict[str, str], **popen: Any) -> subprocess.Popen:
     port = env.get("SIM_PORT", "4000")
     proc = subprocess.Popen([sys.executable, "-m", "litellm_sim", "--port", port], env=env,
-                            cwd=ROOT)
+                            cwd=ROOT, **popen)
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
@@ -94,8 +95,11 @@ def _secret_file(name: str) -> str:
     return path.read_text().strip()
 
 
-def prepare_environment() -> tuple[dict[str, str], list[subprocess.Popen]]:
-    env = dict(os.environ)
+def prepare_environment(base: dict[str, str] | None = None, **popen: Any,
+                        ) -> tuple[dict[str, str], list[subprocess.Popen]]:
+    """The environment of the Procfile's processes (from ``base``, default os.environ), with
+    the embedded servers and the simulator it needs started; ``popen`` goes to the latter."""
+    env = dict(os.environ if base is None else base)
     # Procfile commands (gunicorn, celery) come from this interpreter's environment.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.setdefault("APP_ENV", "development")
@@ -113,7 +117,7 @@ def prepare_environment() -> tuple[dict[str, str], list[subprocess.Popen]]:
         # minute, so the usage views fill within a minute of creating a key.
         env.setdefault("SIM_ACTIVITY_AUTO", "true")
         env.setdefault("USAGE_ROLLUP_INTERVAL", "60")
-        children.append(_start_simulator(env))
+        children.append(_start_simulator(env, **popen))
     env.setdefault("FLOWER_BASIC_AUTH", "admin:" + _secret_file("flower-password")[:16])
     return env, children
 

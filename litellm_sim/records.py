@@ -199,7 +199,47 @@ def member(user_id: str | None, user_email: str | None, role: str) -> dict:
 def _reset_at(budget_duration: str | None) -> str | None:
     if not budget_duration:
         return None
-    return iso(now() + timedelta(seconds=duration_seconds(budget_duration)))
+    return iso(next_reset(budget_duration, now()))
+
+
+def next_reset(budget_duration: str, current: datetime) -> datetime:
+    """LiteLLM 1.108.7's ``get_next_standardized_reset_time`` in UTC at midnight: budgets reset
+    on calendar boundaries (1d: next midnight, 7d: next Monday, 30d and 1mo: the 1st of the
+    next month, Nh/Nm/Ns: the next multiple of N), other day counts N days after today's
+    midnight. So two keys with one duration, made the same day, reset together."""
+    aliases = {"hourly": "1h", "daily": "24h", "weekly": "7d", "monthly": "30d"}
+    match = re.match(r"(\d+)([a-z]+)", aliases.get(budget_duration.strip().lower(),
+                                                    budget_duration))
+    midnight = current.replace(hour=0, minute=0, second=0, microsecond=0)
+    if not match:
+        return midnight + timedelta(days=1)
+    value, unit = int(match.group(1)), match.group(2)
+    if value == 0:
+        return current
+    if unit in ("d", "w"):
+        days = value * 7 if unit == "w" else value
+        if days == 1:
+            return midnight + timedelta(days=1)
+        if days == 7:
+            monday = midnight + timedelta(days=(7 - current.weekday()) % 7)
+            return monday if monday > current else monday + timedelta(days=7)
+        if days == 30:
+            return _first_of_next_month(midnight)
+        return midnight + timedelta(days=days)
+    if unit == "mo":
+        first = midnight.replace(day=1)
+        return first if first > current else _first_of_next_month(midnight)
+    seconds = {"h": 3600, "m": 60, "s": 1}.get(unit)
+    if seconds is None:
+        return midnight + timedelta(days=1)
+    step = value * seconds
+    elapsed = int((current - midnight).total_seconds())
+    return midnight + timedelta(seconds=(elapsed // step + 1) * step)
+
+
+def _first_of_next_month(moment: datetime) -> datetime:
+    first = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return (first + timedelta(days=32)).replace(day=1)
 
 
 def _budget_table(soft_budget: float | None) -> dict | None:

@@ -91,14 +91,20 @@ def _storage_cipher() -> Fernet | None:
     return Fernet(configured) if configured else None
 
 
+DEV_TRANSIT_SEED = b"litemaas-development-only-transit-key"
+
+
 def _transit_cipher() -> Fernet:
-    """Encrypts values held in Redis: ENCRYPTION_KEY, else a key derived from JWT_SECRET."""
-    configured = _storage_cipher()
-    if configured is not None:
-        return configured
-    secret = current_app.config["JWT_SECRET"].encode()
-    derived = hashlib.sha256(b"litemaas-pending-api-key:" + secret).digest()
-    return Fernet(base64.urlsafe_b64encode(derived))
+    """Encrypts key values held in Redis: TRANSIT_ENCRYPTION_KEY, else ENCRYPTION_KEY (one of
+    them is required in production). Never derived from JWT_SECRET: a token-signing secret is
+    not an encryption key. Development and tests without either use a fixed, public key."""
+    configured = (current_app.config.get("TRANSIT_ENCRYPTION_KEY")
+                  or current_app.config.get("ENCRYPTION_KEY"))
+    if configured:
+        return Fernet(configured)
+    if current_app.config["APP_ENV"] == "production":  # settings refuse this; never guess
+        raise RuntimeError("TRANSIT_ENCRYPTION_KEY (or ENCRYPTION_KEY) is required")
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(DEV_TRANSIT_SEED).digest()))
 
 
 def reveal_enabled() -> bool:
@@ -177,18 +183,41 @@ def desired_state(key: ApiKey, owner: User) -> dict[str, Any]:
     """What LiteLLM must hold for this key. A key without models, or of an inactive owner, is
     blocked: LiteLLM would read an empty model list as access to every model."""
     models = sorted(key.model_ids)
-    return {
+    state = {
         "user_id": str(key.user_id),
         "key_alias": key.key_alias,
         "models": models or [NO_MODELS],
         "max_budget": _money(key.max_budget),
         "soft_budget": _money(key.soft_budget),
-        "budget_duration": key.budget_duration,
+        "budget_duration": litellm_duration(key.budget_duration),
         "tpm_limit": key.tpm_limit,
         "rpm_limit": key.rpm_limit,
         "blocked": not models or not owner.is_active,
-        "metadata": {"litemaas_key_id": str(key.id), "created_by": "litemaas"},
+        # The owner's metadata first: our identifiers always win.
+        "metadata": {**(key.key_metadata or {}), "litemaas_key_id": str(key.id),
+                     "created_by": "litemaas"},
+        # LiteLLM keeps these two in the key's metadata; sent every time, so a cleared map
+        # clears them (/key/update replaces the metadata).
+        "model_rpm_limit": dict(key.model_rpm_limit or {}),
+        "model_tpm_limit": dict(key.model_tpm_limit or {}),
     }
+    if key.max_parallel_requests is not None:
+        state["max_parallel_requests"] = key.max_parallel_requests
+    if key.model_max_budget:  # an Enterprise feature of LiteLLM: only sent when set
+        state["model_max_budget"] = {
+            model: {"budget_limit": float(limit["budget_limit"]),
+                    "time_period": litellm_duration(limit["time_period"])}
+            for model, limit in key.model_max_budget.items()}
+    return state
+
+
+# LiteLLM reads daily/weekly/monthly itself but not "yearly" (issue 13: the UI offers it).
+_LITELLM_DURATIONS = {"yearly": "12mo"}
+
+
+def litellm_duration(duration: str | None) -> str | None:
+    """A budget period as LiteLLM's duration parser reads it."""
+    return _LITELLM_DURATIONS.get(duration, duration) if duration else duration
 
 
 def _generate_payload(key: ApiKey, owner: User, raw_key: str) -> dict[str, Any]:
@@ -268,15 +297,47 @@ def litellm_key_row(token: str) -> dict | None:
     return info
 
 
-def register(key: ApiKey, owner: User, raw_key: str) -> str:
+def carried_spend(old_token: str) -> dict[str, Any]:
+    """What a new value of a key (rotation) must keep from the value it replaces: the spend of
+    the current budget period, which LiteLLM would otherwise start again at 0 (C2). A period
+    already over carries nothing (LiteLLM's budget job resets it anyway). The period itself is
+    kept because the new value has the same ``budget_duration`` and LiteLLM aligns resets to
+    calendar boundaries (next midnight, Monday, 1st of the month); a custom day count restarts
+    at rotation, with the spend carried, so a rotation never loosens a budget."""
+    row = litellm_key_row(old_token)
+    if row is None:
+        return {}
+    spend = float(row.get("spend") or 0)
+    reset_at = _moment(row.get("budget_reset_at"))
+    if reset_at is not None and reset_at <= datetime.now(UTC):
+        spend = 0.0
+    return {"spend": spend} if spend > 0 else {}
+
+
+def _moment(stamp: str | None) -> datetime | None:
+    if not stamp:
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def register(key: ApiKey, owner: User, raw_key: str, replaces: str | None = None) -> str:
     """Create the key in LiteLLM with its value, idempotently; returns "created" or "existed".
 
-    A retry after a timeout names the same key: LiteLLM answers that it exists (alias taken)
-    or keeps the first one. Either way /key/info confirms it and an update pushes our state.
+    ``replaces`` names the token of the value this one replaces (rotation): its spend is
+    carried over. A retry after a timeout names the same key: LiteLLM answers that it exists
+    (alias taken) or keeps the first one. Either way /key/info confirms it and an update
+    pushes our state.
     """
     ensure_litellm_user(owner)
+    payload = _generate_payload(key, owner, raw_key)
+    if replaces is not None:
+        payload.update(carried_spend(replaces))
     try:
-        litellm().key_generate(**_generate_payload(key, owner, raw_key))
+        litellm().key_generate(**payload)
         return "created"
     except LiteLLMError as exc:
         if exc.retryable or litellm_key_row(key.key_hash) is None:
@@ -303,11 +364,12 @@ class PushOutcome:
     reason: str | None = None
 
 
-def push(key: ApiKey, owner: User) -> PushOutcome:
+def push(key: ApiKey, owner: User, *, reset_spend: bool = False) -> PushOutcome:
     """Make LiteLLM hold this active key as we do; a key LiteLLM lost is re-created from its
     encrypted copy, or marked failed when no copy exists."""
+    extra = {"spend": 0.0} if reset_spend else {}
     try:
-        litellm().key_update(**_update_payload(key, owner))
+        litellm().key_update(**_update_payload(key, owner), **extra)
         return PushOutcome("updated")
     except LiteLLMNotFound:
         return recreate_or_fail(key, owner)
@@ -401,13 +463,14 @@ def activate(key: ApiKey) -> None:
     audit.record("API_KEY_PROVISIONED", "api_key", key.id, details={"keyPrefix": key.key_prefix})
 
 
-def push_key(key_id: uuid.UUID) -> dict[str, Any]:
-    """Push an active key's row to LiteLLM (after an edit); commits."""
+def push_key(key_id: uuid.UUID, reset_spend: bool = False) -> dict[str, Any]:
+    """Push an active key's row to LiteLLM (after an edit; ``reset_spend`` also sets its spend
+    counter back to 0); commits."""
     key = lock_key(key_id)
     if key is None or key.provisioning_state != "active":
         db.session.rollback()
         return {"keyId": str(key_id), "skipped": key.provisioning_state if key else "deleted"}
-    outcome = push(key, db.session.get(User, key.user_id))
+    outcome = push(key, db.session.get(User, key.user_id), reset_spend=reset_spend)
     if outcome.action == "updated":
         audit.record("API_KEY_PUSHED", "api_key", key.id, details={"models": key.model_ids})
     db.session.commit()
@@ -501,8 +564,12 @@ def enforce_model_access(model_ids: list[str] | None = None, user_id: uuid.UUID 
 # -- enqueueing (caller commits, then publishes) ----------------------------------------------
 
 
-def create_update_job(key_id: uuid.UUID, requested_by: uuid.UUID | None):
-    job, _ = jobs.create("update_key", {"keyId": str(key_id)}, requested_by=requested_by)
+def create_update_job(key_id: uuid.UUID, requested_by: uuid.UUID | None, *,
+                      reset_spend: bool = False):
+    params: dict[str, Any] = {"keyId": str(key_id)}
+    if reset_spend:
+        params["resetSpend"] = True
+    job, _ = jobs.create("update_key", params, requested_by=requested_by)
     return job
 
 

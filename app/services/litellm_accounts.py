@@ -27,7 +27,13 @@ jobs.register_kind("provision_user", JobKind(f"{TASKS}.provision_user"))
 jobs.register_kind("provision_team", JobKind(f"{TASKS}.provision_team"))
 jobs.register_kind("delete_team", JobKind(f"{TASKS}.delete_team"))
 
-LITELLM_TEAM_ROLES = {"owner": "admin", "member": "user"}
+# A LiteMaaS-issued key acts in LiteLLM with its user's role. internal_user_viewer may chat and
+# read its own keys and usage, but not create, change or delete keys, users or teams (LiteLLM
+# answers 401 "Only proxy admin can ..."); internal_user could mint unbudgeted keys itself.
+LITELLM_USER_ROLE = "internal_user_viewer"
+# Team owners are plain members in LiteLLM: ownership lives in LiteMaaS, and a LiteLLM team
+# admin could manage the team with its own key (open-source LiteLLM also refuses "admin").
+LITELLM_TEAM_ROLES = {"owner": "user", "member": "user"}
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +83,14 @@ def user_limits(user: User) -> dict[str, Any]:
 
 
 def push_user(user: User) -> str:
-    """Create the user in LiteLLM, or update it, with the current profile and limits.
+    """Create the user in LiteLLM, or update it, with the current profile, limits and the
+    viewer role (an update moves a user made with another role over).
 
     Returns "created" or "updated"; the caller sets ``litellm_user_id`` and commits.
     """
     client = _client()
-    profile = {"user_id": str(user.id), "user_alias": user.username, **user_limits(user)}
+    profile = {"user_id": str(user.id), "user_alias": user.username,
+               "user_role": LITELLM_USER_ROLE, **user_limits(user)}
     if user.email:
         profile["user_email"] = user.email
     try:
@@ -92,7 +100,7 @@ def push_user(user: User) -> str:
         exists = False
     if not exists:
         try:
-            client.user_new(**profile, user_role="internal_user", auto_create_key=False)
+            client.user_new(**profile, auto_create_key=False)
             return "created"
         except LiteLLMConflict:
             pass  # created meanwhile (or the e-mail is known): update it instead

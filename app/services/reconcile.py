@@ -9,8 +9,11 @@ full objects) and then, one key per transaction:
   is finished; a pending key older than a grace period is provisioned (or failed);
 - keys holding models their owner lost access to are stripped of them;
 - keys LiteMaaS created (``metadata.litemaas_key_id``) that match no row are deleted;
-- owners of active keys missing in LiteLLM are re-created and their budgets re-pushed, and
-  teams are checked the same way.
+- keys of LiteMaaS users that LiteMaaS did not make (minted in LiteLLM directly) are reported,
+  and deleted with ``RECONCILE_DELETE_FOREIGN_KEYS``;
+- LiteMaaS users known to LiteLLM (and owners of active keys) missing there are re-created,
+  and their budgets, limits and role (``internal_user_viewer``) re-pushed; teams are checked
+  the same way.
 
 Every repair is audited and listed in the job result. Transient LiteLLM errors stop the run
 and the job retries it (each repair is idempotent); a refusal about one object is reported and
@@ -28,7 +31,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
@@ -51,6 +55,7 @@ jobs.register_kind("reconcile", JobKind("worker.tasks.provisioning.keys.reconcil
 @dataclass
 class Report:
     repairs: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     checked: dict[str, int] = field(default_factory=dict)
     timings_ms: dict[str, int] = field(default_factory=dict)
@@ -76,7 +81,8 @@ class Report:
                             "error": exc.message[:500]})
 
     def as_dict(self) -> dict[str, Any]:
-        return {"checked": self.checked, "repairs": self.repairs, "errors": self.errors,
+        return {"checked": self.checked, "repairs": self.repairs, "findings": self.findings,
+                "errors": self.errors,
                 "repairCount": len(self.repairs), "timingsMs": self.timings_ms}
 
 
@@ -96,6 +102,7 @@ def run(progress=None) -> dict[str, Any]:
                 progress(10 + int(70 * (index + 1) / len(suspects)),
                          f"{index + 1} keys repaired")
         _delete_orphans(remote, report)
+        _foreign_keys(remote, report)
     with report.timed("owners"):
         _reconcile_owners(report)
     with report.timed("teams"):
@@ -240,6 +247,38 @@ def _delete_orphans(remote: dict[str, dict], report: Report) -> None:
         _guarded(report, "litellm_key", marker, delete)
 
 
+def _foreign_keys(remote: dict[str, dict], report: Report) -> None:
+    """Keys LiteLLM holds for a LiteMaaS user that LiteMaaS did not make (no marker, no row):
+    minted with the user's own key while its LiteLLM role allowed it, or by hand. They bypass
+    subscriptions and budgets: always reported, deleted with RECONCILE_DELETE_FOREIGN_KEYS."""
+    ours = set(db.session.scalars(select(ApiKey.key_hash)))
+    user_ids = {str(uid) for uid in db.session.scalars(select(User.id))}
+    db.session.rollback()
+    delete = current_app.config.get("RECONCILE_DELETE_FOREIGN_KEYS", False)
+    foreign = [(token, row) for token, row in remote.items()
+               if row.get("user_id") in user_ids and token not in ours
+               and (row.get("metadata") or {}).get("litemaas_key_id") is None]
+    report.checked["foreignKeys"] = len(foreign)
+    for token, row in foreign:
+        finding = {"kind": "foreign_key", "userId": row["user_id"], "token": token[:12],
+                   "keyAlias": row.get("key_alias"), "createdBy": row.get("created_by"),
+                   "models": row.get("models") or [], "deleted": False}
+        if not delete:
+            report.findings.append(finding)
+            audit.record_now("RECONCILE_FOREIGN_KEY_FOUND", "user", row["user_id"],
+                             success=False, details=finding)
+            continue
+
+        def remove(token=token, finding=finding):
+            finding["deleted"] = provisioning.delete_token(token)
+            report.findings.append(finding)
+            report.repaired("foreign_key_deleted", "user", finding["userId"],
+                            token=finding["token"], createdBy=finding["createdBy"])
+            db.session.commit()
+
+        _guarded(report, "litellm_key", token[:12], remove)
+
+
 def _older_than(stamp: str | None, cutoff: datetime) -> bool:
     if not stamp:
         return True
@@ -251,9 +290,11 @@ def _older_than(stamp: str | None, cutoff: datetime) -> bool:
 
 
 def _reconcile_owners(report: Report) -> None:
-    """Owners of active keys must exist in LiteLLM, with the budget and limits set here."""
-    owners = list(db.session.scalars(select(User).where(User.id.in_(
-        select(ApiKey.user_id).where(ApiKey.provisioning_state == "active")))))
+    """Users LiteLLM knows and owners of active keys must exist there, with the budget,
+    limits and role set here."""
+    owners = list(db.session.scalars(select(User).where(or_(
+        User.litellm_user_id.is_not(None),
+        User.id.in_(select(ApiKey.user_id).where(ApiKey.provisioning_state == "active"))))))
     report.checked["users"] = len(owners)
     for user in owners:
         _guarded(report, "user", user.id, lambda u=user: _reconcile_owner(u, report))
@@ -264,7 +305,8 @@ def _reconcile_owner(user: User, report: Report) -> None:
         info = provisioning.litellm().user_info(str(user.id)).get("user_info") or {}
     except LiteLLMNotFound:
         info = None
-    wanted = litellm_accounts.user_limits(user)
+    wanted = {**litellm_accounts.user_limits(user),
+              "user_role": litellm_accounts.LITELLM_USER_ROLE}
     changed = ["missing"] if info is None else [
         name for name, value in wanted.items() if not _same(info.get(name), value)]
     if changed:

@@ -16,12 +16,12 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, asc, desc, false, select
+from sqlalchemy import Select, asc, desc, false, func, select, tuple_
 
 from app.auth.identity import Identity
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.extensions import db
-from app.models import Job, Model, Subscription, SubscriptionStatusHistory, User
+from app.models import Job, Model, Subscription, SubscriptionStatusHistory, UsageDaily, User
 from app.services import audit, jobs
 from app.services import key_provisioning as provisioning
 
@@ -76,6 +76,23 @@ def get_visible(subscription_id: uuid.UUID, identity: Identity) -> Subscription:
                                 and not identity.can_read_all):
         raise NotFound.resource("subscription", subscription_id)
     return subscription
+
+
+def used_this_month(subscriptions: list[Subscription]) -> dict[tuple, tuple[int, int]]:
+    """(requests, tokens) of each subscriber on the subscribed model this calendar month (UTC),
+    from the usage rollup, keyed by (user_id, model_id); one query for a page."""
+    pairs = {(s.user_id, s.model_id) for s in subscriptions}
+    if not pairs:
+        return {}
+    first = datetime.now(UTC).date().replace(day=1)
+    rows = db.session.execute(
+        select(UsageDaily.user_id, UsageDaily.model_id, func.sum(UsageDaily.requests),
+               func.sum(UsageDaily.total_tokens))
+        .where(UsageDaily.day >= first,
+               tuple_(UsageDaily.user_id, UsageDaily.model_id).in_(sorted(pairs, key=str)))
+        .group_by(UsageDaily.user_id, UsageDaily.model_id))
+    return {(user_id, model_id): (int(requests or 0), int(tokens or 0))
+            for user_id, model_id, requests, tokens in rows}
 
 
 def model_of(subscription: Subscription) -> Model:
@@ -153,9 +170,11 @@ def _require_available(model: Model) -> None:
 # -- user actions -----------------------------------------------------------------------------
 
 
-def create(identity: Identity, model_id: str, reason: str | None = None) -> Subscription:
+def create(identity: Identity, model_id: str, reason: str | None = None,
+           quotas: dict[str, int] | None = None) -> Subscription:
     """Subscribe: ``active`` for an unrestricted model, ``pending`` for a restricted one. A
-    cancelled or denied subscription is requested again on the same row. One commit."""
+    cancelled or denied subscription is requested again on the same row. ``quotas``
+    (quota_requests, quota_tokens) are kept as asked. One commit."""
     if identity.user_id is None:
         raise Forbidden("An admin API key has no user to subscribe; sign in as a user")
     model = db.session.get(Model, model_id)
@@ -180,6 +199,8 @@ def create(identity: Identity, model_id: str, reason: str | None = None) -> Subs
         raise Conflict("You already have a subscription to this model",
                        {"subscriptionId": str(subscription.id), "status": subscription.status},
                        code="ALREADY_EXISTS")
+    for name, value in (quotas or {}).items():
+        setattr(subscription, name, value)
     db.session.commit()
     return subscription
 
@@ -219,6 +240,23 @@ def update(subscription_id: uuid.UUID, identity: Identity,
         audit.record("SUBSCRIPTION_NOTE_UPDATED", "subscription", subscription.id)
     db.session.commit()
     return subscription, None
+
+
+def request_review(subscription_id: uuid.UUID, identity: Identity) -> Subscription:
+    """The owner asks an admin to look again at a denied request (denied → pending); asking
+    while it is pending is a no-op. One commit."""
+    subscription = _own_locked(subscription_id, identity)
+    if subscription.status == "pending":
+        db.session.rollback()
+        return subscription
+    _require_status(subscription, ("denied",), "sent for review again")
+    model = model_of(subscription)
+    _require_available(model)
+    subscription.reviewed_by = subscription.reviewed_at = None
+    _change(subscription, "pending" if model.restricted else "active", identity,
+            "SUBSCRIPTION_REVIEW_REQUESTED", None)
+    db.session.commit()
+    return subscription
 
 
 # -- admin actions ----------------------------------------------------------------------------

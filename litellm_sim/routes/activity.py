@@ -7,6 +7,7 @@ from datetime import date
 from flask import Blueprint, Response, jsonify, request
 
 from litellm_sim.activity import daily_activity
+from litellm_sim.auth import caller
 from litellm_sim.errors import detail_error, unhandled_error
 from litellm_sim.web import query_int, sim_state
 
@@ -22,6 +23,8 @@ def user_daily_activity() -> Response:
     start_day, end_day = _day(start), _day(end)
     filters = {name: request.args[name] for name in ("user_id", "api_key", "model")
                if request.args.get(name)}
+    if caller() is not None:  # a user's key sees that user's activity only
+        filters["user_id"] = caller()["user_id"] or ""
     state = sim_state()
     if page == state.config.activity_fail_page:
         raise unhandled_error()

@@ -8,6 +8,7 @@ import secrets
 
 from flask import Blueprint, Response, jsonify, request
 
+from litellm_sim.auth import caller, forbidden, presented_key
 from litellm_sim.errors import (
     NOT_PREMIUM,
     SimError,
@@ -41,10 +42,15 @@ def generate() -> Response:
     _check_max_budget(body.get("max_budget"))
     _check_enterprise_fields(body, state.config.premium)
     raw_key = body.get("key") or f"sk-{secrets.token_urlsafe(16)}"
+    created_by = PROXY_ADMIN_NAME
+    who = caller()
+    if who is not None:  # an internal_user's own key minting another one, for itself
+        body = {**body, "user_id": who["user_id"]}
+        created_by = who["user_id"]
     with state.lock:
         _ensure_unique_alias(state, body.get("key_alias"), own_token=None)
         _check_custom_key(body.get("key"))
-        row = new_key_row(body, raw_key, created_by=PROXY_ADMIN_NAME)
+        row = new_key_row(body, raw_key, created_by=created_by)
         # LiteLLM upserts with an empty update: an existing token is left as it was.
         state.keys.setdefault(row["token"], row)
     return jsonify(generate_key_response(body, row, raw_key))
@@ -60,6 +66,7 @@ def update() -> Response:
     state = sim_state()
     with state.lock:
         row = _existing_key(state, body)
+        _check_caller_may_update(row, body)
         if "key_alias" in body:
             _ensure_unique_alias(state, body["key_alias"], own_token=row["token"])
         update_key_row(row, body)
@@ -80,7 +87,8 @@ def delete() -> Response:
         else:
             raise validation_error(["body"], "Value error, At least one of 'keys' or "
                                    "'key_aliases' must be provided.", "value_error")
-        found = [token for token in tokens if token in state.keys]
+        found = [token for token in tokens if token in state.keys
+                 and _owned_by_caller(state.keys[token])]
         if not found:
             raise wrapped_http_error(404, {"error": "No keys found"})
         for token in found:
@@ -91,12 +99,15 @@ def delete() -> Response:
 @blueprint.get("/key/info")
 def info() -> Response:
     state = sim_state()
-    key = request.args.get("key") or state.config.master_key
+    key = request.args.get("key") or presented_key() or state.config.master_key
     with state.lock:
         token = token_of(key)
         row = state.keys.get(token) or state.deleted_keys.get(token)
         if row is None:
             raise proxy_error("Key not found in database", "not_found_error", "key", 404)
+        if not _owned_by_caller(row):
+            raise forbidden("You are not allowed to access this key's info. Your role="
+                            f"{caller()['user_role']}")
         status = "deleted" if token not in state.keys else key_status(row)
         details = {name: value for name, value in row.items() if name != "token"}
         return jsonify({"key": key, "info": {**details, "status": status}})
@@ -109,6 +120,8 @@ def list_keys() -> Response:
     filters = {name: request.args[arg] for name, arg in (
         ("user_id", "user_id"), ("team_id", "team_id"), ("key_alias", "key_alias"),
         ("token", "key_hash")) if request.args.get(arg)}
+    if caller() is not None:  # a user's key lists that user's keys only
+        filters["user_id"] = caller()["user_id"]
     state = sim_state()
     with state.lock:
         rows = [row for row in state.keys.values()
@@ -146,6 +159,24 @@ def _set_blocked(blocked: bool) -> Response:
             raise proxy_error("Key not found.", "not_found_error", "key", 404)
         row.update(blocked=blocked, updated_at=iso(now()))
         return jsonify(row)
+
+
+def _owned_by_caller(row: dict) -> bool:
+    who = caller()
+    return who is None or (who["user_id"] is not None and row.get("user_id") == who["user_id"])
+
+
+def _check_caller_may_update(row: dict, body: dict) -> None:
+    """An internal_user may edit its own keys, but not their budget or spend."""
+    who = caller()
+    if who is None:
+        return
+    if not _owned_by_caller(row):
+        raise forbidden(f"{{'error': 'User={who['user_id']} not allowed to update this key'}}")
+    if any(body.get(name) is not None for name in ("max_budget", "spend")):
+        raise forbidden("{'error': 'Only proxy admins, team admins, or org admins can call "
+                        f"/key/update (max_budget/spend). user_role={who['user_role']}, "
+                        f"user_id={who['user_id']}'}}")
 
 
 def _existing_key(state: SimState, body: dict) -> dict:

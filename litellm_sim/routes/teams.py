@@ -7,7 +7,9 @@ import uuid
 
 from flask import Blueprint, Response, jsonify, request
 
+from litellm_sim.auth import caller, forbidden
 from litellm_sim.errors import (
+    NOT_PREMIUM,
     detail_error,
     missing_field,
     proxy_error,
@@ -58,6 +60,9 @@ def update_team() -> Response:
         if team is None:
             raise wrapped_http_error(404, {"error": "Team not found, passed "
                                            f"team_id={body['team_id']}"})
+        if not _caller_is_team_admin(team):
+            raise proxy_error("You do not have access to this team", "internal_server_error",
+                              None, 403)
         team.update({k: v for k, v in body.items() if k in TEAM_UPDATE_FIELDS},
                     updated_at=iso(now()))
         return jsonify({"team_id": team["team_id"], "data": team})
@@ -92,6 +97,10 @@ def team_info() -> Response:
         if team is None:
             raise proxy_error(str({"message": f"Team not found, passed team id: {team_id}."}),
                               "auth_error", "None", 404)
+        who = caller()
+        if who is not None and not _in_team(team, who["user_id"], None):
+            raise forbidden(str({"error": f"User={who['user_id']} not authorized to access "
+                                 f"this team={team_id}"}))
         keys = [row for row in state.keys.values() if row["team_id"] == team_id]
         return jsonify({"team_id": team_id, "team_info": team, "keys": keys,
                         "team_memberships": []})
@@ -104,10 +113,14 @@ def member_add() -> Response:
     raw = _required(body, "member")
     members = [_member(item) for item in (raw if isinstance(raw, list) else [raw])]
     state = sim_state()
+    if not state.config.premium and any(m["role"] == "admin" for m in members):
+        raise detail_error(400, {"error": f"Assigning team admins is a premium feature. "
+                                 f"{NOT_PREMIUM}"})
     with state.lock:
         team = state.teams.get(team_id)
         if team is None:
             raise detail_error(404, {"error": f"Team not found for team_id={team_id}"})
+        _require_team_admin(team, "/team/member_add")
         fresh = [m for m in members if not _in_team(team, m["user_id"], m["user_email"])]
         if not fresh:
             raise _already_in_team(team, members, single=not isinstance(raw, list))
@@ -129,6 +142,7 @@ def member_delete() -> Response:
         team = state.teams.get(team_id)
         if team is None:
             raise detail_error(400, {"error": f"Team id={team_id} does not exist in db"})
+        _require_team_admin(team, "/team/member_delete")
         if not _in_team(team, user_id, email):
             raise detail_error(400, {"error": "User not found in team"})
         removed = [m for m in team["members_with_roles"] if _matches(m, user_id, email)]
@@ -154,6 +168,18 @@ def add_member(state: SimState, team_id: str, user_id: str | None, email: str | 
     if not _in_team(team, user["user_id"], user["user_email"]):
         team["members_with_roles"].append(member(user["user_id"], user["user_email"], role))
     return user
+
+
+def _caller_is_team_admin(team: dict) -> bool:
+    who = caller()
+    return who is None or any(m["user_id"] == who["user_id"] and m["role"] == "admin"
+                              for m in team["members_with_roles"])
+
+
+def _require_team_admin(team: dict, route: str) -> None:
+    if not _caller_is_team_admin(team):
+        raise detail_error(403, {"error": "Call not allowed. User not proxy admin OR team admin. "
+                                 f"route={route}, team_id={team['team_id']}"})
 
 
 def _find_user(state: SimState, user_id: str | None, email: str | None) -> dict | None:

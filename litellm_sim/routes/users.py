@@ -8,6 +8,7 @@ import uuid
 
 from flask import Blueprint, Response, jsonify, request
 
+from litellm_sim.auth import caller, forbidden
 from litellm_sim.errors import detail_error, validation_error, wrapped_http_error
 from litellm_sim.records import (
     GENERATE_RESPONSE_FIELDS,
@@ -47,6 +48,12 @@ def new_user() -> Response:
 @blueprint.get("/user/info")
 def user_info() -> Response:
     user_id = request.args.get("user_id")
+    who = caller()
+    if who is not None:
+        if user_id and user_id != who["user_id"]:
+            raise forbidden(f"key not allowed to access this user's info. user_id={user_id}, "
+                            f"key's user_id={who['user_id']}")
+        user_id = who["user_id"]
     state = sim_state()
     with state.lock:
         user = state.users.get(user_id or "")

@@ -1,8 +1,9 @@
 """RBAC matrix: every operation of the OpenAPI document, called by every kind of caller.
 
 Callers: anonymous, ``user`` (owns the world's resources), ``other`` (a second plain user),
-``adminro`` (admin-readonly), ``admin``, ``api_key`` (a key of ``user``, so it acts for the owner
-with user rights) and ``admin_api_key`` (from ``ADMIN_API_KEYS``). Each call runs against a
+``adminro`` (admin-readonly), ``admin``, ``api_key`` (a key of ``user``: it acts for the owner
+with user rights, narrowed to the API-key scope, so anything outside it is 403) and
+``admin_api_key`` (from ``ADMIN_API_KEYS``). Each call runs against a
 fresh world (users, sessions, a job, a team, models, subscriptions and an API key of ``user``).
 
 The expected outcome is derived from the permission table (``app.auth.permissions``):
@@ -61,6 +62,7 @@ CALLER_ROLES = {
     "adminro": ("admin-readonly", "user"), "admin": ("admin", "user"),
     "admin_api_key": ("admin",),
 }
+CALLER_CREDENTIALS = {"api_key": "api_key", "admin_api_key": "admin_api_key"}
 OWNER_CALLERS = {"user", "api_key"}  # act for the owner of the world's resources
 ADMIN_KEY = "ltm_admin_test_key_0123456789"
 SUCCESS = frozenset({200, 201, 202, 204})
@@ -95,10 +97,21 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", "/api/v1/auth/refresh"): Op(
         PUBLIC, body=lambda w: {"refreshToken": w.refresh_token}),
     ("POST", "/api/v1/auth/logout"): Op(
-        "sessions:manage", expect={"api_key": 400, "admin_api_key": 400}),
+        "sessions:manage", expect={"admin_api_key": 400}),
     ("GET", "/api/v1/auth/sessions"): Op("sessions:manage"),
     ("DELETE", "/api/v1/auth/sessions/{session_id}"): Op("sessions:manage", scope="self"),
     ("GET", "/api/v1/auth/me"): Op("authenticated"),
+    # the web UI's sign-in (unversioned, its contract) and what it reads on every page load
+    ("POST", "/api/auth/login"): Op(PUBLIC, body={}, ok=frozenset({503})),  # OAuth unconfigured
+    ("GET", "/api/auth/callback"): Op(PUBLIC, ok=frozenset({302})),  # to the UI with #error=
+    ("POST", "/api/auth/logout"): Op("sessions:manage", expect={"admin_api_key": 400}),
+    ("POST", "/api/auth/dev-token"): Op(PUBLIC, body={"username": "admin",
+                                                      "roles": ["admin", "user"]}),
+    ("GET", "/api/v1/config"): Op(PUBLIC),
+    ("GET", "/api/v1/config/admin-analytics"): Op(PUBLIC),
+    ("GET", "/api/v1/config/api-key-defaults"): Op(PUBLIC),
+    ("GET", "/api/v1/branding"): Op(PUBLIC),
+    ("GET", "/api/v1/banners"): Op(PUBLIC),
     # jobs
     ("GET", "/api/v1/jobs"): Op("jobs:list"),
     ("POST", "/api/v1/jobs/ping"): Op("jobs:ping", body={"seconds": 0}),
@@ -170,10 +183,10 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", "/api/v1/admin/usage/export"): Op("usage:export", body={"format": "csv"}),
     # users
     ("GET", "/api/v1/users"): Op("users:read"),
-    ("GET", "/api/v1/users/me"): Op("authenticated", expect={"admin_api_key": 404}),
+    ("GET", "/api/v1/users/me"): Op("account:read", expect={"admin_api_key": 404}),
     ("PATCH", "/api/v1/users/me"): Op(
-        "authenticated", body={"fullName": "Renamed"}, expect={"admin_api_key": 404}),
-    ("GET", "/api/v1/users/me/activity"): Op("authenticated", expect={"admin_api_key": 404}),
+        "account:write", body={"fullName": "Renamed"}, expect={"admin_api_key": 404}),
+    ("GET", "/api/v1/users/me/activity"): Op("account:read", expect={"admin_api_key": 404}),
     ("GET", "/api/v1/users/{user_id}"): Op("users:read", params={"user_id": "other_id"}),
     ("PATCH", "/api/v1/users/{user_id}"): Op(
         "users:write", params={"user_id": "other_id"}, body={"maxBudget": 12.5}),
@@ -358,7 +371,8 @@ def expected(op: Op, method: str, caller: str) -> Any:
         return "ok"
     if caller == "anonymous":
         return 401
-    if not allowed(CALLER_ROLES[caller], op.permission):
+    if not allowed(CALLER_ROLES[caller], op.permission,
+                   CALLER_CREDENTIALS.get(caller, "session")):
         return 403
     if op.scope is None or caller in OWNER_CALLERS:
         return "ok"

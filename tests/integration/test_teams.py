@@ -50,7 +50,8 @@ def test_admin_creates_a_team_and_a_job_provisions_it_in_litellm(client, people,
     remote = sim.state.teams[team["id"]]
     assert remote["team_alias"] == "research"
     assert (remote["max_budget"], remote["tpm_limit"], remote["rpm_limit"]) == (500, 20000, 200)
-    assert remote_members(sim, team["id"]) == {ids["olga"]: "admin"}
+    # owners are plain members in LiteLLM (C1: ownership lives in LiteMaaS)
+    assert remote_members(sim, team["id"]) == {ids["olga"]: "user"}
     assert ids["olga"] in sim.state.users  # the member's LiteLLM user was ensured first
     with app.app_context():
         assert db.session.get(Team, team["id"]).litellm_team_id == team["id"]
@@ -68,12 +69,12 @@ def test_owner_manages_members_and_litellm_follows(client, people, sim, app):
                             json={"role": "owner"}, headers=olga)
     assert promoted.status_code == 202
     wait_for_jobs(app, "provision_team", count=3)
-    assert remote_members(sim, team["id"]) == {ids["olga"]: "admin", ids["mike"]: "admin"}
+    assert remote_members(sim, team["id"]) == {ids["olga"]: "user", ids["mike"]: "user"}
     removed = client.delete(f"/api/v1/teams/{team['id']}/members/{ids['olga']}", headers=olga)
     assert removed.status_code == 202
     assert removed.headers["Location"] == removed.get_json()["links"]["self"]
     wait_for_jobs(app, "provision_team", count=4)
-    assert remote_members(sim, team["id"]) == {ids["mike"]: "admin"}
+    assert remote_members(sim, team["id"]) == {ids["mike"]: "user"}
     members = client.get(f"/api/v1/teams/{team['id']}/members",
                          headers=headers["mike"]).get_json()
     assert [(m["username"], m["role"]) for m in members["data"]] == [("mike", "owner")]

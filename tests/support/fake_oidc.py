@@ -37,6 +37,7 @@ class FakeUser:
     email: str | None = "alice@example.com"
     name: str | None = "Alice Example"
     groups: list[str] = field(default_factory=lambda: ["developers"])
+    email_verified: bool | None = True  # None: the claim is left out
 
 
 @dataclass
@@ -110,6 +111,7 @@ class FakeProvider:
             "nonce": knobs.id_token_nonce or nonce,
             "preferred_username": user.username,
             "email": user.email,
+            "email_verified": user.email_verified,
             "name": user.name,
         }
         if knobs.groups_in_id_token:
@@ -183,6 +185,14 @@ class FakeProvider:
                 return jsonify({"error": "invalid_token"}), 401
             return jsonify({"sub": user.sub, "preferred_username": user.username,
                             "email": user.email, "groups": list(user.groups)})
+
+        @app.get("/logout")
+        def end_session():
+            """RP-initiated logout: back to ``post_logout_redirect_uri``, else a page."""
+            target = request.args.get("post_logout_redirect_uri")
+            if target:
+                return redirect(target, code=302)
+            return "<h1>Signed out</h1><p>You have been signed out of the provider.</p>"
 
         @app.get("/apis/user.openshift.io/v1/users/~")
         def openshift_user():

@@ -278,7 +278,8 @@ def test_bad_master_key_raises_auth_error_that_never_shows_the_key(litellm_sim, 
         client.model_info()
 
     assert refused.value.status == 401
-    assert "Invalid proxy server token" in refused.value.message
+    assert ("Invalid API key provided" in refused.value.message
+            or "LiteLLM Virtual Key expected" in refused.value.message)
     assert wrong_key not in str(refused.value)
     assert wrong_key not in repr(refused.value.args)
 

@@ -210,7 +210,9 @@ def test_blocked_deleted_expired_or_unknown_keys_get_401(litellm_sim, change):
     refused = chat(litellm_sim, "sk-" + "u" * 44 if change == "unknown" else KEY)
 
     assert refused.status_code == 401
-    assert refused.json()["error"]["type"] in ("auth_error", "expired_key")
+    # LiteLLM 1.108.7: an unknown or deleted key is "token_not_found_in_db"
+    assert refused.json()["error"]["type"] in ("auth_error", "expired_key",
+                                               "token_not_found_in_db")
 
 
 def test_unknown_model_is_a_400(litellm_sim):
@@ -259,7 +261,7 @@ def test_sim_routes_require_the_master_key(litellm_sim):
     refused = call(litellm_sim, "GET", "/_sim/state", key="sk-not-the-master-key-0000")
 
     assert refused.status_code == 401
-    assert refused.json()["error"]["type"] == "auth_error"
+    assert refused.json()["error"]["type"] == "token_not_found_in_db"
 
 
 def test_calls_are_recorded_with_their_raw_bodies(litellm_sim):

@@ -1,0 +1,115 @@
+"""What a person does in the upstream UI, as short steps the journeys share."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from playwright.sync_api import Page, expect
+
+
+@dataclass(frozen=True)
+class Person:
+    username: str
+    display_name: str
+    email: str
+
+
+# Mock mode: the login page's test button signs in as upstream's built-in admin, and the UI
+# asks the backend for a development token (/api/auth/dev-token) before each request.
+MOCK_ADMIN = Person("admin", "Administrator (Test)", "admin@litemaas.local")
+# OIDC mode: the test provider's user; the UI shows what /api/v1/auth/me answers.
+OIDC_USER = Person("alice", "Alice Example", "alice@example.com")
+
+
+def sign_in(page: Page, site) -> Person:
+    """From the login page to the home page, as the site's sign-in offers it."""
+    page.goto("/login")
+    if site.mode == "mock":
+        page.get_by_role("button", name="Login as Admin (Test)").click()
+        person = MOCK_ADMIN
+    else:
+        # SSO button -> POST /api/auth/login -> provider (consents at once) -> backend
+        # callback -> /auth/callback#token=... -> /api/v1/auth/me -> home.
+        page.get_by_role("button", name="Log in with SSO").click()
+        person = OIDC_USER
+    page.wait_for_url(re.compile(r"/home$"))
+    expect(page.get_by_role("heading", name="Welcome to LiteMaaS")).to_be_visible()
+    return person
+
+
+def open_user_menu(page: Page) -> None:
+    page.get_by_role("button", name="User menu").click()
+
+
+def sign_out(page: Page, site) -> None:
+    """User menu, Logout; with OIDC the UI then sends the browser to the provider's
+    end-session page (the provider session ends too), and the person comes back."""
+    open_user_menu(page)
+    page.get_by_role("menuitem", name="Logout").click()
+    if site.oidc is not None:
+        page.wait_for_url(re.compile(re.escape(site.oidc.url) + r"/logout|/login"))
+        if page.url.startswith(site.oidc.url):
+            expect(page.get_by_role("heading", name="Signed out")).to_be_visible()
+            page.goto(site.url + "/")
+    page.wait_for_url(re.compile(r"/login"))
+
+
+def go(page: Page, nav_label: str, path: str) -> None:
+    """Follow a link of the main navigation and wait for its page."""
+    page.get_by_role("navigation", name="Global navigation").get_by_role(
+        "link", name=nav_label, exact=True).click()
+    page.wait_for_url(re.compile(re.escape(path) + r"$"))
+
+
+def footer(dialog):
+    """A dialog's footer (its header has an X button also named "Close")."""
+    return dialog.locator(".pf-v6-c-modal-box__footer")
+
+
+def toast(page: Page, title: str):
+    """A notification the UI raised (PatternFly alert toast), by its title."""
+    return page.locator(".pf-v6-c-alert-group").get_by_text(title, exact=True).first
+
+
+def model_card(page: Page, model: str):
+    return page.get_by_role("heading", name=model, exact=True, level=3)
+
+
+def open_model(page: Page, model: str):
+    """Click a model's card in the catalogue; returns its details dialog."""
+    model_card(page, model).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading", name=model, exact=True, level=2)).to_be_visible()
+    return dialog
+
+
+def subscribe(page: Page, model: str) -> None:
+    """From anywhere: the catalogue, the model's card, Subscribe, and the success toast."""
+    go(page, "Models", "/models")
+    dialog = open_model(page, model)
+    dialog.get_by_role("button", name=f"Subscribe to {model}").click()
+    expect(toast(page, "Successfully subscribed!")).to_be_visible()
+
+
+def create_key(page: Page, name: str, models: list[str], description: str = "",
+               max_budget: str = "") -> str:
+    """On the API Keys page: the create dialog, and the new key's value it shows once."""
+    go(page, "API Keys", "/api-keys")
+    page.get_by_role("button", name="Create API Key").first.click()
+    dialog = page.get_by_role("dialog", name="Create API Key")
+    dialog.locator("#key-name").fill(name)
+    if description:
+        dialog.locator("#key-description").fill(description)
+    for model in models:
+        dialog.locator(".pf-v6-c-label").get_by_text(model, exact=True).click()
+    if max_budget:
+        dialog.locator("#key-max-budget").fill(max_budget)
+    dialog.get_by_role("button", name="Create API Key", exact=True).click()
+    created = page.get_by_role("dialog", name="API Key Created Successfully")
+    expect(created).to_be_visible()
+    value = created.get_by_role("textbox").first.input_value()
+    assert value.startswith("sk-"), value
+    footer(created).get_by_role("button", name="Close", exact=True).click()
+    expect(created).to_have_count(0)
+    return value
