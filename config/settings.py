@@ -135,6 +135,7 @@ class Settings:
     RECONCILE_DELETE_FOREIGN_KEYS: bool = False
     JOB_REPUBLISH_AFTER_SECONDS: int = 120
     JOB_LEASE_SECONDS: int = 60
+    MAX_QUEUED_JOBS_PER_USER: int = 20  # queued or running jobs one plain user may hold (0: no cap)
     CELERY_VISIBILITY_TIMEOUT: int = 3600
     WORKER_HEARTBEAT_TTL: int = 30
     HEALTH_CACHE_SECONDS: float = 5.0  # readiness probes run at most this often per process
