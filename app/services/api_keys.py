@@ -422,6 +422,7 @@ def rotate(key_id: uuid.UUID, identity: Identity) -> IssuedKey:
     The new value is created in LiteLLM first; only then does the row switch to it, so a
     failure leaves the old key working. The old value's deletion is a job.
     """
+    jobs.check_queue_room()  # before LiteLLM makes the new value: each rotation leaves a job
     key = _get_owned(key_id, identity, lock=True)
     if key.provisioning_state != "active":
         raise Conflict(f"Only an active key can be rotated; this one is "

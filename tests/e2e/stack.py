@@ -94,14 +94,21 @@ class Stack:
         python = sys.executable
         for cmd in ([python, "-m", "app.db_migrate"],
                     [python, "-m", "flask", "--app", "app:create_app", "seed"]):
-            subprocess.run(cmd, env=self.env, cwd=ROOT, check=True, stdin=subprocess.DEVNULL,
-                           stdout=run, stderr=subprocess.STDOUT, timeout=180)
+            done = subprocess.run(cmd, env=self.env, cwd=ROOT, stdin=subprocess.DEVNULL,
+                                  stdout=run, stderr=subprocess.STDOUT, timeout=180, check=False)
+            if done.returncode:
+                raise RuntimeError(f"{' '.join(cmd[1:])} failed ({done.returncode}):\n"
+                                   + self._tail("run"))
         self.honcho = subprocess.Popen(
             [python, "-m", "honcho", "start", "-f", "Procfile", *PROCESSES], env=self.env,
             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=self._log("procfile"),
             stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
         self._wait_ready()
         return self
+
+    def _tail(self, name: str, lines: int = 25) -> str:
+        path = self.logs / f"{self.name}-{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
     def _log(self, name: str):
         return open(self.logs / f"{self.name}-{name}.log", "a")
@@ -112,7 +119,7 @@ class Stack:
         last = "not started"
         while time.monotonic() < deadline:
             if self.honcho.poll() is not None:
-                raise RuntimeError(f"{self.name} stack exited: see {self.logs}")
+                raise RuntimeError(f"{self.name} stack exited:\n" + self._tail("procfile"))
             try:
                 ready = requests.get(f"{self.api_url}/api/v1/health/ready", timeout=2)
                 models = self.admin("GET", "/api/v1/models", params={"limit": 1})
@@ -122,8 +129,8 @@ class Stack:
             except requests.RequestException as exc:
                 last = str(exc)
             time.sleep(0.5)
-        raise RuntimeError(f"{self.name} stack not ready after {timeout}s ({last}); "
-                           f"see {self.logs}")
+        raise RuntimeError(f"{self.name} stack not ready after {timeout}s ({last}):\n"
+                           + self._tail("procfile"))
 
     def stop(self) -> None:
         if self.honcho is not None and self.honcho.poll() is None:
