@@ -272,8 +272,11 @@ def test_usage_page_shows_the_figures_litellm_recorded(page, site):
     edit = page.get_by_role("dialog", name="Edit API Key")
     expect(edit.get_by_text("Current Spend")).to_be_visible()
     edit.get_by_role("button", name="Reset Spend").click()
-    confirm = page.get_by_role("dialog", name="Reset API Key Spend")
-    footer(confirm).get_by_role("button", name="Reset Spend").click()
+    # A dialog over a dialog: PatternFly marks the one below aria-hidden and, re-rendering,
+    # the new one too, so it is found by what it shows rather than by its role.
+    confirm = page.locator(".pf-v6-c-modal-box").filter(
+        has=page.get_by_text("Reset API Key Spend", exact=True))
+    footer(confirm).locator("button").filter(has_text="Reset Spend").click()
     expect(toast(page, "Spend Reset")).to_be_visible()
     spend = site.stack.sim("GET", "/key/info", params={"key": raw}).json()["info"]["spend"]
     assert spend == 0, spend
