@@ -311,9 +311,17 @@ def test_chat_playground_answers_with_the_chosen_key_and_model(page, site):
     expect(page.get_by_text("Say hello to the end-to-end test")).to_be_visible()
 
 
+# Upstream's mock sign-in makes a client-side user whose id is "admin-bypass"; the usage page
+# passes it as a user id to the key filter, which a UUID-typed API refuses (upstream's own
+# backend too). It is the only refusal a journey tolerates.
+TOLERATED = (re.compile(r"HTTP 400 GET \S+/api/v1/admin/api-keys\?userIds=admin-bypass$"),)
+
+
 @pytest.fixture(autouse=True)
-def _no_server_errors(page):
-    """A journey fails on any 5xx the UI received: the backend must never answer 500."""
+def _no_refused_api_calls(page):
+    """A journey fails on any error the UI received from the backend (4xx or 5xx): a page
+    that works shows no error, and the backend never answers 500."""
     yield
-    errors = [line for line in page.journal if re.match(r"HTTP 5\d\d ", line)]
+    errors = [line for line in page.journal if re.match(r"HTTP [45]\d\d \S+ \S+/api/", line)
+              and not any(pattern.match(line) for pattern in TOLERATED)]
     assert not errors, errors
