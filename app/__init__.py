@@ -60,6 +60,11 @@ def flask_config(settings: Settings) -> dict:
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=settings.JWT_ACCESS_TTL_SECONDS),
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(seconds=settings.JWT_REFRESH_TTL_SECONDS),
         "JWT_TOKEN_LOCATION": ["headers"],
+        # Every token names who issued it and for whom; decoding refuses one without them.
+        "JWT_ENCODE_ISSUER": settings.JWT_ISSUER,
+        "JWT_DECODE_ISSUER": settings.JWT_ISSUER,
+        "JWT_ENCODE_AUDIENCE": settings.JWT_AUDIENCE,
+        "JWT_DECODE_AUDIENCE": settings.JWT_AUDIENCE,
         "ADMIN_API_KEY_HASHES": [sha256_hex(k) for k in settings.ADMIN_API_KEYS],
         "API_TITLE": "LiteMaaS API",
         "API_VERSION": API_VERSION,

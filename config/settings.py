@@ -10,6 +10,20 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
+# Secrets published somewhere (this repo's examples, upstream LiteMaaS' examples, tutorials):
+# production refuses them, and anything that merely looks like a placeholder.
+KNOWN_JWT_SECRETS = frozenset({
+    DEV_JWT_SECRET,
+    "change-me-to-a-long-random-string-at-least-32-chars",
+    "your-super-secret-jwt-key-change-this-in-production",
+    "your-jwt-secret-key-change-in-production",
+    "your-secret-key",
+    "secret",
+    "changeme",
+})
+PLACEHOLDER_WORDS = ("change-me", "changeme", "change_me", "change-this", "placeholder",
+                     "example", "your-secret", "your_secret", "insecure", "dev-only")
+MIN_JWT_SECRET_ENTROPY_BITS = 96
 
 
 class ConfigError(RuntimeError):
@@ -33,7 +47,8 @@ def _csv(value: str) -> tuple[str, ...]:
 class Settings:
     """All runtime settings; field names are the environment variable names."""
 
-    APP_ENV: str = "development"
+    # Unset means production (fail closed): `make run` and the tests opt into development/test.
+    APP_ENV: str = "production"
     PORT: int = 8080
     LOG_LEVEL: str = "INFO"
 
@@ -47,6 +62,11 @@ class Settings:
     JWT_SECRET: str = DEV_JWT_SECRET
     JWT_ACCESS_TTL_SECONDS: int = 900
     JWT_REFRESH_TTL_SECONDS: int = 7 * 24 * 3600
+    JWT_ISSUER: str = "litemaas"  # every token carries iss and aud, both verified
+    JWT_AUDIENCE: str = "litemaas-api"
+    # The web UI signs in once and never refreshes: its token (checked against the server-side
+    # session on every request) lives this long, like upstream LiteMaaS' 24 h.
+    UI_SESSION_TTL_SECONDS: int = 24 * 3600
 
     OAUTH_MOCK: bool | None = None  # None: on in development/test, off otherwise
     OAUTH_PROVIDER: str = "openshift"  # openshift | oidc
@@ -61,7 +81,7 @@ class Settings:
     READONLY_ADMIN_GROUPS: tuple[str, ...] = ("litemaas-readonly", "viewers")
     INITIAL_ADMIN_USERS: tuple[str, ...] = ()
     ADMIN_API_KEYS: tuple[str, ...] = ()
-    FRONTEND_URL: str = ""  # set: the OAuth callback redirects there with the tokens
+    FRONTEND_URL: str = ""  # the web UI; sign-in ends at FRONTEND_URL/auth/callback#token=…
     OAUTH_STATE_TTL_SECONDS: int = 600  # a sign-in must finish within this time
     OAUTH_HTTP_TIMEOUT_SECONDS: float = 10.0
     API_KEY_CACHE_TTL_SECONDS: int = 30  # API key lookups cached in Redis (revoke invalidates)
@@ -73,11 +93,30 @@ class Settings:
 
     LITELLM_API_URL: str = "http://127.0.0.1:4000"
     LITELLM_API_KEY: str = ""
+    LITELLM_PUBLIC_URL: str = ""  # LiteLLM as browsers reach it (chat); default LITELLM_API_URL
     LITELLM_TIMEOUT_SECONDS: float = 10.0
+    # The proxy has an Enterprise licence: per-model key budgets (model_max_budget) are allowed.
+    LITELLM_ENTERPRISE: bool = False
     ENCRYPTION_KEY: str = ""  # a Fernet key: keeps an encrypted copy of API keys (reveal)
+    # A Fernet key for key values held in Redis until LiteLLM takes them; default
+    # ENCRYPTION_KEY. Production requires one of the two.
+    TRANSIT_ENCRYPTION_KEY: str = ""
     KEY_REVEAL_LIMIT_PER_HOUR: int = 5
     MAX_API_KEYS_PER_USER: int = 50  # live (not revoked) keys per user; 0 = no limit
     PENDING_KEY_TTL_SECONDS: int = 86400  # how long a not-yet-provisioned key value is held
+    # API key defaults (applied when a new key leaves the field unset) and maximums (enforced
+    # on create and edit); empty = none. /config/api-key-defaults serves them
+    # (app.services.key_defaults).
+    API_KEY_DEFAULT_MAX_BUDGET: float | None = None
+    API_KEY_DEFAULT_SOFT_BUDGET: float | None = None
+    API_KEY_DEFAULT_BUDGET_DURATION: str = ""
+    API_KEY_DEFAULT_TPM_LIMIT: int | None = None
+    API_KEY_DEFAULT_RPM_LIMIT: int | None = None
+    API_KEY_DEFAULT_EXPIRATION_DAYS: int | None = None
+    API_KEY_MAX_BUDGET: float | None = None
+    API_KEY_MAX_TPM_LIMIT: int | None = None
+    API_KEY_MAX_RPM_LIMIT: int | None = None
+    API_KEY_MAX_EXPIRATION_DAYS: int | None = None
 
     RATE_LIMIT_ENABLED: bool = True
     RATE_LIMIT_MAX: int = 100  # per minute, role user
@@ -96,6 +135,7 @@ class Settings:
     RECONCILE_DELETE_FOREIGN_KEYS: bool = False
     JOB_REPUBLISH_AFTER_SECONDS: int = 120
     JOB_LEASE_SECONDS: int = 60
+    MAX_QUEUED_JOBS_PER_USER: int = 20  # queued or running jobs one plain user may hold (0: no cap)
     CELERY_VISIBILITY_TIMEOUT: int = 3600
     WORKER_HEARTBEAT_TTL: int = 30
     HEALTH_CACHE_SECONDS: float = 5.0  # readiness probes run at most this often per process
@@ -140,8 +180,11 @@ class Settings:
             problems.append("OAUTH_PROVIDER must be openshift or oidc")
         if not 0 <= self.TRUSTED_PROXIES <= 10:
             problems.append("TRUSTED_PROXIES must be a number of proxy hops between 0 and 10")
-        if self.ENCRYPTION_KEY and not _is_fernet_key(self.ENCRYPTION_KEY):
-            problems.append("ENCRYPTION_KEY must be a Fernet key (32 url-safe base64 bytes)")
+        for name in ("ENCRYPTION_KEY", "TRANSIT_ENCRYPTION_KEY"):
+            if getattr(self, name) and not _is_fernet_key(getattr(self, name)):
+                problems.append(f"{name} must be a Fernet key (32 url-safe base64 bytes)")
+        if not self.JWT_ISSUER or not self.JWT_AUDIENCE:
+            problems.append("JWT_ISSUER and JWT_AUDIENCE must not be empty")
         if self.is_production:
             problems.extend(self._production_problems())
         if problems:
@@ -150,16 +193,59 @@ class Settings:
 
     def _production_problems(self) -> list[str]:
         problems = []
-        if self.JWT_SECRET == DEV_JWT_SECRET or len(self.JWT_SECRET) < 32:
-            problems.append("JWT_SECRET must be set to a random value of at least 32 characters")
+        weak = jwt_secret_weakness(self.JWT_SECRET)
+        if weak:
+            problems.append(f"JWT_SECRET {weak}: set a random value of at least 32 characters "
+                            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')")
         if self.mock_auth:
             problems.append("OAUTH_MOCK=true is refused when APP_ENV=production")
+        if not self.OAUTH_CALLBACK_URL:
+            problems.append("OAUTH_CALLBACK_URL is required in production (the Host header "
+                            "must not choose where the provider sends the code)")
+        if not (self.TRANSIT_ENCRYPTION_KEY or self.ENCRYPTION_KEY):
+            problems.append("TRANSIT_ENCRYPTION_KEY (or ENCRYPTION_KEY) is required in "
+                            "production: it encrypts key values held in Redis")
         for name in ("OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET", "OAUTH_ISSUER_URL"):
             if not getattr(self, name):
                 problems.append(f"{name} is required in production")
         if not self.LITELLM_API_KEY:
             problems.append("LITELLM_API_KEY is required in production")
         return problems
+
+
+def _entropy_bits(value: str) -> float:
+    """Shannon entropy of the string's characters times its length: a cheap lower bar that
+    refuses repeated or patterned values ("xxxx…", "abcabc…") whatever their length."""
+    import math
+    from collections import Counter
+
+    if not value:
+        return 0.0
+    counts = Counter(value)
+    per_char = -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+    return per_char * len(value)
+
+
+def _compressibility(value: str) -> float:
+    """Compressed size over size (zlib's fixed overhead removed): ~1 for random text."""
+    import zlib
+
+    return (len(zlib.compress(value.encode(), 9)) - 8) / max(len(value), 1)
+
+
+def jwt_secret_weakness(secret: str) -> str | None:
+    """Why a JWT secret is unfit for production, or None."""
+    lowered = secret.strip().lower()
+    if secret in KNOWN_JWT_SECRETS or lowered in KNOWN_JWT_SECRETS:
+        return "is a published example value"
+    if any(word in lowered for word in PLACEHOLDER_WORDS):
+        return "looks like a placeholder"
+    if len(secret) < 32:
+        return "is shorter than 32 characters"
+    if (_entropy_bits(secret) < MIN_JWT_SECRET_ENTROPY_BITS or len(set(secret)) < 10
+            or _compressibility(secret) < 0.6):  # repeated patterns ("0123456789" * 4)
+        return "has too little entropy"
+    return None
 
 
 def _is_fernet_key(value: str) -> bool:
@@ -181,6 +267,9 @@ def sqlalchemy_url(url: str) -> str:
 
 
 def _coerce(raw: str, annotation: str) -> Any:
+    if "None" in annotation and raw.strip() == "" and "bool" not in annotation:
+        return None
+    annotation = annotation.replace(" | None", "")
     if "bool" in annotation:
         return _bool(raw)
     if "tuple" in annotation:

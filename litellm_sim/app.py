@@ -16,7 +16,13 @@ from litellm_sim.state import SimState
 from litellm_sim.web import answer_error, sim_state
 
 PUBLIC_PATHS = frozenset({"/health/liveliness", "/health/liveness", "/health/readiness"})
-LLM_PATHS = frozenset({"/chat/completions", "/v1/chat/completions"})
+# Called with a virtual key (or the master key): the routes check the key themselves.
+LLM_PATHS = frozenset({"/chat/completions", "/v1/chat/completions", "/v1/models", "/models"})
+# LiteLLM's proxy runs FastAPI's CORSMiddleware with allow_origins=["*"],
+# allow_credentials=True, allow_methods=["*"], allow_headers=["*"]: a browser page on any
+# origin (the LiteMaaS chat playground) may call it; the Origin is echoed back.
+CORS_METHODS = "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
+CORS_MAX_AGE = "600"
 
 
 def create_sim_app(**knobs: Any) -> Flask:
@@ -28,6 +34,7 @@ def create_sim_app(**knobs: Any) -> Flask:
     app.json.ensure_ascii = False
     app.extensions["litellm_sim"] = SimState(SimConfig.from_env(**knobs))
     app.before_request(_before_request)
+    app.after_request(_cors_headers)
     app.register_error_handler(SimError, answer_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
@@ -35,7 +42,9 @@ def create_sim_app(**knobs: Any) -> Flask:
     return app
 
 
-def _before_request() -> None:
+def _before_request() -> Response | None:
+    if _is_preflight():
+        return _preflight()
     state = sim_state()
     if request.path.startswith("/_sim/"):
         require_master_key(state)
@@ -45,6 +54,31 @@ def _before_request() -> None:
     _simulate_faults(state)
     if request.path not in PUBLIC_PATHS and request.path not in LLM_PATHS:
         authorize_admin_route(state, request.path)
+
+
+def _is_preflight() -> bool:
+    return (request.method == "OPTIONS" and "Origin" in request.headers
+            and "Access-Control-Request-Method" in request.headers)
+
+
+def _preflight() -> Response:
+    """CORS preflight, answered before authentication as Starlette's middleware does."""
+    response = Response("OK", 200, mimetype="text/plain")
+    response.headers["Access-Control-Allow-Methods"] = CORS_METHODS
+    response.headers["Access-Control-Max-Age"] = CORS_MAX_AGE
+    requested = request.headers.get("Access-Control-Request-Headers")
+    if requested:
+        response.headers["Access-Control-Allow-Headers"] = requested
+    return response
+
+
+def _cors_headers(response: Response) -> Response:
+    origin = request.headers.get("Origin")
+    if origin:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Credentials"] = "true"
+        response.headers.add("Vary", "Origin")
+    return response
 
 
 def _simulate_faults(state: SimState) -> None:

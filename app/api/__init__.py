@@ -15,6 +15,8 @@ from app.api import (
     models,
     subscriptions,
     teams,
+    ui_auth,
+    ui_config,
     usage,
     users,
 )
@@ -24,8 +26,10 @@ BLUEPRINTS = [health.blp, auth.blp, jobs.blp, models.blp]
 BLUEPRINTS += [subscriptions.blp, api_keys.blp, admin_subscriptions.blp, admin_keys.blp]
 BLUEPRINTS += [users.blp, teams.blp, audit.blp]
 BLUEPRINTS += [usage.blp, admin_usage.blp]
-# Operational endpoints that live outside the versioned API.
-ROOT_BLUEPRINTS = [metrics.blp]
+# What the web UI reads on every page load.
+BLUEPRINTS += [ui_config.config_blp, ui_config.branding_blp, ui_config.banners_blp]
+# Outside the versioned API: operational endpoints, and the web UI's sign-in (its contract).
+ROOT_BLUEPRINTS = [metrics.blp, ui_auth.blp]
 
 
 def register_blueprints(api: Api) -> None:

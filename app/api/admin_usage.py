@@ -15,6 +15,8 @@ from app.schemas.usage import (
     AdminUsageQuerySchema,
     AdminUsageSummarySchema,
     ExportRequestSchema,
+    FilterOptionsQuerySchema,
+    FilterOptionsSchema,
     ModelUsagePageSchema,
     ProviderUsagePageSchema,
     RollupRequestSchema,
@@ -121,3 +123,14 @@ class Export(MethodView):
         usage = usage_queries.usage_filter(body)
         job = exports.request_export(body["format"], usage, authenticate().user_id)
         return accepted(job)
+
+
+@blp.route("/filter-options")
+@blp.auth("usage:read")
+@blp.arguments(FilterOptionsQuerySchema, location="query")
+@blp.response(200, FilterOptionsSchema)
+def filter_options(query):
+    """Models and users with usage in the range, for filter menus. Admins and readonly
+    admins get everyone's; any other user (the web UI's usage page calls it too) their own."""
+    return usage_queries.filter_options(authenticate(), query.get("start_date"),
+                                        query.get("end_date"))

@@ -19,6 +19,7 @@ from app.schemas.api_keys import (
     ApiKeyRevealedSchema,
     ApiKeyRotatedSchema,
     ApiKeySchema,
+    ApiKeySpendResetSchema,
     ApiKeyUpdatedSchema,
     ApiKeyUpdateSchema,
     key_view,
@@ -38,6 +39,7 @@ def one_view(api_key, **extra) -> dict:
 def page_view(page: dict) -> dict:
     models = api_keys.model_details(page["data"])
     page["data"] = [key_view(key, models) for key in page["data"]]
+    page["total"] = page["pagination"]["total"]
     return page
 
 
@@ -129,6 +131,19 @@ def reveal_key(key_id: uuid.UUID):
     """Show your key's full value again (needs ENCRYPTION_KEY on the server; a signed-in
     user, not an API key). Audited; at most KEY_REVEAL_LIMIT_PER_HOUR (5) per hour."""
     key, value = api_keys.reveal(key_id, authenticate())
-    body = {"id": key.id, "key": value, "key_prefix": key.key_prefix,
+    body = {"id": key.id, "key": value, "key_type": "litellm", "key_prefix": key.key_prefix,
             "retrieved_at": datetime.now(UTC)}
     return body, 200, NO_STORE
+
+
+@blp.route("/<uuid:key_id>/reset-spend", methods=["POST"])
+@blp.auth("api_keys:write")
+@blp.response(200, ApiKeySpendResetSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT", description="Key not active")
+def reset_key_spend(key_id: uuid.UUID):
+    """Set your key's spend back to 0 (its budget starts over); `jobId` resets it in
+    LiteLLM, which enforces the budget."""
+    key, job = api_keys.reset_spend(key_id, authenticate())
+    return {"id": key.id, "current_spend": key.spend, "reset_at": datetime.now(UTC),
+            "job_id": job.id}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import current_app, redirect, request
 from flask.views import MethodView
@@ -13,7 +13,7 @@ from app.api.base import Blueprint
 from app.api.pagination import paginate
 from app.auth import oauth
 from app.auth.identity import authenticate
-from app.auth.permissions import PERMISSIONS, PUBLIC, allowed
+from app.auth.permissions import PERMISSIONS, PUBLIC, permitted
 from app.errors import AppError, NotFound, ServiceUnavailable
 from app.extensions import db
 from app.models import User
@@ -38,6 +38,7 @@ blp = Blueprint("auth", __name__, url_prefix="/auth", description="Authenticatio
 
 BINDING_COOKIE = "litemaas_oauth"
 CALLBACK_PATH = "/api/v1/auth/callback"
+UI_CALLBACK_PATH = "/api/auth/callback"  # the web UI's sign-in routes (app.api.ui_auth)
 
 
 @blp.route("/config")
@@ -56,8 +57,37 @@ def auth_config():
     }
 
 
-def _callback_url() -> str:
-    return current_app.config["OAUTH_CALLBACK_URL"] or request.host_url.rstrip("/") + CALLBACK_PATH
+def _callback_url(ui: bool) -> str:
+    """OAUTH_CALLBACK_URL (required in production: the Host header must not choose where the
+    provider sends the code); in development and tests, this host."""
+    configured = current_app.config["OAUTH_CALLBACK_URL"]
+    if configured or current_app.config["APP_ENV"] == "production":
+        return configured
+    return request.host_url.rstrip("/") + (UI_CALLBACK_PATH if ui else CALLBACK_PATH)
+
+
+def start_sign_in(ui: bool) -> tuple[str, str, str]:
+    """Begin a provider sign-in: (authorization URL, binding cookie value, callback path);
+    503 when the provider is unconfigured or unreachable."""
+    redirect_uri = _callback_url(ui)
+    try:
+        url, binding = oauth.begin(redirect_uri, ui=ui)
+    except (oauth.ProviderUnavailable, oauth.SignInRefused) as exc:
+        # Not the caller's fault: the provider is down, unconfigured or not who it says.
+        log.warning("cannot start a sign-in: %s", exc)
+        audit.record_now("LOGIN_FAILED", "auth", None, success=False,
+                         details={"reason": getattr(exc, "reason", "provider_unavailable")})
+        raise ServiceUnavailable("Sign-in provider unavailable, retry later",
+                                 headers={"Retry-After": "30"}) from None
+    return url, binding, urlsplit(redirect_uri).path or CALLBACK_PATH
+
+
+def bind_browser(response, binding: str, path: str):
+    """The HttpOnly cookie that ties the sign-in's state to this browser (login CSRF)."""
+    response.set_cookie(BINDING_COOKIE, binding, max_age=current_app.config[
+        "OAUTH_STATE_TTL_SECONDS"], path=path, httponly=True, samesite="Lax",
+        secure=current_app.config["APP_ENV"] == "production" or request.is_secure)
+    return response
 
 
 @blp.route("/login")
@@ -72,20 +102,8 @@ class Login(MethodView):
         The flow's state is kept server-side (Redis, single use, `OAUTH_STATE_TTL_SECONDS`) and
         bound to this browser by an HttpOnly cookie.
         """
-        try:
-            url, binding = oauth.begin(_callback_url())
-        except (oauth.ProviderUnavailable, oauth.SignInRefused) as exc:
-            # Not the caller's fault: the provider is down, unconfigured or not who it says.
-            log.warning("cannot start a sign-in: %s", exc)
-            audit.record_now("LOGIN_FAILED", "auth", None, success=False,
-                             details={"reason": getattr(exc, "reason", "provider_unavailable")})
-            raise ServiceUnavailable("Sign-in provider unavailable, retry later",
-                                     headers={"Retry-After": "30"}) from None
-        response = redirect(url, code=302)
-        response.set_cookie(BINDING_COOKIE, binding, max_age=current_app.config[
-            "OAUTH_STATE_TTL_SECONDS"], path=CALLBACK_PATH, httponly=True, samesite="Lax",
-            secure=current_app.config["APP_ENV"] == "production" or request.is_secure)
-        return response
+        url, binding, path = start_sign_in(ui=False)
+        return bind_browser(redirect(url, code=302), binding, path)
 
     @blp.auth(PUBLIC)
     @blp.arguments(MockLoginSchema)
@@ -105,59 +123,54 @@ def _refuse(refused: oauth.SignInRefused, provider_error: str | None) -> AppErro
         details["providerError"] = provider_error[:100]
     audit.record_now("LOGIN_FAILED", "auth", None, success=False, details=details)
     code = "INVALID_STATE" if "state" in refused.reason else "AUTHENTICATION_FAILED"
-    error = AppError(refused.message, {"reason": refused.reason}, code=code)
+    error = AppError(refused.message, {"reason": refused.reason.partition(":")[0]}, code=code)
     error.status = refused.status
     return error
 
 
-def _finish(result: dict | None, error: AppError | None):
-    """Hand over the tokens: redirect to FRONTEND_URL (URL fragment) or answer JSON."""
+def _to_frontend(fragment: dict):
+    """Back to the web UI: FRONTEND_URL, else this origin (the UI and API behind one proxy).
+    Tokens travel in the fragment only (never sent to a server, never in a query string)."""
     frontend = current_app.config["FRONTEND_URL"].rstrip("/")
-    if frontend:
+    return redirect(f"{frontend}/auth/callback#{urlencode(fragment)}", code=302)
+
+
+def _finish(result: dict | None, error: AppError | None, ui: bool):
+    """Hand over the session: to the web UI (``#token=…&expires_in=…``, one UI-session token,
+    no refresh token) or, for API clients without FRONTEND_URL, the token pair as JSON."""
+    if ui:
         if error is not None:
-            fragment = urlencode({"error": error.code.lower(), "error_description": error.message})
+            response = _to_frontend({"error": error.code.lower(),
+                                     "error_description": error.message})
         else:
-            fragment = urlencode({"access_token": result["access_token"],
-                                  "refresh_token": result["refresh_token"],
-                                  "token_type": "Bearer", "expires_in": result["expires_in"],
-                                  "session_id": str(result["session_id"])})
-        response = redirect(f"{frontend}/auth/callback#{fragment}", code=302)
+            response = _to_frontend({"token": result["access_token"],
+                                     "expires_in": result["expires_in"]})
     elif error is not None:
         raise error
     else:
         response = current_app.json.response(TokenSchema().dump(result))
     response.headers["Cache-Control"] = "no-store"
-    response.delete_cookie(BINDING_COOKIE, path=CALLBACK_PATH)
+    response.delete_cookie(BINDING_COOKIE, path=request.path)
     return response
 
 
-@blp.route("/callback")
-@blp.auth(PUBLIC)
-@blp.arguments(CallbackQuerySchema, location="query")
-@blp.response(200, TokenSchema, description="The token pair (when `FRONTEND_URL` is not set)")
-@blp.alt_response(302, success=True,
-                  description="Redirect to `FRONTEND_URL/auth/callback#access_token=…` (or "
-                              "`#error=…`) when `FRONTEND_URL` is set")
-@blp.alt_response(400, response="BAD_REQUEST", description="Unknown, expired or reused state")
-@blp.alt_response(401, response="UNAUTHORIZED",
-                  description="The provider refused the code or its id_token is invalid")
-@blp.alt_response(403, response="FORBIDDEN", description="The account is deactivated")
-@blp.alt_response(409, response="CONFLICT")
-@blp.alt_response(503, response="SERVICE_UNAVAILABLE")
-def callback(query):
-    """Finish an OpenShift/OIDC sign-in: verify state, exchange the code, verify the user,
-    map groups to roles, upsert the user, queue LiteLLM provisioning and issue tokens."""
+def finish_sign_in(query: dict):
+    """The provider sent the browser back: verify state, exchange the code, verify the user,
+    map groups to roles, upsert the user, queue LiteLLM provisioning and open the session."""
     error: AppError | None = None
     result = None
+    ui = bool(current_app.config["FRONTEND_URL"]) or request.path == UI_CALLBACK_PATH
     try:
         record = oauth.take_state(query.get("state"), request.cookies.get(BINDING_COOKIE))
+        ui = ui or bool(record.get("ui"))
         if query.get("error"):
             raise oauth.SignInRefused("provider_denied", "Sign-in was cancelled or refused", 400)
         if not query.get("code"):
             raise oauth.SignInRefused("missing_code", "Authentication failed", 400)
         external = oauth.complete(query["code"], record)
         result = auth_service.external_login(external, request.remote_addr,
-                                             request.user_agent.string)
+                                             request.user_agent.string,
+                                             session="ui" if ui else "api")
     except oauth.SignInRefused as refused:
         error = _refuse(refused, query.get("error"))
     except oauth.ProviderUnavailable as exc:
@@ -168,7 +181,27 @@ def callback(query):
                                    headers={"Retry-After": "30"})
     except AppError as exc:  # deactivated account, username clash
         error = exc
-    return _finish(result, error)
+    return _finish(result, error, ui)
+
+
+@blp.route("/callback")
+@blp.auth(PUBLIC)
+@blp.arguments(CallbackQuerySchema, location="query")
+@blp.response(200, TokenSchema, description="The token pair (when `FRONTEND_URL` is not set)")
+@blp.alt_response(302, success=True,
+                  description="Redirect to `FRONTEND_URL/auth/callback#token=…&expires_in=…` "
+                              "(or `#error=…`) when `FRONTEND_URL` is set: one web UI session "
+                              "token, never a refresh token")
+@blp.alt_response(400, response="BAD_REQUEST", description="Unknown, expired or reused state")
+@blp.alt_response(401, response="UNAUTHORIZED",
+                  description="The provider refused the code or its id_token is invalid")
+@blp.alt_response(403, response="FORBIDDEN", description="The account is deactivated")
+@blp.alt_response(409, response="CONFLICT")
+@blp.alt_response(503, response="SERVICE_UNAVAILABLE")
+def callback(query):
+    """Finish an OpenShift/OIDC sign-in: verify state, exchange the code, verify the user,
+    map groups to roles, upsert the user, queue LiteLLM provisioning and issue tokens."""
+    return finish_sign_in(query)
 
 
 @blp.route("/refresh", methods=["POST"])
@@ -223,13 +256,15 @@ def revoke_session(session_id: uuid.UUID):
 @blp.auth("authenticated")
 @blp.response(200, MeSchema)
 def me():
-    """The signed-in user, how they authenticated, and the permissions they hold."""
+    """The signed-in user, how they authenticated, and the permissions they hold (the web UI
+    reads `id`, `username`, `email`, `name` and `roles`)."""
     identity = authenticate()
-    permissions = sorted(p for p in PERMISSIONS if p != PUBLIC and allowed(identity.roles, p))
+    permissions = sorted(p for p in PERMISSIONS if p != PUBLIC and permitted(identity, p))
     view = {"username": identity.username, "is_active": True}
     if identity.user_id is not None:  # an admin API key has no user row
         user = db.session.get(User, identity.user_id)
         view = {name: getattr(user, name) for name in UserSchema().fields}
-    return {**view, "roles": list(identity.roles), "auth_method": identity.kind,
-            "permissions": permissions}
+    return {**view, "name": view.get("full_name") or view["username"],
+            "roles": list(identity.roles), "auth_method": identity.kind,
+            "credential": identity.credential, "permissions": permissions}
 

@@ -26,10 +26,21 @@ blp = Blueprint("subscriptions", __name__, url_prefix="/subscriptions",
                 description="Subscriptions to models")
 
 
-def page_view(page: dict, with_user: bool = False) -> dict:
-    """Turn the pager's (subscription, model[, user]) rows into wire objects."""
-    page["data"] = [subscription_view(*row) for row in page["data"]]
+def page_view(page: dict) -> dict:
+    """Turn the pager's (subscription, model) rows into wire objects."""
+    used = subscriptions.used_this_month([row[0] for row in page["data"]])
+    page["data"] = [subscription_view(sub, model, used=used.get((sub.user_id, sub.model_id),
+                                                                (0, 0)))
+                    for sub, model in page["data"]]
+    page["total"] = page["pagination"]["total"]
     return page
+
+
+def one_view(subscription, job=None) -> dict:
+    used = subscriptions.used_this_month([subscription])
+    return subscription_view(subscription, subscriptions.model_of(subscription), job=job,
+                             used=used.get((subscription.user_id, subscription.model_id),
+                                           (0, 0)))
 
 
 @blp.route("")
@@ -52,8 +63,10 @@ class Subscriptions(MethodView):
     def post(self, body):
         """Subscribe to a model: `active` at once, or `pending` for a restricted model until
         another admin approves. A cancelled or denied subscription may be requested again."""
-        subscription = subscriptions.create(authenticate(), body["model_id"], body.get("reason"))
-        return subscription_view(subscription, subscriptions.model_of(subscription))
+        quotas = {name: body[name] for name in ("quota_requests", "quota_tokens") if name in body}
+        subscription = subscriptions.create(authenticate(), body["model_id"], body.get("reason"),
+                                            quotas)
+        return one_view(subscription)
 
 
 @blp.route("/<uuid:subscription_id>")
@@ -63,8 +76,7 @@ class SubscriptionById(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, subscription_id: uuid.UUID):
         """One of your subscriptions."""
-        subscription = subscriptions.get_visible(subscription_id, authenticate())
-        return subscription_view(subscription, subscriptions.model_of(subscription))
+        return one_view(subscriptions.get_visible(subscription_id, authenticate()))
 
     @blp.auth("subscriptions:write")
     @blp.arguments(SubscriptionUpdateSchema)
@@ -76,7 +88,7 @@ class SubscriptionById(MethodView):
         """Cancel (`status: cancelled`), ask again after a denial or cancellation
         (`status: pending`), or reword the reason of a pending request."""
         subscription, job = subscriptions.update(subscription_id, authenticate(), body)
-        return subscription_view(subscription, subscriptions.model_of(subscription), job=job)
+        return one_view(subscription, job)
 
     @blp.auth("subscriptions:write")
     @blp.response(200, SubscriptionChangedSchema)
@@ -85,7 +97,30 @@ class SubscriptionById(MethodView):
     def delete(self, subscription_id: uuid.UUID):
         """Cancel a subscription; a job removes the model from your API keys (`jobId`)."""
         subscription, job = subscriptions.cancel(subscription_id, authenticate())
-        return subscription_view(subscription, subscriptions.model_of(subscription), job=job)
+        return one_view(subscription, job)
+
+
+@blp.route("/<uuid:subscription_id>/cancel", methods=["POST"])
+@blp.auth("subscriptions:write")
+@blp.response(200, SubscriptionChangedSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT", description="Already ended")
+def cancel_subscription(subscription_id: uuid.UUID):
+    """Cancel a subscription (as `DELETE /subscriptions/{id}`; the web UI's path)."""
+    subscription, job = subscriptions.cancel(subscription_id, authenticate())
+    return one_view(subscription, job)
+
+
+@blp.route("/<uuid:subscription_id>/request-review", methods=["POST"])
+@blp.auth("subscriptions:write")
+@blp.response(200, SubscriptionSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT", description="Not denied")
+@blp.alt_response(422, response="UNPROCESSABLE_ENTITY", description="Model unavailable")
+def request_review(subscription_id: uuid.UUID):
+    """Ask an admin to review a denied request again (denied → pending; a no-op while
+    pending)."""
+    return one_view(subscriptions.request_review(subscription_id, authenticate()))
 
 
 @blp.route("/<uuid:subscription_id>/history")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Response
 from flask.views import MethodView
 
 from app.api.base import Blueprint
@@ -83,16 +82,12 @@ class TeamById(MethodView):
 
     @blp.auth("teams:manage")
     @blp.response(202, JobAcceptedSchema, description="Deleted; the job removes it from LiteLLM")
-    @blp.alt_response(204, success=True, description="Deleted (it was never in LiteLLM)")
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(409, response="CONFLICT", description="The team still has live API keys")
     def delete(self, team_id: uuid.UUID):
         """Delete a team and its memberships. Refused while the team has live API keys:
         LiteLLM would delete them with the team."""
-        job = teams.delete(team_id, authenticate())
-        if job is None:
-            return Response(status=204)
-        return accepted(job)
+        return accepted(teams.delete(team_id, authenticate()))
 
 
 @blp.route("/<uuid:team_id>/members")
@@ -102,20 +97,27 @@ class Members(MethodView):
     @blp.response(200, TeamMemberPageSchema)
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, query, team_id: uuid.UUID):
-        """A team's members, owners first."""
-        page = paginate(teams.members_query(team_id, authenticate()), query["page"],
+        """A team's members, owners first. Emails are shown to admins (and each member their
+        own) only."""
+        identity = authenticate()
+        page = paginate(teams.members_query(team_id, identity), query["page"],
                         query["limit"], scalars=False)
-        page["data"] = [teams.member_view(member, user) for member, user in page["data"]]
+        page["data"] = [teams.member_view(member, user, identity)
+                        for member, user in page["data"]]
         return page
 
     @blp.auth("teams:write")
     @blp.arguments(TeamMemberAddSchema)
     @blp.response(201, TeamMemberChangedSchema, description="Added; `jobId` adds it in LiteLLM")
-    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(404, response="NOT_FOUND",
+                      description="Unknown team; for a team owner also an unknown or inactive "
+                                  "user (one answer for both)")
     @blp.alt_response(409, response="CONFLICT", description="Already a member")
-    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY", description="Unknown or inactive user")
+    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY",
+                      description="Admins: unknown or inactive user")
     def post(self, body, team_id: uuid.UUID):
-        """Add a member (the team's owners and admins)."""
+        """Add a member (the team's owners and admins). The added user sees the team and may
+        leave it at any time; owners never see other members' emails."""
         view, job = teams.add_member(team_id, body["user_id"], body["role"], authenticate())
         return {**view, "job_id": job.id}, 201
 

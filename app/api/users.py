@@ -39,14 +39,14 @@ def list_users(query):
 
 @blp.route("/me")
 class Me(MethodView):
-    @blp.auth("authenticated")
+    @blp.auth("account:read")
     @blp.response(200, UserSchema)
     @blp.alt_response(404, response="NOT_FOUND", description="Admin API keys have no profile")
     def get(self):
         """The caller's own profile."""
         return users.me(authenticate())
 
-    @blp.auth("authenticated")
+    @blp.auth("account:write")
     @blp.arguments(ProfileUpdateSchema)
     @blp.response(200, UserSchema)
     @blp.alt_response(404, response="NOT_FOUND", description="Admin API keys have no profile")
@@ -56,7 +56,7 @@ class Me(MethodView):
 
 
 @blp.route("/me/activity")
-@blp.auth("authenticated")
+@blp.auth("account:read")
 @blp.arguments(ActivityQuerySchema, location="query")
 @blp.response(200, page_of(AuditLogSchema, "ActivityPageSchema"))
 @blp.alt_response(404, response="NOT_FOUND", description="Admin API keys have no profile")

@@ -33,6 +33,12 @@ class Identity:
     claims: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
+    def credential(self) -> str:
+        """What kind of credential: ``session`` (a signed-in JWT), ``api_key`` (a user's key,
+        narrow scope, see app.auth.permissions.API_KEY_SCOPE) or ``admin_api_key``."""
+        return "session" if self.kind == "jwt" else self.kind
+
+    @property
     def is_admin(self) -> bool:
         return "admin" in self.roles
 
@@ -152,15 +158,18 @@ def _identity_from_jwt(token: str) -> Identity:
         raise AuthFailure("inactive_user")
     if claims.get("tv") != user.token_version:
         raise AuthFailure("revoked")
-    session_id = claims.get("sid")
-    if session_id and sessions.is_revoked(session_id):
+    try:  # every token belongs to a server-side session, checked on every request
+        session_id = uuid.UUID(str(claims.get("sid")))
+    except ValueError:
+        raise AuthFailure("no_session") from None
+    if sessions.is_revoked(str(session_id)):
         raise AuthFailure("revoked")
     return Identity(
         user_id=user.id,
         username=user.username,
         roles=tuple(user.roles),
         kind="jwt",
-        session_id=uuid.UUID(session_id) if session_id else None,
+        session_id=session_id,
         claims=claims,
     )
 

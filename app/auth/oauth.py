@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -40,7 +42,12 @@ CLOCK_LEEWAY_SECONDS = 60
 
 @dataclass(frozen=True)
 class ExternalUser:
-    """Who the provider says signed in."""
+    """Who the provider says signed in.
+
+    ``subject`` is the provider's stable id of the account (the identity is bound to it);
+    ``email`` is set only when the provider verified it; ``username_verified`` says whether the
+    provider vouches for the username (OpenShift's user name: yes; an OIDC
+    ``preferred_username``: no, the user may choose it)."""
 
     provider: str
     subject: str
@@ -48,6 +55,67 @@ class ExternalUser:
     email: str | None
     full_name: str | None
     groups: tuple[str, ...]
+    username_verified: bool = False
+
+
+# Claim sizes a sign-in accepts: larger ones are refused (400), never stored or logged.
+MAX_SUBJECT = 255
+MAX_USERNAME = 255
+MAX_EMAIL = 320
+MAX_FULL_NAME = 255
+MAX_GROUP = 255
+MAX_GROUPS = 500
+MAX_CLAIM_INPUT = 4096  # a display value longer than this is refused, not cleaned
+_MARKUP = frozenset('<>"`\\;{}')
+_SPACES = re.compile(r"\s+")
+
+
+def clean_display_name(value: object, max_length: int = MAX_FULL_NAME) -> str | None:
+    """A provider's display value made safe to show: no markup characters, no control or
+    format characters (line breaks, bidi overrides, zero-width), single spaces; cut to
+    ``max_length``. None when nothing is left."""
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFKC", str(value))
+    kept = []
+    for char in text:
+        category = unicodedata.category(char)
+        if char.isspace() or category in ("Zl", "Zp"):
+            kept.append(" ")
+        elif category[0] == "C" or char in _MARKUP:
+            continue
+        else:
+            kept.append(char)
+    cleaned = _SPACES.sub(" ", "".join(kept)).strip()[:max_length].strip()
+    return cleaned or None
+
+
+def clean_username(value: object) -> str | None:
+    """A provider's username as a handle: a cleaned display value without spaces."""
+    cleaned = clean_display_name(value, MAX_USERNAME + 1)
+    return cleaned.replace(" ", "_") if cleaned else None
+
+
+def _checked(user: ExternalUser, raw: dict[str, object]) -> ExternalUser:
+    """Refuse claims too large to be a real account's (400, the claim's name audited, never its
+    value); clean display values; keep at most ``MAX_GROUPS`` groups of sane length."""
+    too_long = sorted(name for name, value in raw.items()
+                      if value is not None and len(str(value)) > MAX_CLAIM_INPUT)
+    if len(user.subject) > MAX_SUBJECT or not user.subject:
+        too_long.append("sub")
+    if user.email is not None and len(user.email) > MAX_EMAIL:
+        too_long.append("email")
+    username = clean_username(user.username)
+    if username is None or len(username) > MAX_USERNAME:
+        too_long.append("username")
+    if too_long:
+        raise SignInRefused("claim_too_long:" + ",".join(sorted(set(too_long))),
+                            "The identity provider sent account details this service cannot "
+                            "accept", 400)
+    groups = tuple(g for g in user.groups if 0 < len(g) <= MAX_GROUP)[:MAX_GROUPS]
+    return ExternalUser(provider=user.provider, subject=user.subject, username=username,
+                        email=user.email, full_name=clean_display_name(user.full_name),
+                        groups=groups, username_verified=user.username_verified)
 
 
 class SignInRefused(Exception):
@@ -69,8 +137,11 @@ def _state_key(state: str) -> str:
     return redis_key("oauth-state", sha256_hex(state))
 
 
-def begin(redirect_uri: str) -> tuple[str, str]:
-    """Start a sign-in: returns (provider authorization URL, browser-binding cookie value)."""
+def begin(redirect_uri: str, ui: bool = False) -> tuple[str, str]:
+    """Start a sign-in: returns (provider authorization URL, browser-binding cookie value).
+
+    ``ui``: started by the web UI (``POST /api/auth/login``): the callback hands the browser
+    back to the UI with a UI-session token."""
     provider = get_provider()
     state = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)
@@ -78,7 +149,7 @@ def begin(redirect_uri: str) -> tuple[str, str]:
     binding = secrets.token_urlsafe(32)
     url = provider.authorization_url(redirect_uri, state, verifier, nonce)
     record = {"provider": provider.name, "verifier": verifier, "nonce": nonce,
-              "binding": sha256_hex(binding), "redirect_uri": redirect_uri}
+              "binding": sha256_hex(binding), "redirect_uri": redirect_uri, "ui": ui}
     try:
         redis_client().set(_state_key(state), json.dumps(record),
                            ex=current_app.config["OAUTH_STATE_TTL_SECONDS"], nx=True)
@@ -112,7 +183,7 @@ def take_state(state: str | None, binding: str | None) -> dict:
 
 
 def complete(code: str, record: dict) -> ExternalUser:
-    """Exchange the code and read the user from the provider."""
+    """Exchange the code and read the user from the provider (claims checked and cleaned)."""
     return get_provider().exchange(code, record)
 
 
@@ -225,12 +296,14 @@ class OpenShiftProvider:
         name, uid = metadata.get("name"), metadata.get("uid")
         if not name or not uid:
             raise ProviderUnavailable("user API answered without metadata.name/uid")
-        return ExternalUser(
+        # The cluster owns user names (unique, set by its identity providers' mapping): they
+        # are the OpenShift account itself, so they count as verified.
+        return _checked(ExternalUser(
             provider=self.name, subject=str(uid), username=str(name),
             email=str(name) if "@" in str(name) else None,
             full_name=user.get("fullName") or None,
-            groups=tuple(str(g) for g in user.get("groups") or ()),
-        )
+            groups=_groups(user.get("groups")), username_verified=True,
+        ), {"name": name, "fullName": user.get("fullName")})
 
 
 _discovery_cache: dict[str, tuple[float, dict]] = {}
@@ -289,12 +362,16 @@ class OIDCProvider:
             userinfo = _get_json(doc["userinfo_endpoint"], token["access_token"])
             if userinfo.get("sub") == claims["sub"]:
                 groups = userinfo.get(_config("OIDC_GROUPS_CLAIM"))
-        username = claims.get("preferred_username") or claims.get("email") or claims["sub"]
-        return ExternalUser(
-            provider=self.name, subject=str(claims["sub"]), username=str(username)[:255],
-            email=claims.get("email"), full_name=claims.get("name"),
-            groups=_groups(groups),
-        )
+        # Only a verified email is trusted (kept, matched against INITIAL_ADMIN_USERS);
+        # preferred_username is the user's choice: a handle, never a proof of who they are.
+        email = claims.get("email") if claims.get("email_verified") is True else None
+        email = str(email) if isinstance(email, str) and email else None
+        username = claims.get("preferred_username") or email or claims["sub"]
+        return _checked(ExternalUser(
+            provider=self.name, subject=str(claims["sub"]), username=str(username),
+            email=email, full_name=claims.get("name"), groups=_groups(groups),
+        ), {"preferred_username": claims.get("preferred_username"), "name": claims.get("name"),
+            "email": claims.get("email")})
 
     def verify_id_token(self, id_token: str, nonce: str) -> dict:
         """Signature (JWKS), issuer, audience, authorized party, expiry and nonce."""
@@ -346,7 +423,7 @@ def _groups(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split(",") if part.strip())
     if isinstance(value, list):
-        return tuple(str(item) for item in value)
+        return tuple(str(item) for item in value[:MAX_GROUPS * 2])
     return ()
 
 

@@ -20,8 +20,11 @@ from flask_limiter import Limiter, RateLimitExceeded
 from app.auth.identity import peek_identity
 from app.errors import envelope
 
-EXEMPT_PREFIXES = ("/docs", "/metrics")
+# The web UI reads its configuration, branding and banners on every page load (static,
+# answered without the database), as upstream LiteMaaS exempts them.
+EXEMPT_PREFIXES = ("/docs", "/metrics", "/api/v1/config", "/api/v1/branding", "/api/v1/banners")
 EXEMPT_PATHS = frozenset({"/api/v1/health", "/api/v1/health/"})
+DEV_TOKEN_PATH = "/api/auth/dev-token"  # asked before every UI request in mock mode only
 
 
 def _limit_key() -> str:
@@ -46,6 +49,8 @@ def _limit() -> str:
 
 
 def _exempt() -> bool:
+    if request.path == DEV_TOKEN_PATH:
+        return current_app.config["MOCK_AUTH"]  # development only; refused (404) otherwise
     return (request.method == "OPTIONS" or request.path in EXEMPT_PATHS
             or request.path.startswith(EXEMPT_PREFIXES))
 

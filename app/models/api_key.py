@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Uuid,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, created_at, enum_check, updated_at, uuid_pk
@@ -34,6 +36,8 @@ class ApiKey(Base):
         CheckConstraint("soft_budget IS NULL OR soft_budget >= 0", name="soft_budget_non_negative"),
         CheckConstraint("tpm_limit IS NULL OR tpm_limit >= 0", name="tpm_limit_non_negative"),
         CheckConstraint("rpm_limit IS NULL OR rpm_limit >= 0", name="rpm_limit_non_negative"),
+        CheckConstraint("max_parallel_requests IS NULL OR max_parallel_requests >= 0",
+                        name="max_parallel_requests_non_negative"),
         Index("ix_api_keys_user_created", "user_id", "created_at"),
     )
 
@@ -55,6 +59,16 @@ class ApiKey(Base):
     soft_budget: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
     tpm_limit: Mapped[int | None] = mapped_column(Integer)
     rpm_limit: Mapped[int | None] = mapped_column(Integer)
+    max_parallel_requests: Mapped[int | None] = mapped_column(Integer)
+    # Per-model limits, pushed to LiteLLM as model_max_budget / model_rpm_limit / model_tpm_limit:
+    # {"model": {"budget_limit": 1.5, "time_period": "monthly"}}, {"model": 10}.
+    model_max_budget: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    model_rpm_limit: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    model_tpm_limit: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The owner's free-form metadata (description, ...), also pushed to LiteLLM's key metadata.
+    key_metadata: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -5,7 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, created_at, enum_check, updated_at, uuid_pk
@@ -19,6 +29,9 @@ class Subscription(Base):
         UniqueConstraint("user_id", "model_id", name="uq_subscriptions_user_model"),
         enum_check("status", SUBSCRIPTION_STATUSES),
         Index("ix_subscriptions_status_created", "status", "created_at"),
+        CheckConstraint("quota_requests IS NULL OR quota_requests > 0",
+                        name="quota_requests_positive"),
+        CheckConstraint("quota_tokens IS NULL OR quota_tokens > 0", name="quota_tokens_positive"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -34,6 +47,10 @@ class Subscription(Base):
         Uuid, ForeignKey("users.id", ondelete="SET NULL")
     )
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # What the subscriber asked for (the web UI sends them); informational, not enforced:
+    # limits are enforced per key in LiteLLM.
+    quota_requests: Mapped[int | None] = mapped_column(BigInteger)
+    quota_tokens: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 

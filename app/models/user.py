@@ -49,6 +49,11 @@ class User(Base):
     roles: Mapped[list[str]] = mapped_column(
         ARRAY(Text), nullable=False, server_default=text("ARRAY['user']::text[]")
     )
+    # The roles that came from the provider's groups (or INITIAL_ADMIN_USERS) at the last
+    # sign-in: they follow the groups; the other roles were granted in LiteMaaS and stay.
+    idp_roles: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), nullable=False, default=list, server_default=text("'{}'::text[]")
+    )
     is_active: Mapped[bool] = mapped_column(
         Boolean, nullable=False, default=True, server_default=text("true"), index=True
     )

@@ -11,14 +11,29 @@ from marshmallow import validate
 from app.models import PROVISIONING_STATES, ApiKey, Model, User
 from app.schemas.base import CamelSchema, PageQuerySchema, display_name, page_of
 from app.schemas.subscriptions import UserRefSchema
+from app.schemas.users import BUDGET_DURATION
 from app.services.api_keys import SORTS
 
-BUDGET_DURATION = validate.Regexp(
-    r"^(\d+(s|m|h|d|w|mo)|daily|weekly|monthly)$",
-    error="Use a LiteLLM duration: 30s, 10m, 1h, 7d, 2w, 1mo, daily, weekly or monthly")
 MONEY = validate.Range(min=0, max=1_000_000_000)
 LIMIT = validate.Range(min=0, max=2_147_483_647)
 NAME = display_name(255)
+MODEL_ID = validate.Length(min=1, max=255)
+PER_MODEL = validate.Length(max=100)
+
+
+class ModelBudgetSchema(CamelSchema):
+    budget_limit = ma.fields.Decimal(as_string=False, required=True, validate=MONEY,
+                                     allow_nan=False)
+    time_period = ma.fields.String(required=True, validate=BUDGET_DURATION)
+
+
+class KeyMetadataSchema(CamelSchema):
+    """The owner's notes on a key (what the web UI sends); kept and pushed to LiteLLM."""
+
+    description = ma.fields.String(allow_none=True, validate=validate.Length(max=1000))
+    permissions = ma.fields.List(ma.fields.String(validate=validate.Length(min=1, max=64)),
+                                 allow_none=True, validate=validate.Length(max=20))
+    rate_limit = ma.fields.Integer(allow_none=True, strict=True, validate=LIMIT)
 
 
 class ModelDetailSchema(CamelSchema):
@@ -47,6 +62,15 @@ class ApiKeySchema(CamelSchema):
     budget_duration = ma.fields.String(allow_none=True)
     tpm_limit = ma.fields.Integer(allow_none=True)
     rpm_limit = ma.fields.Integer(allow_none=True)
+    max_parallel_requests = ma.fields.Integer(allow_none=True)
+    model_max_budget = ma.fields.Dict(keys=ma.fields.String(),
+                                      values=ma.fields.Nested(ModelBudgetSchema),
+                                      allow_none=True)
+    model_rpm_limit = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(),
+                                     allow_none=True)
+    model_tpm_limit = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(),
+                                     allow_none=True)
+    metadata = ma.fields.Nested(KeyMetadataSchema, required=True)
     expires_at = ma.fields.AwareDateTime(allow_none=True)
     last_used_at = ma.fields.AwareDateTime(allow_none=True)
     revoked_at = ma.fields.AwareDateTime(allow_none=True)
@@ -85,12 +109,35 @@ class ApiKeyRotatedSchema(CamelSchema):
 class ApiKeyRevealedSchema(CamelSchema):
     id = ma.fields.UUID(required=True)
     key = ma.fields.String(required=True)
+    key_type = ma.fields.String(required=True, metadata={"example": "litellm"})
     key_prefix = ma.fields.String(required=True)
     retrieved_at = ma.fields.AwareDateTime(required=True)
 
 
-ApiKeyPageSchema = page_of(ApiKeySchema)
-AdminApiKeyPageSchema = page_of(AdminApiKeySchema)
+class ApiKeySpendResetSchema(CamelSchema):
+    id = ma.fields.UUID(required=True)
+    current_spend = ma.fields.Decimal(as_string=False, required=True)
+    reset_at = ma.fields.AwareDateTime(required=True)
+    job_id = ma.fields.UUID(required=True, metadata={
+        "description": "The job resetting the key's spend in LiteLLM"})
+
+
+ApiKeyPageSchema = page_of(ApiKeySchema, with_total=True)
+
+
+class KeyOptionSchema(CamelSchema):
+    id = ma.fields.UUID(required=True)
+    name = ma.fields.String(required=True)
+    key_alias = ma.fields.String(allow_none=True)
+    user_id = ma.fields.UUID(required=True)
+    username = ma.fields.String(required=True)
+    email = ma.fields.String(allow_none=True)
+
+
+class AdminApiKeyPageSchema(page_of(AdminApiKeySchema, "AdminApiKeyPageBaseSchema")):
+    api_keys = ma.fields.List(ma.fields.Nested(KeyOptionSchema), metadata={
+        "description": "With userIds: every key of those users (at most 1000), for the web "
+                       "UI's usage filter"})
 
 
 class ApiKeyListQuerySchema(PageQuerySchema):
@@ -103,6 +150,9 @@ class ApiKeyListQuerySchema(PageQuerySchema):
 
 class AdminApiKeyListQuerySchema(ApiKeyListQuerySchema):
     user_id = ma.fields.UUID()
+    user_ids = ma.fields.List(ma.fields.UUID(), validate=validate.Length(max=100), metadata={
+        "description": "Keys of these users (the web UI's filter; also listed in `apiKeys`)"})
+
 
 
 class _KeyLimitsSchema(CamelSchema):
@@ -111,7 +161,22 @@ class _KeyLimitsSchema(CamelSchema):
     budget_duration = ma.fields.String(allow_none=True, validate=BUDGET_DURATION)
     tpm_limit = ma.fields.Integer(allow_none=True, strict=True, validate=LIMIT)
     rpm_limit = ma.fields.Integer(allow_none=True, strict=True, validate=LIMIT)
+    max_parallel_requests = ma.fields.Integer(allow_none=True, strict=True, validate=LIMIT)
     expires_at = ma.fields.AwareDateTime(allow_none=True, default_timezone=UTC)
+    model_max_budget = ma.fields.Dict(
+        keys=ma.fields.String(validate=MODEL_ID), values=ma.fields.Nested(ModelBudgetSchema),
+        allow_none=True, validate=PER_MODEL, metadata={
+            "description": "Per-model budgets (LiteLLM model_max_budget; needs LiteLLM "
+                           "Enterprise, LITELLM_ENTERPRISE=true)"})
+    model_rpm_limit = ma.fields.Dict(
+        keys=ma.fields.String(validate=MODEL_ID),
+        values=ma.fields.Integer(strict=True, validate=validate.Range(min=1, max=2_147_483_647)),
+        allow_none=True, validate=PER_MODEL)
+    model_tpm_limit = ma.fields.Dict(
+        keys=ma.fields.String(validate=MODEL_ID),
+        values=ma.fields.Integer(strict=True, validate=validate.Range(min=1, max=2_147_483_647)),
+        allow_none=True, validate=PER_MODEL)
+    metadata = ma.fields.Nested(KeyMetadataSchema, allow_none=True)
 
     @ma.validates_schema
     def _soft_below_max(self, data, **kwargs):
@@ -154,7 +219,10 @@ def key_view(api_key: ApiKey, models: dict[str, Model], user: User | None = None
         "provisioning_error": key.provisioning_error, "max_budget": key.max_budget,
         "soft_budget": key.soft_budget, "current_spend": key.spend,
         "budget_duration": key.budget_duration, "tpm_limit": key.tpm_limit,
-        "rpm_limit": key.rpm_limit, "expires_at": key.expires_at,
+        "rpm_limit": key.rpm_limit, "max_parallel_requests": key.max_parallel_requests,
+        "model_max_budget": key.model_max_budget, "model_rpm_limit": key.model_rpm_limit,
+        "model_tpm_limit": key.model_tpm_limit, "metadata": key.key_metadata or {},
+        "expires_at": key.expires_at,
         "last_used_at": key.last_used_at, "revoked_at": key.revoked_at,
         "created_at": key.created_at, "updated_at": key.updated_at, **extra,
     }

@@ -24,8 +24,14 @@ class TokenSchema(CamelSchema):
 
 
 class MeSchema(UserSchema):
+    name = ma.fields.String(required=True, metadata={
+        "description": "The display name: fullName, else username"})
     auth_method = ma.fields.String(required=True)
-    permissions = ma.fields.List(ma.fields.String(), required=True)
+    credential = ma.fields.String(required=True, metadata={
+        "description": "session, api_key (narrow scope: the catalogue, its own usage and "
+                       "itself) or admin_api_key"})
+    permissions = ma.fields.List(ma.fields.String(), required=True, metadata={
+        "description": "What this caller, with this credential, may do"})
 
 
 class AuthConfigSchema(CamelSchema):
@@ -76,3 +82,35 @@ class SessionSchema(CamelSchema):
 
 
 SessionPageSchema = page_of(SessionSchema)
+
+
+class UiLoginSchema(CamelSchema):
+    """The web UI posts an empty object."""
+
+
+class AuthUrlSchema(CamelSchema):
+    auth_url = ma.fields.String(required=True, metadata={
+        "description": "The provider's sign-in page; the browser goes there"})
+
+
+class DevTokenRequestSchema(CamelSchema):
+    username = ma.fields.String(load_default="developer", validate=USERNAME)
+    roles = ma.fields.List(ma.fields.String(validate=validate.Length(max=64)),
+                           validate=validate.Length(max=10), metadata={
+                               "description": "Ignored: a mock user's roles are fixed here"})
+
+
+class DevTokenUserSchema(CamelSchema):
+    user_id = ma.fields.UUID(required=True)
+    username = ma.fields.String(required=True)
+    email = ma.fields.String(allow_none=True)
+    roles = ma.fields.List(ma.fields.String(), required=True)
+
+
+class DevTokenSchema(ma.Schema):
+    """snake_case, as the web UI reads it."""
+
+    access_token = ma.fields.String(required=True)
+    token_type = ma.fields.String(required=True)
+    expires_in = ma.fields.Integer(required=True)
+    user = ma.fields.Nested(DevTokenUserSchema, required=True)

@@ -56,16 +56,19 @@ class PaginationSchema(CamelSchema):
     total_pages = ma.fields.Integer(required=True)
 
 
-def page_of(item_schema: type[ma.Schema], name: str | None = None) -> type[ma.Schema]:
-    """Response schema ``{"data": [item], "pagination": {...}}`` for a list endpoint."""
-    return type(
-        name or f"{item_schema.__name__.removesuffix('Schema')}PageSchema",
-        (CamelSchema,),
-        {
-            "data": ma.fields.List(ma.fields.Nested(item_schema), required=True),
-            "pagination": ma.fields.Nested(PaginationSchema, required=True),
-        },
-    )
+def page_of(item_schema: type[ma.Schema], name: str | None = None, *,
+            with_total: bool = False) -> type[ma.Schema]:
+    """Response schema ``{"data": [item], "pagination": {...}}`` for a list endpoint;
+    ``with_total`` adds ``total`` at the top level too (the LiteMaaS web UI reads it there)."""
+    fields = {
+        "data": ma.fields.List(ma.fields.Nested(item_schema), required=True),
+        "pagination": ma.fields.Nested(PaginationSchema, required=True),
+    }
+    if with_total:
+        fields["total"] = ma.fields.Integer(required=True, metadata={
+            "description": "Same as pagination.total"})
+    return type(name or f"{item_schema.__name__.removesuffix('Schema')}PageSchema",
+                (CamelSchema,), fields)
 
 
 class JobAcceptedSchema(CamelSchema):

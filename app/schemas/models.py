@@ -83,6 +83,8 @@ ModelPageSchema = page_of(ModelSchema)
 
 
 class ModelListQuerySchema(PageQuerySchema):
+    # The web UI's key dialog asks the whole catalogue at once (limit=1000), as upstream allows.
+    limit = ma.fields.Integer(load_default=20, validate=validate.Range(min=1, max=1000))
     search = ma.fields.String(validate=validate.Length(min=1, max=200),
                               metadata={"description": "In id/name, description or provider"})
     provider = ma.fields.String(validate=validate.Length(min=1, max=64))

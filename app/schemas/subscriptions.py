@@ -1,4 +1,6 @@
-"""Subscriptions on the wire (contract §6.2, §5.9), camelCase; quotas are gone (quirk 7)."""
+"""Subscriptions on the wire (contract §6.2, §5.9), camelCase. ``quotaRequests`` and
+``quotaTokens`` are what the subscriber asked for (the web UI sends them): kept and shown, not
+enforced here (limits are enforced per key, in LiteLLM)."""
 
 from __future__ import annotations
 
@@ -12,9 +14,22 @@ from app.services.subscriptions import SORTS
 REASON = validate.Length(min=1, max=2000)
 
 
+QUOTA = validate.Range(min=1, max=9_000_000_000_000_000)
+
+
 class PricingSchema(CamelSchema):
     input_cost_per_token = ma.fields.Decimal(as_string=False, allow_none=True)
     output_cost_per_token = ma.fields.Decimal(as_string=False, allow_none=True)
+    currency = ma.fields.String(required=True, metadata={"example": "USD"})
+
+
+class UtilizationSchema(CamelSchema):
+    requests = ma.fields.Float(required=True)
+    tokens = ma.fields.Float(required=True)
+
+
+class SubscriptionMetadataSchema(CamelSchema):
+    features = ma.fields.List(ma.fields.String(), required=True)
 
 
 class SubscriptionSchema(CamelSchema):
@@ -28,8 +43,20 @@ class SubscriptionSchema(CamelSchema):
         "description": "Why the status last changed (the owner sees it too)"})
     reviewed_by = ma.fields.UUID(allow_none=True)
     reviewed_at = ma.fields.AwareDateTime(allow_none=True)
+    quota_requests = ma.fields.Integer(allow_none=True, metadata={
+        "description": "Requested by the subscriber (informational)"})
+    quota_tokens = ma.fields.Integer(allow_none=True, metadata={
+        "description": "Requested by the subscriber (informational)"})
+    used_requests = ma.fields.Integer(required=True, metadata={
+        "description": "Requests on this model in the current month (usage rollup)"})
+    used_tokens = ma.fields.Integer(required=True, metadata={
+        "description": "Tokens on this model in the current month (usage rollup)"})
+    remaining_requests = ma.fields.Integer(allow_none=True)
+    remaining_tokens = ma.fields.Integer(allow_none=True)
+    utilization_percent = ma.fields.Nested(UtilizationSchema, required=True)
     created_at = ma.fields.AwareDateTime(required=True)
     updated_at = ma.fields.AwareDateTime(required=True)
+    metadata = ma.fields.Nested(SubscriptionMetadataSchema, required=True)
     model_description = ma.fields.String(allow_none=True)
     model_context_length = ma.fields.Integer(allow_none=True)
     model_supports_vision = ma.fields.Boolean()
@@ -77,7 +104,7 @@ class HistorySchema(CamelSchema):
     data = ma.fields.List(ma.fields.Nested(HistoryEntrySchema), required=True)
 
 
-SubscriptionPageSchema = page_of(SubscriptionSchema)
+SubscriptionPageSchema = page_of(SubscriptionSchema, with_total=True)
 AdminSubscriptionPageSchema = page_of(AdminSubscriptionSchema)
 
 
@@ -102,6 +129,10 @@ class SubscriptionCreateSchema(CamelSchema):
     model_id = ma.fields.String(required=True, validate=validate.Length(min=1, max=255))
     reason = ma.fields.String(validate=REASON, metadata={
         "description": "Why you need the model (shown to the reviewing admin)"})
+    quota_requests = ma.fields.Integer(strict=True, validate=QUOTA, metadata={
+        "description": "Requests you expect to need (kept, informational)"})
+    quota_tokens = ma.fields.Integer(strict=True, validate=QUOTA, metadata={
+        "description": "Tokens you expect to need (kept, informational)"})
 
 
 class SubscriptionUpdateSchema(CamelSchema):
@@ -126,18 +157,41 @@ class ReasonRequiredSchema(CamelSchema):
 
 def pricing(model: Model) -> dict:
     return {"input_cost_per_token": model.input_cost_per_token,
-            "output_cost_per_token": model.output_cost_per_token}
+            "output_cost_per_token": model.output_cost_per_token, "currency": "USD"}
+
+
+def _quota_view(subscription: Subscription, used: tuple[int, int]) -> dict:
+    used_requests, used_tokens = used
+    quotas = (subscription.quota_requests, subscription.quota_tokens)
+
+    def remaining(quota, spent):
+        return None if quota is None else max(0, quota - spent)
+
+    def percent(quota, spent):
+        return round(100.0 * spent / quota, 2) if quota else 0.0
+
+    return {
+        "quota_requests": quotas[0], "quota_tokens": quotas[1],
+        "used_requests": used_requests, "used_tokens": used_tokens,
+        "remaining_requests": remaining(quotas[0], used_requests),
+        "remaining_tokens": remaining(quotas[1], used_tokens),
+        "utilization_percent": {"requests": percent(quotas[0], used_requests),
+                                "tokens": percent(quotas[1], used_tokens)},
+    }
 
 
 def subscription_view(subscription: Subscription, model: Model, user: User | None = None,
-                      job=None) -> dict:
-    """The wire object of a subscription with its model (and user, for admin lists)."""
+                      job=None, used: tuple[int, int] = (0, 0)) -> dict:
+    """The wire object of a subscription with its model (and user, for admin lists);
+    ``used`` is (requests, tokens) of the owner on the model this month."""
     view = {
         "id": subscription.id, "user_id": subscription.user_id,
         "model_id": subscription.model_id, "model_name": model.id,
         "provider": model.provider, "status": subscription.status,
         "status_reason": subscription.reason, "reviewed_by": subscription.reviewed_by,
         "reviewed_at": subscription.reviewed_at, "created_at": subscription.created_at,
+        **_quota_view(subscription, used),
+        "metadata": {"features": list(model.features or [])},
         "updated_at": subscription.updated_at, "model_description": model.description,
         "model_context_length": model.context_length,
         "model_supports_vision": model.supports_vision,

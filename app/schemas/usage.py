@@ -161,7 +161,11 @@ TeamUsagePageSchema = page_of(TeamUsageSchema)
 
 
 class BudgetSchema(CamelSchema):
-    max_budget = ma.fields.Decimal(as_string=False, allow_none=True)
+    max_budget = ma.fields.Decimal(as_string=False, allow_none=True, metadata={
+        "description": "The budget LiteLLM enforces: the user's own, else the platform default"})
+    max_budget_source = ma.fields.String(validate=ma.validate.OneOf(("user", "default")),
+                                         metadata={"description": "user: set for this user; "
+                                                   "default: DEFAULT_USER_MAX_BUDGET"})
     current_spend = ma.fields.Decimal(as_string=False, required=True, metadata={
         "description": "Spend of the current budget period, from the last usage rollup"})
     remaining_budget = ma.fields.Decimal(as_string=False, allow_none=True)
@@ -170,3 +174,151 @@ class BudgetSchema(CamelSchema):
         "description": "First day of the current budget period (null: lifetime budget)"})
     budget_reset_at = ma.fields.String(allow_none=True, metadata={
         "description": "First day of the next budget period"})
+
+
+# --- the web UI's dashboard and export (upstream LiteMaaS shapes) --------------------------
+
+
+class AnalyticsRequestSchema(CamelSchema):
+    """``POST /usage/analytics``: the UI's filters; you are always the user."""
+
+    start_date = ma.fields.Date(required=True)
+    end_date = ma.fields.Date(required=True)
+    model_ids = ma.fields.List(ma.fields.String(validate=MODEL_ID),
+                               validate=validate.Length(max=100))
+    provider_ids = ma.fields.List(ma.fields.String(validate=PROVIDER),
+                                  validate=validate.Length(max=50))
+    api_key_ids = ma.fields.List(ma.fields.String(validate=validate.Length(min=1, max=255)),
+                                 validate=validate.Length(max=100), metadata={
+                                     "description": "Your keys, by id or LiteLLM key alias"})
+
+
+class UsageExportQuerySchema(CamelSchema):
+    """``GET /usage/export``: your own usage as a file (the UI sends ``modelIds[]`` etc.)."""
+
+    format = ma.fields.String(load_default="csv", validate=validate.OneOf(["csv", "json"]))
+    start_date = ma.fields.Date()
+    end_date = ma.fields.Date()
+    model_ids = ma.fields.List(ma.fields.String(validate=MODEL_ID), data_key="modelIds[]",
+                               validate=validate.Length(max=100))
+    provider_ids = ma.fields.List(ma.fields.String(validate=PROVIDER), data_key="providerIds[]",
+                                  validate=validate.Length(max=50))
+    api_key_ids = ma.fields.List(ma.fields.String(validate=validate.Length(min=1, max=255)),
+                                 data_key="apiKeyIds[]", validate=validate.Length(max=100))
+
+
+class _WireSchema(ma.Schema):
+    """Field names are the wire names (upstream mixes camelCase and snake_case here)."""
+
+
+class TokenBreakdownSchema(_WireSchema):
+    total = ma.fields.Integer(required=True)
+    prompt = ma.fields.Integer(required=True)
+    completion = ma.fields.Integer(required=True)
+
+
+class CostBreakdownSchema(_WireSchema):
+    total = ma.fields.Float(required=True)
+    byProvider = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float(),
+                                required=True)
+    byModel = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float(),
+                             required=True)
+
+
+class _CountsSchema(_WireSchema):
+    requests = ma.fields.Integer(required=True)
+    tokens = ma.fields.Integer(required=True)
+    prompt_tokens = ma.fields.Integer(required=True)
+    completion_tokens = ma.fields.Integer(required=True)
+    cost = ma.fields.Float(required=True)
+
+
+class DailyUsageSchema(_CountsSchema):
+    date = ma.fields.String(required=True)
+
+
+class ModelSummarySchema(_CountsSchema):
+    modelId = ma.fields.String(required=True)
+    modelName = ma.fields.String(required=True)
+    provider = ma.fields.String(required=True)
+
+
+class UserSummarySchema(_CountsSchema):
+    userId = ma.fields.String(required=True)
+    username = ma.fields.String(required=True)
+    email = ma.fields.String(required=True)
+    role = ma.fields.String(required=True)
+
+
+class DailyModelUsageSchema(_WireSchema):
+    date = ma.fields.String(required=True)
+    models = ma.fields.List(ma.fields.Nested(ModelSummarySchema), required=True)
+
+
+class TrendSchema(_WireSchema):
+    metric = ma.fields.String(required=True)
+    current = ma.fields.Float(required=True)
+    previous = ma.fields.Float(required=True)
+    percentageChange = ma.fields.Float(required=True)
+    direction = ma.fields.String(required=True,
+                                 validate=validate.OneOf(["up", "down", "stable"]))
+
+
+class TrendsSchema(_WireSchema):
+    requestsTrend = ma.fields.Nested(TrendSchema, required=True)
+    costTrend = ma.fields.Nested(TrendSchema, required=True)
+    usersTrend = ma.fields.Nested(TrendSchema, required=True)
+    totalTokensTrend = ma.fields.Nested(TrendSchema, required=True)
+    promptTokensTrend = ma.fields.Nested(TrendSchema, required=True)
+    completionTokensTrend = ma.fields.Nested(TrendSchema, required=True)
+
+
+class TopMetricsSchema(_WireSchema):
+    topUser = ma.fields.Nested(UserSummarySchema, allow_none=True)
+    topModel = ma.fields.Nested(ModelSummarySchema, allow_none=True)
+    topApiKey = ma.fields.Dict(allow_none=True)
+
+
+class WirePeriodSchema(_WireSchema):
+    startDate = ma.fields.String(required=True)
+    endDate = ma.fields.String(required=True)
+
+
+class AnalyticsSchema(_WireSchema):
+    period = ma.fields.Nested(WirePeriodSchema, required=True)
+    totalUsers = ma.fields.Integer(required=True)
+    activeUsers = ma.fields.Integer(required=True)
+    totalRequests = ma.fields.Integer(required=True)
+    totalTokens = ma.fields.Nested(TokenBreakdownSchema, required=True)
+    totalCost = ma.fields.Nested(CostBreakdownSchema, required=True)
+    successRate = ma.fields.Float(required=True)
+    averageLatency = ma.fields.Float(required=True, metadata={
+        "description": "Not recorded by the rollup: always 0"})
+    topMetrics = ma.fields.Nested(TopMetricsSchema, required=True)
+    trends = ma.fields.Nested(TrendsSchema, required=True)
+    dailyUsage = ma.fields.List(ma.fields.Nested(DailyUsageSchema), required=True)
+    dailyModelUsage = ma.fields.List(ma.fields.Nested(DailyModelUsageSchema),
+                                     required=True)
+    topModels = ma.fields.List(ma.fields.Nested(ModelSummarySchema), required=True)
+    topUsers = ma.fields.List(ma.fields.Nested(UserSummarySchema), required=True)
+
+
+class FilterOptionsQuerySchema(DateRangeQuerySchema):
+    pass
+
+
+class FilterModelSchema(CamelSchema):
+    id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    provider = ma.fields.String(required=True)
+
+
+class FilterUserSchema(CamelSchema):
+    user_id = ma.fields.UUID(required=True)
+    username = ma.fields.String(required=True)
+    email = ma.fields.String(allow_none=True)
+
+
+class FilterOptionsSchema(CamelSchema):
+    models = ma.fields.List(ma.fields.Nested(FilterModelSchema), required=True)
+    users = ma.fields.List(ma.fields.Nested(FilterUserSchema), required=True)

@@ -31,13 +31,14 @@ from app.errors import (
 from app.extensions import db, redis_client, redis_key
 from app.litellm import LiteLLMError
 from app.models import ApiKey, ApiKeyModel, Job, Model, Subscription, User
-from app.services import audit, jobs
+from app.services import audit, jobs, key_defaults
 from app.services import key_provisioning as provisioning
 
 log = logging.getLogger(__name__)
 
 LIMIT_FIELDS = ("max_budget", "budget_duration", "soft_budget", "tpm_limit", "rpm_limit",
-                "expires_at")
+                "max_parallel_requests", "expires_at")
+PER_MODEL_FIELDS = ("model_max_budget", "model_rpm_limit", "model_tpm_limit")
 SORTS = {
     "createdAt": asc(ApiKey.created_at), "-createdAt": desc(ApiKey.created_at),
     "name": asc(ApiKey.name), "-name": desc(ApiKey.name),
@@ -60,10 +61,16 @@ class IssuedKey:
 
 def list_query(user_id: uuid.UUID | None = None, state: str | None = None,
                model_id: str | None = None, search: str | None = None,
-               sort: str = "-createdAt", is_active: bool | None = None) -> Select:
+               sort: str = "-createdAt", is_active: bool | None = None,
+               user_ids: list[uuid.UUID] | None = None,
+               key_id: uuid.UUID | None = None) -> Select:
     stmt = select(ApiKey)
+    if key_id is not None:
+        stmt = stmt.where(ApiKey.id == key_id)
     if user_id is not None:
         stmt = stmt.where(ApiKey.user_id == user_id)
+    if user_ids is not None:
+        stmt = stmt.where(ApiKey.user_id.in_(user_ids))
     if state:
         stmt = stmt.where(ApiKey.provisioning_state == state)
     if is_active is not None:
@@ -81,9 +88,49 @@ def list_query(user_id: uuid.UUID | None = None, state: str | None = None,
 
 
 def own_query(identity: Identity, **filters: Any) -> Select:
-    """The caller's own keys; an admin API key (no user) owns none."""
+    """The caller's own keys; an admin API key (no user) owns none, a user's API key only
+    itself (its scope, app.auth.permissions.API_KEY_SCOPE)."""
     stmt = list_query(identity.user_id, **filters)
+    if identity.credential == "api_key":
+        return stmt.where(ApiKey.id == identity.api_key_id)
     return stmt if identity.user_id is not None else stmt.where(false())
+
+
+def listable_owners(identity: Identity, user_id: uuid.UUID | None,
+                    user_ids: list[uuid.UUID] | None) -> list[uuid.UUID] | None:
+    """Whose keys a list may show: anyone asked for (None: everyone) for admins and readonly
+    admins; for anyone else only their own, and asking for another user's is a 403."""
+    asked = sorted({*(user_ids or ()), *((user_id,) if user_id else ())}, key=str) or None
+    if identity.can_read_all:
+        return asked
+    own = identity.user_id
+    if own is None or any(other != own for other in asked or ()):
+        raise Forbidden("You may list only your own API keys",
+                        {"requiredPermission": "admin:read"})
+    return [own]
+
+
+def credential_key(identity: Identity) -> uuid.UUID | None:
+    """The key a user's API key credential is limited to (itself), else None."""
+    return identity.api_key_id if identity.credential == "api_key" else None
+
+
+KEY_OPTIONS_LIMIT = 1000
+
+
+def key_options(user_ids: list[uuid.UUID] | None,
+                key_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
+    """The keys of these users for a filter menu (id, name, LiteLLM alias, owner)."""
+    stmt = (select(ApiKey.id, ApiKey.name, ApiKey.key_alias, User.id, User.username, User.email)
+            .join(User, User.id == ApiKey.user_id).order_by(User.username, ApiKey.name)
+            .limit(KEY_OPTIONS_LIMIT))
+    if user_ids is not None:
+        stmt = stmt.where(ApiKey.user_id.in_(user_ids))
+    if key_id is not None:
+        stmt = stmt.where(ApiKey.id == key_id)
+    return [{"id": ident, "name": name, "key_alias": alias, "user_id": owner,
+             "username": username, "email": email}
+            for ident, name, alias, owner, username, email in db.session.execute(stmt)]
 
 
 def get_visible(key_id: uuid.UUID, identity: Identity) -> ApiKey:
@@ -91,6 +138,8 @@ def get_visible(key_id: uuid.UUID, identity: Identity) -> ApiKey:
     key = db.session.get(ApiKey, key_id)
     if key is None or (key.user_id != identity.user_id and not identity.can_read_all):
         raise NotFound.resource("api_key", key_id)
+    if identity.credential == "api_key" and key.id != identity.api_key_id:
+        raise NotFound.resource("api_key", key_id)  # a key sees itself, not its siblings
     return key
 
 
@@ -192,7 +241,9 @@ def create(identity: Identity, data: dict[str, Any]) -> IssuedKey:
     in between leaves a row reconciliation can finish, never an unknown key in LiteLLM.
     """
     owner = _owner(identity)
+    data = key_defaults.with_defaults(data)
     _check_expiry(data.get("expires_at"))
+    _check_limits(data, expiry_given=True)
     _check_key_quota(owner.id)
     model_ids = check_models_allowed(owner.id, data["model_ids"])
     raw = provisioning.new_key_value()
@@ -201,7 +252,9 @@ def create(identity: Identity, data: dict[str, Any]) -> IssuedKey:
                  key_hash=provisioning.token_of(raw),
                  encrypted_key=provisioning.encrypt_for_storage(raw),
                  provisioning_state="pending",
-                 **{name: data.get(name) for name in LIMIT_FIELDS})
+                 key_metadata=_metadata(data.get("metadata")),
+                 **{name: data.get(name) for name in LIMIT_FIELDS},
+                 **{name: _per_model(data.get(name)) for name in PER_MODEL_FIELDS})
     key.key_alias = provisioning.key_alias(key.name, key.key_hash)
     key.models = [ApiKeyModel(model_id=model_id) for model_id in model_ids]
     db.session.add(key)
@@ -268,6 +321,7 @@ def update(key_id: uuid.UUID, identity: Identity, data: dict[str, Any]) -> tuple
                        {"state": key.provisioning_state})
     if "expires_at" in data:
         _check_expiry(data["expires_at"])
+    _check_limits(_after_change(key, data), expiry_given="expires_at" in data)
     changes = _apply_changes(key, data)
     if not changes:
         db.session.rollback()
@@ -299,7 +353,58 @@ def _apply_changes(key: ApiKey, data: dict[str, Any]) -> set[str]:
         if name in data and _differs(getattr(key, name), data[name]):
             setattr(key, name, data[name])
             changes.add(name)
+    for name in PER_MODEL_FIELDS:  # absent: kept; null or {}: cleared
+        wanted = _per_model(data[name]) if name in data else getattr(key, name)
+        wanted = _only_models(wanted, key.model_ids)  # a model leaving the key takes its limit
+        if wanted != getattr(key, name):
+            setattr(key, name, wanted)
+            changes.add(name)
+    if "metadata" in data and _metadata(data["metadata"]) != (key.key_metadata or {}):
+        key.key_metadata = _metadata(data["metadata"])
+        changes.add("metadata")
     return changes
+
+
+def _after_change(key: ApiKey, data: dict[str, Any]) -> dict[str, Any]:
+    """The key's limits as they would be after ``data`` (for the maximum checks)."""
+    values = {name: getattr(key, name) for name in (*LIMIT_FIELDS, *PER_MODEL_FIELDS)}
+    values["model_ids"] = key.model_ids
+    values.update({name: data[name] for name in data
+                   if name in values and name not in PER_MODEL_FIELDS})
+    for name in PER_MODEL_FIELDS:
+        values[name] = (_per_model(data[name]) if name in data
+                        else _only_models(values[name], values["model_ids"]))
+    return values
+
+
+def _check_limits(values: dict[str, Any], *, expiry_given: bool) -> None:
+    """Maximums and per-model limits; per-model budgets only on an Enterprise LiteLLM."""
+    if values.get("model_max_budget") and not current_app.config["LITELLM_ENTERPRISE"]:
+        raise Unprocessable("Per-model budgets need a LiteLLM Enterprise licence, which this "
+                            "deployment does not declare (LITELLM_ENTERPRISE)",
+                            {"field": "modelMaxBudget"}, code="ENTERPRISE_FEATURE")
+    key_defaults.check_maximums(values, expiry_given=expiry_given)
+
+
+def _per_model(limits: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Per-model limits as stored (JSON numbers; budgets as {budget_limit, time_period});
+    an empty map is no limit."""
+    if not limits:
+        return None
+    return {model: ({"budget_limit": float(limit["budget_limit"]),
+                     "time_period": limit["time_period"]} if isinstance(limit, dict) else limit)
+            for model, limit in sorted(limits.items())}
+
+
+def _only_models(limits: dict[str, Any] | None, model_ids: list[str]) -> dict[str, Any] | None:
+    if not limits:
+        return None
+    kept = {model: limit for model, limit in limits.items() if model in model_ids}
+    return kept or None
+
+
+def _metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
+    return {name: value for name, value in (metadata or {}).items() if value is not None}
 
 
 def _differs(current: Any, new: Any) -> bool:
@@ -317,6 +422,7 @@ def rotate(key_id: uuid.UUID, identity: Identity) -> IssuedKey:
     The new value is created in LiteLLM first; only then does the row switch to it, so a
     failure leaves the old key working. The old value's deletion is a job.
     """
+    jobs.check_queue_room()  # before LiteLLM makes the new value: each rotation leaves a job
     key = _get_owned(key_id, identity, lock=True)
     if key.provisioning_state != "active":
         raise Conflict(f"Only an active key can be rotated; this one is "
@@ -388,6 +494,23 @@ def _count_reveal(user_id: uuid.UUID) -> None:
         raise RateLimited(f"At most {limit} key reveals per hour",
                           {"limit": limit, "window": "1h", "retryAfter": retry_after},
                           headers={"Retry-After": str(retry_after)})
+
+
+def reset_spend(key_id: uuid.UUID, identity: Identity) -> tuple[ApiKey, Job]:
+    """Set one's active key's spend back to 0 here and, by the returned job, in LiteLLM
+    (which enforces the key's budget against it). One commit."""
+    key = _get_owned(key_id, identity, lock=True)
+    if key.provisioning_state != "active":
+        raise Conflict(f"Only an active key's spend can be reset; this one is "
+                       f"{key.provisioning_state}", {"state": key.provisioning_state})
+    previous = key.spend
+    key.spend = Decimal(0)
+    job = provisioning.create_update_job(key.id, identity.user_id, reset_spend=True)
+    audit.record("API_KEY_SPEND_RESET", "api_key", key.id,
+                 details={"previousSpend": str(previous), "keyPrefix": key.key_prefix})
+    db.session.commit()
+    jobs.publish(job)
+    return key, job
 
 
 def revoke(key_id: uuid.UUID, identity: Identity, *, as_admin: bool = False,

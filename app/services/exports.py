@@ -13,6 +13,7 @@ the file expired).
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import re
@@ -46,7 +47,7 @@ FETCH_BATCH = 5000
 _EXPORT_FILE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
                           r"\.(csv|json)(\.part)?")
 
-jobs.register_kind(EXPORT_KIND, JobKind("worker.tasks.usage.usage_export"))
+jobs.register_kind(EXPORT_KIND, JobKind("worker.tasks.usage.usage_export", coalesce=True))
 
 
 def request_export(fmt: str, usage: UsageFilter, requested_by) -> Job:
@@ -95,6 +96,26 @@ def run_export(job_id: uuid.UUID, params: dict[str, Any],
     return {"format": fmt, "rows": written, "bytes": final.stat().st_size, "file": name,
             "filename": download_name(fmt, usage), "download": f"/api/v1/jobs/{job_id}/download",
             **usage.params()}
+
+
+def stream(fmt: str, usage: UsageFilter) -> Iterator[str]:
+    """The same file as an export job writes, produced while it is sent (one's own usage is a
+    small file: the web UI downloads it directly, no job)."""
+    buffer = io.StringIO()
+    writer = _CsvWriter(buffer) if fmt == "csv" else _JsonWriter(buffer, usage)
+    for written, row in enumerate(_rows(usage), start=1):
+        writer.write(row)
+        if written % FETCH_BATCH == 0:
+            yield _drain(buffer)
+    writer.close()
+    yield _drain(buffer)
+
+
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
 
 
 def download_name(fmt: str, usage: UsageFilter) -> str:

@@ -36,6 +36,7 @@ from app.auth import api_keys as api_key_cache
 from app.errors import AppError
 from app.extensions import db, redis_client, redis_key
 from app.litellm import LiteLLMClient, LiteLLMError, LiteLLMNotFound
+from app.litellm.durations import litellm_duration
 from app.models import ApiKey, ApiKeyModel, Model, Subscription, User
 from app.services import audit, jobs, litellm_accounts
 from app.services.jobs import JobKind
@@ -51,11 +52,13 @@ _FORGET = "litemaas_forget_api_key_hashes"
 
 jobs.register_kind("provision_key", JobKind("worker.tasks.provisioning.keys.provision_key",
                                             single_flight=True))
-jobs.register_kind("update_key", JobKind("worker.tasks.provisioning.keys.update_key"))
+jobs.register_kind("update_key", JobKind("worker.tasks.provisioning.keys.update_key",
+                                         coalesce=True))
 jobs.register_kind("revoke_key", JobKind("worker.tasks.provisioning.keys.revoke_key",
                                          single_flight=True))
 jobs.register_kind("remove_models_from_keys",
-                   JobKind("worker.tasks.provisioning.keys.remove_models_from_keys"))
+                   JobKind("worker.tasks.provisioning.keys.remove_models_from_keys",
+                           coalesce=True))
 
 
 class LiteLLMRefused(AppError):
@@ -89,14 +92,20 @@ def _storage_cipher() -> Fernet | None:
     return Fernet(configured) if configured else None
 
 
+DEV_TRANSIT_SEED = b"litemaas-development-only-transit-key"
+
+
 def _transit_cipher() -> Fernet:
-    """Encrypts values held in Redis: ENCRYPTION_KEY, else a key derived from JWT_SECRET."""
-    configured = _storage_cipher()
-    if configured is not None:
-        return configured
-    secret = current_app.config["JWT_SECRET"].encode()
-    derived = hashlib.sha256(b"litemaas-pending-api-key:" + secret).digest()
-    return Fernet(base64.urlsafe_b64encode(derived))
+    """Encrypts key values held in Redis: TRANSIT_ENCRYPTION_KEY, else ENCRYPTION_KEY (one of
+    them is required in production). Never derived from JWT_SECRET: a token-signing secret is
+    not an encryption key. Development and tests without either use a fixed, public key."""
+    configured = (current_app.config.get("TRANSIT_ENCRYPTION_KEY")
+                  or current_app.config.get("ENCRYPTION_KEY"))
+    if configured:
+        return Fernet(configured)
+    if current_app.config["APP_ENV"] == "production":  # settings refuse this; never guess
+        raise RuntimeError("TRANSIT_ENCRYPTION_KEY (or ENCRYPTION_KEY) is required")
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(DEV_TRANSIT_SEED).digest()))
 
 
 def reveal_enabled() -> bool:
@@ -175,18 +184,32 @@ def desired_state(key: ApiKey, owner: User) -> dict[str, Any]:
     """What LiteLLM must hold for this key. A key without models, or of an inactive owner, is
     blocked: LiteLLM would read an empty model list as access to every model."""
     models = sorted(key.model_ids)
-    return {
+    state = {
         "user_id": str(key.user_id),
         "key_alias": key.key_alias,
         "models": models or [NO_MODELS],
         "max_budget": _money(key.max_budget),
         "soft_budget": _money(key.soft_budget),
-        "budget_duration": key.budget_duration,
+        "budget_duration": litellm_duration(key.budget_duration),
         "tpm_limit": key.tpm_limit,
         "rpm_limit": key.rpm_limit,
         "blocked": not models or not owner.is_active,
-        "metadata": {"litemaas_key_id": str(key.id), "created_by": "litemaas"},
+        # The owner's metadata first: our identifiers always win.
+        "metadata": {**(key.key_metadata or {}), "litemaas_key_id": str(key.id),
+                     "created_by": "litemaas"},
+        # LiteLLM keeps these two in the key's metadata; sent every time, so a cleared map
+        # clears them (/key/update replaces the metadata).
+        "model_rpm_limit": dict(key.model_rpm_limit or {}),
+        "model_tpm_limit": dict(key.model_tpm_limit or {}),
     }
+    if key.max_parallel_requests is not None:
+        state["max_parallel_requests"] = key.max_parallel_requests
+    if key.model_max_budget:  # an Enterprise feature of LiteLLM: only sent when set
+        state["model_max_budget"] = {
+            model: {"budget_limit": float(limit["budget_limit"]),
+                    "time_period": litellm_duration(limit["time_period"])}
+            for model, limit in key.model_max_budget.items()}
+    return state
 
 
 def _generate_payload(key: ApiKey, owner: User, raw_key: str) -> dict[str, Any]:
@@ -212,6 +235,8 @@ def drift(key: ApiKey, owner: User, row: dict[str, Any]) -> list[str]:
     for name in ("max_budget", "tpm_limit", "rpm_limit"):
         if not _same_number(row.get(name), desired[name]):
             changed.append(name)
+    if not _same_number(litellm_soft_budget(row), desired["soft_budget"]):
+        changed.append("soft_budget")
     # LiteLLM's /key/update cannot clear a budget_duration: only a set one is compared.
     wanted_duration = desired["budget_duration"]
     if wanted_duration is not None and row.get("budget_duration") != wanted_duration:
@@ -223,6 +248,15 @@ def drift(key: ApiKey, owner: User, row: dict[str, Any]) -> list[str]:
     if not _same_expiry(row.get("expires"), key.expires_at):
         changed.append("expires")
     return changed
+
+
+def litellm_soft_budget(row: dict[str, Any]) -> Any:
+    """A key's soft budget as LiteLLM keeps it: in the linked budget table
+    (``litellm_budget_table``), not on the key row, whose ``soft_budget`` stays null."""
+    table = row.get("litellm_budget_table")
+    if isinstance(table, dict) and "soft_budget" in table:
+        return table["soft_budget"]
+    return row.get("soft_budget")
 
 
 def _same_number(left: Any, right: Any) -> bool:
@@ -333,11 +367,12 @@ class PushOutcome:
     reason: str | None = None
 
 
-def push(key: ApiKey, owner: User) -> PushOutcome:
+def push(key: ApiKey, owner: User, *, reset_spend: bool = False) -> PushOutcome:
     """Make LiteLLM hold this active key as we do; a key LiteLLM lost is re-created from its
     encrypted copy, or marked failed when no copy exists."""
+    extra = {"spend": 0.0} if reset_spend else {}
     try:
-        litellm().key_update(**_update_payload(key, owner))
+        litellm().key_update(**_update_payload(key, owner), **extra)
         return PushOutcome("updated")
     except LiteLLMNotFound:
         return recreate_or_fail(key, owner)
@@ -431,13 +466,14 @@ def activate(key: ApiKey) -> None:
     audit.record("API_KEY_PROVISIONED", "api_key", key.id, details={"keyPrefix": key.key_prefix})
 
 
-def push_key(key_id: uuid.UUID) -> dict[str, Any]:
-    """Push an active key's row to LiteLLM (after an edit); commits."""
+def push_key(key_id: uuid.UUID, reset_spend: bool = False) -> dict[str, Any]:
+    """Push an active key's row to LiteLLM (after an edit; ``reset_spend`` also sets its spend
+    counter back to 0); commits."""
     key = lock_key(key_id)
     if key is None or key.provisioning_state != "active":
         db.session.rollback()
         return {"keyId": str(key_id), "skipped": key.provisioning_state if key else "deleted"}
-    outcome = push(key, db.session.get(User, key.user_id))
+    outcome = push(key, db.session.get(User, key.user_id), reset_spend=reset_spend)
     if outcome.action == "updated":
         audit.record("API_KEY_PUSHED", "api_key", key.id, details={"models": key.model_ids})
     db.session.commit()
@@ -531,8 +567,12 @@ def enforce_model_access(model_ids: list[str] | None = None, user_id: uuid.UUID 
 # -- enqueueing (caller commits, then publishes) ----------------------------------------------
 
 
-def create_update_job(key_id: uuid.UUID, requested_by: uuid.UUID | None):
-    job, _ = jobs.create("update_key", {"keyId": str(key_id)}, requested_by=requested_by)
+def create_update_job(key_id: uuid.UUID, requested_by: uuid.UUID | None, *,
+                      reset_spend: bool = False):
+    params: dict[str, Any] = {"keyId": str(key_id)}
+    if reset_spend:
+        params["resetSpend"] = True
+    job, _ = jobs.create("update_key", params, requested_by=requested_by)
     return job
 
 

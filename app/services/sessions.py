@@ -80,19 +80,57 @@ def _claims(user: User, session_id: uuid.UUID) -> dict:
             "username": user.username}
 
 
-def start(user: User, ip: str | None, user_agent: str | None) -> dict:
-    """Open a session and return the token pair; the caller commits."""
-    ttl = current_app.config["JWT_REFRESH_TTL_SECONDS"]
+def _open(user: User, ip: str | None, user_agent: str | None, ttl: int,
+          kind: str = "api") -> UserSession:
     session = UserSession(
         id=uuid.uuid4(),
         user_id=user.id,
-        refresh_jti=uuid.uuid4().hex,
+        refresh_jti=f"{kind}-{uuid.uuid4().hex}",
         ip_address=ip,
         user_agent=(user_agent or "")[:512] or None,
         expires_at=datetime.now(UTC) + timedelta(seconds=ttl),
     )
     db.session.add(session)
+    return session
+
+
+def start(user: User, ip: str | None, user_agent: str | None) -> dict:
+    """Open a session and return the token pair; the caller commits."""
+    session = _open(user, ip, user_agent, current_app.config["JWT_REFRESH_TTL_SECONDS"])
     return token_pair(user, session)
+
+
+def start_ui(user: User, ip: str | None, user_agent: str | None, kind: str = "ui") -> dict:
+    """Open a web UI session: one token, no refresh token, living ``UI_SESSION_TTL_SECONDS``
+    (the UI never refreshes). Every request still checks the session, so logout,
+    deactivation and role changes end it at once. The caller commits."""
+    session = _open(user, ip, user_agent, current_app.config["UI_SESSION_TTL_SECONDS"], kind)
+    return ui_token(user, session)
+
+
+def ui_token(user: User, session: UserSession) -> dict:
+    """An access token for a UI session, valid until the session expires."""
+    remaining = round((session.expires_at - datetime.now(UTC)).total_seconds())
+    token = create_access_token(identity=str(user.id),
+                                additional_claims=_claims(user, session.id),
+                                expires_delta=timedelta(seconds=max(remaining, 1)))
+    return {"access_token": token, "token_type": "Bearer", "expires_in": max(remaining, 1),
+            "session_id": session.id}
+
+
+DEV_SESSION_KIND = "dev"
+
+
+def reusable_dev_session(user: User, min_remaining_seconds: int = 3600) -> UserSession | None:
+    """A live development (mock dev-token) session of the user with time left, if any: the UI
+    asks a dev token before every request, which must not open a session each time."""
+    return db.session.scalar(
+        select(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None),
+               UserSession.refresh_jti.startswith(f"{DEV_SESSION_KIND}-"),
+               UserSession.expires_at > datetime.now(UTC)
+               + timedelta(seconds=min_remaining_seconds))
+        .order_by(desc(UserSession.created_at)).limit(1))
 
 
 def token_pair(user: User, session: UserSession) -> dict:

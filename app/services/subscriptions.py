@@ -5,7 +5,9 @@ Statuses: ``active``, ``pending`` (restricted model, waiting for review), ``deni
 ``subscription_status_history`` row and an audit row in the same transaction. Losing access
 (cancel, deny, suspend) strips the model from the owner's keys through a job
 (``remove_models_from_keys``) committed together with the change. Nobody approves their own
-request, admins included.
+request, admins included: a grant names a signed-in reviewer (an admin API key, which is nobody
+in particular, cannot approve), and flipping a model's ``restricted`` flag grants nothing to
+the admin who flips it (see ``restriction_changed``).
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, asc, desc, false, select
+from sqlalchemy import Select, asc, desc, false, func, select, tuple_
 
 from app.auth.identity import Identity
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.extensions import db
-from app.models import Job, Model, Subscription, SubscriptionStatusHistory, User
+from app.models import Job, Model, Subscription, SubscriptionStatusHistory, UsageDaily, User
 from app.services import audit, jobs
 from app.services import key_provisioning as provisioning
 
@@ -74,6 +76,23 @@ def get_visible(subscription_id: uuid.UUID, identity: Identity) -> Subscription:
                                 and not identity.can_read_all):
         raise NotFound.resource("subscription", subscription_id)
     return subscription
+
+
+def used_this_month(subscriptions: list[Subscription]) -> dict[tuple, tuple[int, int]]:
+    """(requests, tokens) of each subscriber on the subscribed model this calendar month (UTC),
+    from the usage rollup, keyed by (user_id, model_id); one query for a page."""
+    pairs = {(s.user_id, s.model_id) for s in subscriptions}
+    if not pairs:
+        return {}
+    first = datetime.now(UTC).date().replace(day=1)
+    rows = db.session.execute(
+        select(UsageDaily.user_id, UsageDaily.model_id, func.sum(UsageDaily.requests),
+               func.sum(UsageDaily.total_tokens))
+        .where(UsageDaily.day >= first,
+               tuple_(UsageDaily.user_id, UsageDaily.model_id).in_(sorted(pairs, key=str)))
+        .group_by(UsageDaily.user_id, UsageDaily.model_id))
+    return {(user_id, model_id): (int(requests or 0), int(tokens or 0))
+            for user_id, model_id, requests, tokens in rows}
 
 
 def model_of(subscription: Subscription) -> Model:
@@ -151,9 +170,11 @@ def _require_available(model: Model) -> None:
 # -- user actions -----------------------------------------------------------------------------
 
 
-def create(identity: Identity, model_id: str, reason: str | None = None) -> Subscription:
+def create(identity: Identity, model_id: str, reason: str | None = None,
+           quotas: dict[str, int] | None = None) -> Subscription:
     """Subscribe: ``active`` for an unrestricted model, ``pending`` for a restricted one. A
-    cancelled or denied subscription is requested again on the same row. One commit."""
+    cancelled or denied subscription is requested again on the same row. ``quotas``
+    (quota_requests, quota_tokens) are kept as asked. One commit."""
     if identity.user_id is None:
         raise Forbidden("An admin API key has no user to subscribe; sign in as a user")
     model = db.session.get(Model, model_id)
@@ -178,6 +199,8 @@ def create(identity: Identity, model_id: str, reason: str | None = None) -> Subs
         raise Conflict("You already have a subscription to this model",
                        {"subscriptionId": str(subscription.id), "status": subscription.status},
                        code="ALREADY_EXISTS")
+    for name, value in (quotas or {}).items():
+        setattr(subscription, name, value)
     db.session.commit()
     return subscription
 
@@ -219,10 +242,33 @@ def update(subscription_id: uuid.UUID, identity: Identity,
     return subscription, None
 
 
+def request_review(subscription_id: uuid.UUID, identity: Identity) -> Subscription:
+    """The owner asks an admin to look again at a denied request (denied → pending); asking
+    while it is pending is a no-op. One commit."""
+    subscription = _own_locked(subscription_id, identity)
+    if subscription.status == "pending":
+        db.session.rollback()
+        return subscription
+    _require_status(subscription, ("denied",), "sent for review again")
+    model = model_of(subscription)
+    _require_available(model)
+    subscription.reviewed_by = subscription.reviewed_at = None
+    _change(subscription, "pending" if model.restricted else "active", identity,
+            "SUBSCRIPTION_REVIEW_REQUESTED", None)
+    db.session.commit()
+    return subscription
+
+
 # -- admin actions ----------------------------------------------------------------------------
 
 
 def _refuse_own(subscription: Subscription, identity: Identity, verb: str) -> None:
+    if identity.user_id is None:  # an admin API key: whoever holds it may be the requester
+        audit.record_now("SUBSCRIPTION_SELF_REVIEW_REFUSED", "subscription", subscription.id,
+                         success=False, details={"action": verb, "reason": "admin_api_key"})
+        raise Forbidden(f"An admin API key cannot {verb} a subscription; a signed-in admin "
+                        "other than the requester must", {"subscriptionId": str(subscription.id)},
+                        code="REVIEWER_REQUIRED")
     if subscription.user_id == identity.user_id:
         audit.record_now("SUBSCRIPTION_SELF_REVIEW_REFUSED", "subscription", subscription.id,
                          success=False, details={"action": verb})
@@ -272,3 +318,41 @@ def reactivate(subscription_id: uuid.UUID, identity: Identity,
     _change(subscription, "active", identity, "SUBSCRIPTION_REACTIVATED", reason, reviewed=True)
     db.session.commit()
     return subscription
+
+
+# -- the model's restricted flag changed --------------------------------------------------------
+
+
+def restriction_changed(model: Model, identity: Identity) -> Job | None:
+    """Follow a flip of ``model.restricted`` (in the caller's unit of work; it commits, then
+    publishes the returned job).
+
+    Now open: pending requests are granted, reviewed by the admin who opened the model, except
+    that admin's own (and all of them when an admin API key flips it): those still need another
+    admin. Now restricted: active subscriptions that no admin ever reviewed (taken while the
+    model was open) wait for approval again and the model leaves their keys, so opening a model
+    for a moment cannot hand anyone, the flipping admin included, lasting access.
+    """
+    if not model.restricted:
+        for subscription in _locked_with_status(model.id, "pending"):
+            if identity.user_id is None or subscription.user_id == identity.user_id:
+                audit.record("SUBSCRIPTION_SELF_REVIEW_REFUSED", "subscription", subscription.id,
+                             success=False, details={"action": "unrestrict_model"})
+                continue
+            _change(subscription, "active", identity, "SUBSCRIPTION_APPROVED",
+                    "Model restriction removed", reviewed=True)
+        return None
+    unreviewed = [s for s in _locked_with_status(model.id, "active") if s.reviewed_by is None]
+    for subscription in unreviewed:
+        _change(subscription, "pending", identity, "SUBSCRIPTION_REQUIRES_APPROVAL",
+                "Model now requires approval")
+    if not unreviewed:
+        return None
+    return provisioning.create_access_job([model.id], None, identity.user_id)
+
+
+def _locked_with_status(model_id: str, status: str) -> list[Subscription]:
+    return list(db.session.scalars(
+        select(Subscription).where(Subscription.model_id == model_id,
+                                   Subscription.status == status)
+        .order_by(Subscription.id).with_for_update()))

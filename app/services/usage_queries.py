@@ -24,6 +24,7 @@ from sqlalchemy import (
     desc,
     func,
     literal_column,
+    or_,
     select,
 )
 
@@ -56,11 +57,16 @@ class UsageFilter:
     api_key_id: uuid.UUID | None = None
     model_id: str | None = None
     provider: str | None = None
+    # any-of filters (the web UI's multi-selects); empty: no filter
+    model_ids: tuple[str, ...] = ()
+    provider_ids: tuple[str, ...] = ()
+    api_key_ids: tuple[uuid.UUID, ...] = ()
 
     @property
     def table(self) -> Table:
         """usage_daily when a user, team or key is asked for; the daily totals otherwise."""
-        return ROWS if (self.user_id or self.team_id or self.api_key_id) else TOTALS
+        scoped = self.user_id or self.team_id or self.api_key_id or self.api_key_ids
+        return ROWS if scoped else TOTALS
 
     def conditions(self, table: Table | None = None) -> list:
         table = self.table if table is None else table
@@ -69,6 +75,10 @@ class UsageFilter:
             value = getattr(self, name)
             if value is not None:
                 conditions.append(table.c[name] == value)
+        for name, column in (("model_ids", "model_id"), ("provider_ids", "provider"),
+                             ("api_key_ids", "api_key_id")):
+            if getattr(self, name):
+                conditions.append(table.c[column].in_(getattr(self, name)))
         return conditions
 
     def period(self) -> dict[str, str]:
@@ -115,9 +125,15 @@ def usage_filter(query: dict[str, Any], **scope: Any) -> UsageFilter:
 
 
 def own_filter(identity: Identity, query: dict[str, Any]) -> UsageFilter:
-    """The caller's own usage; an ``apiKeyId`` of someone else's key is a 404."""
+    """The caller's own usage; an ``apiKeyId`` of someone else's key is a 404. A user's API
+    key used as the credential sees its own usage only."""
     user_id = identity.user_id or NO_USER
     key_id = query.get("api_key_id")
+    if identity.credential == "api_key":
+        if key_id is not None and key_id != identity.api_key_id:
+            raise NotFound.resource("api_key", key_id)
+        query = {**query, "api_key_id": identity.api_key_id}
+        key_id = identity.api_key_id
     if key_id is not None and db.session.scalar(
             select(ApiKey.id).where(ApiKey.id == key_id, ApiKey.user_id == user_id)) is None:
         raise NotFound.resource("api_key", key_id)
@@ -274,3 +290,189 @@ def _page(stmt: Select, page: Page, tie_breaker, identity_of) -> dict[str, Any]:
     result = paginate(stmt, page.page, page.limit, scalars=False)
     result["data"] = [{**identity_of(row), "metrics": metrics_of(row)} for row in result["data"]]
     return result
+
+
+# --- the web UI's dashboard (POST /usage/analytics) -----------------------------------------
+
+
+def own_analytics_filter(identity: Identity, query: dict[str, Any]) -> UsageFilter:
+    """The caller's usage narrowed by the UI's multi-selects; ``apiKeyIds`` are the caller's
+    keys by id or LiteLLM alias (as upstream sends them); anyone else's is a 404."""
+    user_id = identity.user_id or NO_USER
+    start, end = date_range(query["start_date"], query["end_date"])
+    key_ids = own_key_ids(user_id, query.get("api_key_ids") or ())
+    if identity.credential == "api_key":  # a user's API key sees its own usage only
+        if any(key_id != identity.api_key_id for key_id in key_ids):
+            raise NotFound("Some API keys are not this key", {"resource": "api_key"})
+        key_ids = (identity.api_key_id,)
+    return UsageFilter(start, end, user_id=user_id,
+                       model_ids=tuple(sorted(set(query.get("model_ids") or ()))),
+                       provider_ids=tuple(sorted(set(query.get("provider_ids") or ()))),
+                       api_key_ids=key_ids)
+
+
+def own_key_ids(user_id: uuid.UUID, wanted: list[str] | tuple[str, ...]) -> tuple[uuid.UUID, ...]:
+    wanted = sorted(set(wanted))
+    if not wanted:
+        return ()
+    ids = [value for value in (_uuid_or_none(w) for w in wanted) if value is not None]
+    rows = db.session.execute(select(ApiKey.id, ApiKey.key_alias).where(
+        ApiKey.user_id == user_id, or_(ApiKey.id.in_(ids), ApiKey.key_alias.in_(wanted)))).all()
+    known = {str(key_id) for key_id, _ in rows} | {alias for _, alias in rows}
+    unknown = [value for value in wanted if value not in known]
+    if unknown:
+        raise NotFound("Some API keys are not yours", {"resource": "api_key",
+                                                       "apiKeyIds": unknown[:20]})
+    return tuple(sorted({key_id for key_id, _ in rows}, key=str))
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def analytics(usage: UsageFilter, user: User | None) -> dict[str, Any]:
+    """One user's dashboard, shaped as upstream LiteMaaS answers it: totals, the trend of each
+    against the previous period of the same length, cost by model and provider, per day, per
+    day and model, and top models. Two queries on the (user, day) index."""
+    days = (usage.end - usage.start).days + 1
+    previous = UsageFilter(usage.start - timedelta(days=days), usage.start - timedelta(days=1),
+                           **{name: getattr(usage, name) for name in (
+                               "user_id", "model_ids", "provider_ids", "api_key_ids")})
+    before = totals(previous)
+    rows = db.session.execute(
+        select(ROWS.c.day, ROWS.c.model_id, func.max(ROWS.c.provider).label("provider"),
+               *_sums(ROWS))
+        .where(*usage.conditions(ROWS)).group_by(ROWS.c.day, ROWS.c.model_id)
+        .order_by(ROWS.c.day, ROWS.c.model_id)).all()
+    now = _Tally()
+    per_day: dict[date, _Tally] = {}
+    per_day_model: dict[date, list[dict[str, Any]]] = {}
+    per_model: dict[str, _Tally] = {}
+    providers: dict[str, str] = {}
+    cost_by_provider: dict[str, float] = {}
+    for row in rows:
+        now.add(row)
+        per_day.setdefault(row.day, _Tally()).add(row)
+        per_model.setdefault(row.model_id, _Tally()).add(row)
+        providers[row.model_id] = row.provider or "unknown"
+        cost_by_provider[row.provider or "unknown"] = (
+            cost_by_provider.get(row.provider or "unknown", 0.0) + float(row.spend))
+        per_day_model.setdefault(row.day, []).append(
+            _model_summary(row.model_id, row.provider, _Tally().add(row)))
+    top_models = sorted((_model_summary(model, providers[model], tally)
+                         for model, tally in per_model.items()),
+                        key=lambda item: (-item["cost"], -item["requests"], item["modelId"]))
+    active = 1 if now.requests else 0
+    user_summary = None
+    if user is not None and now.requests:
+        user_summary = {"userId": str(user.id), "username": user.username,
+                        "email": user.email or "", "role": _role(user),
+                        **_counts(now)}
+    return {
+        "period": {"startDate": usage.start.isoformat(), "endDate": usage.end.isoformat()},
+        "totalUsers": active, "activeUsers": active,
+        "totalRequests": now.requests,
+        "totalTokens": {"total": now.total, "prompt": now.prompt,
+                        "completion": now.completion},
+        "totalCost": {"total": float(now.spend),
+                      "byProvider": {k: round(v, 8) for k, v in cost_by_provider.items()},
+                      "byModel": {model: float(t.spend) for model, t in per_model.items()}},
+        "successRate": round(100 * now.successful / now.requests, 2) if now.requests else 0,
+        "averageLatency": 0,
+        "topMetrics": {"topUser": user_summary, "topModel": top_models[0] if top_models else None,
+                       "topApiKey": None},
+        "trends": {
+            "requestsTrend": trend("requests", now.requests, before["requests"]),
+            "costTrend": trend("cost", float(now.spend), float(before["spend"])),
+            "usersTrend": trend("users", active, 1 if before["requests"] else 0),
+            "totalTokensTrend": trend("totalTokens", now.total, before["total_tokens"]),
+            "promptTokensTrend": trend("promptTokens", now.prompt, before["prompt_tokens"]),
+            "completionTokensTrend": trend("completionTokens", now.completion,
+                                           before["completion_tokens"]),
+        },
+        "dailyUsage": [{"date": day.isoformat(), **_counts(per_day.get(day, _Tally()))}
+                       for day in (usage.start + timedelta(days=n) for n in range(days))],
+        "dailyModelUsage": [{"date": day.isoformat(), "models": models}
+                            for day, models in sorted(per_day_model.items())],
+        "topModels": top_models[:10],
+        "topUsers": [user_summary] if user_summary else [],
+    }
+
+
+TREND_STABLE_PERCENT = 1.0  # upstream's default stability threshold
+
+
+def trend(metric: str, current: float, previous: float) -> dict[str, Any]:
+    """Upstream's trend: percent change against the previous period; within ±1 % is stable;
+    from nothing to something is +100 %."""
+    if not previous:
+        change = 100.0 if current else 0.0
+    else:
+        change = round(100.0 * (float(current) - float(previous)) / float(previous), 2)
+    direction = ("stable" if abs(change) <= TREND_STABLE_PERCENT
+                 else "up" if change > 0 else "down")
+    return {"metric": metric, "current": current, "previous": previous,
+            "percentageChange": change, "direction": direction}
+
+
+class _Tally:
+    __slots__ = ("completion", "prompt", "requests", "spend", "successful", "total")
+
+    def __init__(self) -> None:
+        self.requests = self.successful = self.prompt = self.completion = self.total = 0
+        self.spend = Decimal(0)
+
+    def add(self, row: Any) -> _Tally:
+        self.requests += row.requests
+        self.successful += row.successful_requests
+        self.prompt += row.prompt_tokens
+        self.completion += row.completion_tokens
+        self.total += row.total_tokens
+        self.spend += Decimal(row.spend)
+        return self
+
+
+def _counts(tally: _Tally) -> dict[str, Any]:
+    return {"requests": tally.requests, "tokens": tally.total, "prompt_tokens": tally.prompt,
+            "completion_tokens": tally.completion, "cost": float(tally.spend)}
+
+
+def _model_summary(model_id: str, provider: str | None, tally: _Tally) -> dict[str, Any]:
+    return {"modelId": model_id, "modelName": model_id, "provider": provider or "unknown",
+            **_counts(tally)}
+
+
+def _role(user: User) -> str:
+    roles = list(user.roles or [])
+    return next((role for role in ("admin", "admin-readonly") if role in roles), "user")
+
+
+def filter_options(identity: Identity, start: date | None, end: date | None) -> dict[str, Any]:
+    """Models (and users) with usage in the range, for the UI's filter menus: everyone's for
+    admins and readonly admins, the caller's own for anyone else."""
+    start, end = date_range(start, end)
+    if identity.can_read_all:
+        models = db.session.execute(
+            select(TOTALS.c.model_id, func.max(TOTALS.c.provider))
+            .where(TOTALS.c.day.between(start, end)).group_by(TOTALS.c.model_id)
+            .order_by(TOTALS.c.model_id)).all()
+        users = db.session.execute(
+            select(User.id, User.username, User.email).where(User.id.in_(
+                select(ROWS.c.user_id).where(ROWS.c.day.between(start, end)).distinct()))
+            .order_by(User.username)).all()
+    else:  # a user's API key: its own usage only
+        own = UsageFilter(start, end, user_id=identity.user_id or NO_USER,
+                          api_key_ids=((identity.api_key_id,)
+                                       if identity.credential == "api_key" else ()))
+        models = db.session.execute(
+            select(ROWS.c.model_id, func.max(ROWS.c.provider)).where(*own.conditions(ROWS))
+            .group_by(ROWS.c.model_id).order_by(ROWS.c.model_id)).all()
+        users = db.session.execute(select(User.id, User.username, User.email)
+                                   .where(User.id == own.user_id)).all()
+    return {"models": [{"id": model, "name": model, "provider": provider or "unknown"}
+                       for model, provider in models],
+            "users": [{"user_id": user_id, "username": username, "email": email}
+                      for user_id, username, email in users]}

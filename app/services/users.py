@@ -136,6 +136,8 @@ def update(user_id: uuid.UUID, changes: dict[str, Any], actor) -> tuple[User, Jo
     _guard_last_admin(user, roles, is_active)
     for name in diff:
         setattr(user, name, changes[name])
+    if "roles" in diff:  # roles added here are LiteMaaS grants; removed ones are gone
+        user.idp_roles = [role for role in user.idp_roles or () if role in user.roles]
     access_changed = "roles" in diff or "is_active" in diff
     revoked: list[uuid.UUID] = []
     if access_changed:

@@ -4,9 +4,11 @@ user), then an OpenAI-shaped answer whose cost is charged to the key, its user a
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 
 from flask import Blueprint, Response, jsonify
@@ -49,7 +51,12 @@ def chat_completions() -> Response:
         usage = _usage(model, messages, body.get("max_tokens"))
         if key is not None:
             record_usage(state, key, model, now().date(), usage)
-        response = jsonify(_completion(model_name, usage))
+        if body.get("stream") is True:
+            include_usage = (body.get("stream_options") or {}).get("include_usage") is True
+            response = Response(_stream(model_name, usage, include_usage),
+                                mimetype="text/event-stream")
+        else:
+            response = jsonify(_completion(model_name, usage))
         response.headers["x-litellm-response-cost"] = repr(usage.spend)
         response.headers["x-litellm-model-id"] = model["model_info"]["id"]
         return response
@@ -113,9 +120,39 @@ def _completion(model_name: str, usage: Usage) -> dict:
         "id": f"chatcmpl-{uuid.uuid4()}", "created": int(time.time()), "model": model_name,
         "object": "chat.completion", "system_fingerprint": None,
         "choices": [{"finish_reason": "stop", "index": 0, "message": {
-            "content": f"This is a simulated answer from {model_name}.", "role": "assistant",
+            "content": _answer(model_name), "role": "assistant",
             "tool_calls": None, "function_call": None}}],
         "usage": {"completion_tokens": usage.completion_tokens,
                   "prompt_tokens": usage.prompt_tokens,
                   "total_tokens": usage.prompt_tokens + usage.completion_tokens},
     }
+
+
+def _stream(model_name: str, usage: Usage, include_usage: bool) -> Iterator[str]:
+    """OpenAI's server-sent events as LiteLLM relays them: a role chunk, one chunk per word,
+    a chunk with finish_reason, the usage chunk when asked for, then ``[DONE]``."""
+    ident, created = f"chatcmpl-{uuid.uuid4()}", int(time.time())
+
+    def chunk(delta: dict, finish: str | None = None, **extra) -> str:
+        body = {"id": ident, "created": created, "model": model_name,
+                "object": "chat.completion.chunk", "system_fingerprint": None,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+        return f"data: {json.dumps(body)}\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
+    words = _answer(model_name).split(" ")
+    for index, word in enumerate(words):
+        yield chunk({"content": word if index == 0 else f" {word}"})
+    yield chunk({}, "stop")
+    if include_usage:
+        body = json.loads(chunk({})[6:])
+        body["choices"] = []
+        body["usage"] = {"completion_tokens": usage.completion_tokens,
+                         "prompt_tokens": usage.prompt_tokens,
+                         "total_tokens": usage.prompt_tokens + usage.completion_tokens}
+        yield f"data: {json.dumps(body)}\n\n"
+    yield "data: [DONE]\n\n"
+
+
+def _answer(model_name: str) -> str:
+    return f"This is a simulated answer from {model_name}."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
+from litellm_sim.auth import virtual_key
 from litellm_sim.catalog import load_fixture
 from litellm_sim.web import sim_state
 
@@ -28,9 +29,15 @@ def model_info() -> Response:
 @blueprint.get("/v1/models")
 @blueprint.get("/models")
 def models() -> Response:
+    """Every model for the master key; a virtual key sees the models it may call."""
     state = sim_state()
     with state.lock:
-        return jsonify(state.catalog.v1_models())
+        key = virtual_key(state)
+        listing = state.catalog.v1_models()
+        allowed = key["models"] if key is not None else []
+        if allowed and "all-proxy-models" not in allowed:
+            listing["data"] = [entry for entry in listing["data"] if entry["id"] in allowed]
+        return jsonify(listing)
 
 
 @blueprint.get("/health/liveliness")

@@ -25,7 +25,7 @@ from litellm_sim.records import (
     now,
 )
 from litellm_sim.state import SimState
-from litellm_sim.web import json_body, sim_state, string_list
+from litellm_sim.web import check_budget_duration, json_body, sim_state, string_list
 
 blueprint = Blueprint("teams", __name__)
 
@@ -33,6 +33,7 @@ blueprint = Blueprint("teams", __name__)
 @blueprint.post("/team/new")
 def new_team() -> Response:
     body = json_body()
+    check_budget_duration(body)
     _check_budgets(body)
     state = sim_state()
     with state.lock:
@@ -53,6 +54,7 @@ def update_team() -> Response:
     body = json_body()
     if not body.get("team_id"):
         raise wrapped_http_error(400, {"error": "No team id passed in"})
+    check_budget_duration(body)
     _check_budgets(body)
     state = sim_state()
     with state.lock:

@@ -1,5 +1,8 @@
 """CLI: seed is idempotent; db-reset refuses in production."""
 
+import secrets
+
+from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
 from app import create_app
@@ -22,9 +25,12 @@ def test_seed_is_idempotent(app):
 
 
 def test_db_reset_refuses_in_production(settings):
-    prod = settings.with_overrides(APP_ENV="production", OAUTH_MOCK=False, JWT_SECRET="x" * 40,
+    prod = settings.with_overrides(APP_ENV="production", OAUTH_MOCK=False,
+                                   JWT_SECRET=secrets.token_urlsafe(48),
                                    OAUTH_CLIENT_ID="a", OAUTH_CLIENT_SECRET="b",
-                                   OAUTH_ISSUER_URL="https://issuer")
+                                   OAUTH_ISSUER_URL="https://issuer",
+                                   OAUTH_CALLBACK_URL="https://portal/api/auth/callback",
+                                   TRANSIT_ENCRYPTION_KEY=Fernet.generate_key().decode())
     app = create_app(prod)
     result = app.test_cli_runner().invoke(args=["db-reset", "--yes"])
     assert result.exit_code != 0

@@ -295,7 +295,8 @@ def test_callback_redirects_to_the_frontend_with_tokens_in_the_fragment(settings
             "https", "portal.example.com", "/auth/callback")
         assert location.query == ""  # tokens never travel in a query string
         fragment = parse_qs(location.fragment)
-        token = fragment["access_token"][0]
+        assert set(fragment) == {"token", "expires_in"}  # one UI-session token, no refresh
+        token = fragment["token"][0]
         me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
         assert me.status_code == 200
         provider.knobs.code_ttl_seconds = 0

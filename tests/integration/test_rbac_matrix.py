@@ -1,8 +1,9 @@
 """RBAC matrix: every operation of the OpenAPI document, called by every kind of caller.
 
 Callers: anonymous, ``user`` (owns the world's resources), ``other`` (a second plain user),
-``adminro`` (admin-readonly), ``admin``, ``api_key`` (a key of ``user``, so it acts for the owner
-with user rights) and ``admin_api_key`` (from ``ADMIN_API_KEYS``). Each call runs against a
+``adminro`` (admin-readonly), ``admin``, ``api_key`` (a key of ``user``: it acts for the owner
+with user rights, narrowed to the API-key scope, so anything outside it is 403) and
+``admin_api_key`` (from ``ADMIN_API_KEYS``). Each call runs against a
 fresh world (users, sessions, a job, a team, models, subscriptions and an API key of ``user``).
 
 The expected outcome is derived from the permission table (``app.auth.permissions``):
@@ -61,6 +62,7 @@ CALLER_ROLES = {
     "adminro": ("admin-readonly", "user"), "admin": ("admin", "user"),
     "admin_api_key": ("admin",),
 }
+CALLER_CREDENTIALS = {"api_key": "api_key", "admin_api_key": "admin_api_key"}
 OWNER_CALLERS = {"user", "api_key"}  # act for the owner of the world's resources
 ADMIN_KEY = "ltm_admin_test_key_0123456789"
 SUCCESS = frozenset({200, 201, 202, 204})
@@ -76,6 +78,7 @@ class Op:
     scope: str | None = None  # "owned": owner and admins see it; "self": the owner only
     ok: frozenset[int] = SUCCESS
     expect: dict[str, Any] = field(default_factory=dict)  # caller → outcome override
+    audited: bool = True  # False: a POST that only reads (no audit row expected)
 
 
 def _lenient(*extra: int) -> frozenset[int]:
@@ -95,10 +98,21 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", "/api/v1/auth/refresh"): Op(
         PUBLIC, body=lambda w: {"refreshToken": w.refresh_token}),
     ("POST", "/api/v1/auth/logout"): Op(
-        "sessions:manage", expect={"api_key": 400, "admin_api_key": 400}),
+        "sessions:manage", expect={"admin_api_key": 400}),
     ("GET", "/api/v1/auth/sessions"): Op("sessions:manage"),
     ("DELETE", "/api/v1/auth/sessions/{session_id}"): Op("sessions:manage", scope="self"),
     ("GET", "/api/v1/auth/me"): Op("authenticated"),
+    # the web UI's sign-in (unversioned, its contract) and what it reads on every page load
+    ("POST", "/api/auth/login"): Op(PUBLIC, body={}, ok=frozenset({503})),  # OAuth unconfigured
+    ("GET", "/api/auth/callback"): Op(PUBLIC, ok=frozenset({302})),  # to the UI with #error=
+    ("POST", "/api/auth/logout"): Op("sessions:manage", expect={"admin_api_key": 400}),
+    ("POST", "/api/auth/dev-token"): Op(PUBLIC, body={"username": "admin",
+                                                      "roles": ["admin", "user"]}),
+    ("GET", "/api/v1/config"): Op(PUBLIC),
+    ("GET", "/api/v1/config/admin-analytics"): Op(PUBLIC),
+    ("GET", "/api/v1/config/api-key-defaults"): Op(PUBLIC),
+    ("GET", "/api/v1/branding"): Op(PUBLIC),
+    ("GET", "/api/v1/banners"): Op(PUBLIC),
     # jobs
     ("GET", "/api/v1/jobs"): Op("jobs:list"),
     ("POST", "/api/v1/jobs/ping"): Op("jobs:ping", body={"seconds": 0}),
@@ -127,6 +141,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "subscriptions:write", scope="self"),
     ("GET", "/api/v1/subscriptions/{subscription_id}/history"): Op(
         "subscriptions:read", scope="owned"),
+    # the web UI's paths: cancel, and a review asked again after a denial (a pending one
+    # answers as it is)
+    ("POST", "/api/v1/subscriptions/{subscription_id}/cancel"): Op(
+        "subscriptions:write", scope="self"),
+    ("POST", "/api/v1/subscriptions/{subscription_id}/request-review"): Op(
+        "subscriptions:write", scope="self", ok=_lenient(409)),  # only a denied one
     ("GET", "/api/v1/admin/subscriptions"): Op("admin:read"),
     ("POST", "/api/v1/admin/subscriptions/{subscription_id}/approve"): Op(
         "subscriptions:review", params={"subscription_id": "pending_subscription_id"}, body={}),
@@ -151,7 +171,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     # no ENCRYPTION_KEY in tests: reveal answers 404 REVEAL_DISABLED to everyone allowed
     ("POST", "/api/v1/api-keys/{key_id}/reveal"): Op(
         "api_keys:write", scope="owned", ok=frozenset({200, 404})),
-    ("GET", "/api/v1/admin/api-keys"): Op("admin:read"),
+    ("POST", "/api/v1/api-keys/{key_id}/reset-spend"): Op("api_keys:write", scope="self"),
+    # a user gets their own keys here (the web UI's usage filter calls it)
+    ("GET", "/api/v1/admin/api-keys"): Op("api_keys:read"),
     ("POST", "/api/v1/admin/api-keys/{key_id}/revoke"): Op(
         "api_keys:admin", body={"reason": "leaked"}),
     ("POST", "/api/v1/admin/reconcile"): Op("reconcile:run"),
@@ -160,6 +182,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/usage/timeseries"): Op("usage:read"),
     ("GET", "/api/v1/usage/models"): Op("usage:read"),
     ("GET", "/api/v1/usage/budget"): Op("usage:read", expect={"admin_api_key": 404}),
+    ("POST", "/api/v1/usage/analytics"): Op(
+        "usage:read", body={"startDate": "2026-01-01", "endDate": "2026-01-31"},
+        audited=False),
+    ("GET", "/api/v1/usage/export"): Op("usage:read", query="?format=csv"),
+    # admins see everyone's, any other user their own (the web UI's usage page calls it)
+    ("GET", "/api/v1/admin/usage/filter-options"): Op("usage:read"),
     ("GET", "/api/v1/admin/usage/summary"): Op("usage:read_all"),
     ("GET", "/api/v1/admin/usage/timeseries"): Op("usage:read_all"),
     ("GET", "/api/v1/admin/usage/by-user"): Op("usage:read_all"),
@@ -170,10 +198,10 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", "/api/v1/admin/usage/export"): Op("usage:export", body={"format": "csv"}),
     # users
     ("GET", "/api/v1/users"): Op("users:read"),
-    ("GET", "/api/v1/users/me"): Op("authenticated", expect={"admin_api_key": 404}),
+    ("GET", "/api/v1/users/me"): Op("account:read", expect={"admin_api_key": 404}),
     ("PATCH", "/api/v1/users/me"): Op(
-        "authenticated", body={"fullName": "Renamed"}, expect={"admin_api_key": 404}),
-    ("GET", "/api/v1/users/me/activity"): Op("authenticated", expect={"admin_api_key": 404}),
+        "account:write", body={"fullName": "Renamed"}, expect={"admin_api_key": 404}),
+    ("GET", "/api/v1/users/me/activity"): Op("account:read", expect={"admin_api_key": 404}),
     ("GET", "/api/v1/users/{user_id}"): Op("users:read", params={"user_id": "other_id"}),
     ("PATCH", "/api/v1/users/{user_id}"): Op(
         "users:write", params={"user_id": "other_id"}, body={"maxBudget": 12.5}),
@@ -358,7 +386,8 @@ def expected(op: Op, method: str, caller: str) -> Any:
         return "ok"
     if caller == "anonymous":
         return 401
-    if not allowed(CALLER_ROLES[caller], op.permission):
+    if not allowed(CALLER_ROLES[caller], op.permission,
+                   CALLER_CREDENTIALS.get(caller, "session")):
         return 403
     if op.scope is None or caller in OWNER_CALLERS:
         return "ok"
@@ -452,7 +481,8 @@ def test_each_caller_gets_what_the_permission_table_says(operation, app, client,
                             f"{(response.get_json(silent=True) or {}).get('error')}")
         elif status >= 400 and status != 503 and response.is_json:
             assert set(response.get_json()) == {"error"}, (caller, response.get_json())
-        if method in MUTATING and status in SUCCESS and not _audited(app, request_id):
+        if (method in MUTATING and op.audited and status in SUCCESS
+                and not _audited(app, request_id)):
             problems.append(f"{caller}: {status} but no audit row with the request id")
         used_secrets += world.secrets + _response_secrets(response)
         audit_dumps.append(_audit_text(app))

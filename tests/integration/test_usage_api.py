@@ -92,12 +92,13 @@ def test_summary_for_one_of_my_keys_and_one_model(client, scene):
         where=lambda r: scene.mine(r) and r["model_group"] == "gpt-4o-mini")
 
 
-def test_same_answer_when_calling_with_my_api_key(client, scene):
+def test_an_api_key_as_credential_sees_its_own_usage_only(client, scene):
     key = scene.world.keys["alice-main"]
 
     with_key = get(client, "summary", {"Authorization": f"Bearer {key.raw}"})
 
-    assert with_key == get(client, "summary", scene.alice)
+    assert with_key == get(client, "summary", scene.alice, apiKeyId=str(key.id))
+    assert with_key != get(client, "summary", scene.alice)  # alice has other keys with usage
 
 
 @pytest.mark.parametrize("whose", ["bob-main", "unknown"])

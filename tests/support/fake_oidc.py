@@ -37,6 +37,7 @@ class FakeUser:
     email: str | None = "alice@example.com"
     name: str | None = "Alice Example"
     groups: list[str] = field(default_factory=lambda: ["developers"])
+    email_verified: bool | None = True  # None: the claim is left out
 
 
 @dataclass
@@ -110,6 +111,7 @@ class FakeProvider:
             "nonce": knobs.id_token_nonce or nonce,
             "preferred_username": user.username,
             "email": user.email,
+            "email_verified": user.email_verified,
             "name": user.name,
         }
         if knobs.groups_in_id_token:

@@ -1,4 +1,7 @@
+import secrets
+
 import pytest
+from cryptography.fernet import Fernet
 
 from config.settings import DEV_JWT_SECRET, ConfigError, Settings, load_settings
 
@@ -6,7 +9,7 @@ BASE = {"DATABASE_URL": "postgresql://x/y", "REDIS_URL": "redis://localhost/0"}
 
 
 def test_development_defaults_are_valid():
-    settings = load_settings(BASE).validate()
+    settings = load_settings({**BASE, "APP_ENV": "development"}).validate()
     assert settings.APP_ENV == "development"
     assert settings.PORT == 8080
     assert settings.mock_auth is True
@@ -21,9 +24,11 @@ def test_production_refuses_default_jwt_secret_and_mock_auth():
 
 
 def test_production_with_complete_settings_starts():
-    env = {**BASE, "APP_ENV": "production", "JWT_SECRET": "x" * 40, "OAUTH_CLIENT_ID": "id",
-           "OAUTH_CLIENT_SECRET": "s", "OAUTH_ISSUER_URL": "https://issuer",
-           "LITELLM_API_KEY": "sk-master"}
+    env = {**BASE, "APP_ENV": "production", "JWT_SECRET": secrets.token_urlsafe(48),
+           "OAUTH_CLIENT_ID": "id", "OAUTH_CLIENT_SECRET": "s",
+           "OAUTH_ISSUER_URL": "https://issuer", "LITELLM_API_KEY": "sk-master",
+           "OAUTH_CALLBACK_URL": "https://portal.example.com/api/auth/callback",
+           "TRANSIT_ENCRYPTION_KEY": Fernet.generate_key().decode()}
     settings = load_settings(env).validate()
     assert settings.mock_auth is False
     assert settings.JWT_SECRET != DEV_JWT_SECRET

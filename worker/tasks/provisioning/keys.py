@@ -25,8 +25,9 @@ def provision_key(run: JobRun) -> dict:
 
 @job_task
 def update_key(run: JobRun) -> dict:
-    """Push an edited key (name, models, budgets, limits, expiry) to LiteLLM."""
-    return key_provisioning.push_key(_key_id(run))
+    """Push an edited key (name, models, budgets, limits, expiry) to LiteLLM; ``resetSpend``
+    also sets its spend back to 0."""
+    return key_provisioning.push_key(_key_id(run), bool(run.params.get("resetSpend")))
 
 
 @job_task
