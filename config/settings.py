@@ -135,6 +135,7 @@ class Settings:
     RECONCILE_DELETE_FOREIGN_KEYS: bool = False
     JOB_REPUBLISH_AFTER_SECONDS: int = 120
     JOB_LEASE_SECONDS: int = 60
+    MAX_QUEUED_JOBS_PER_USER: int = 20  # queued or running jobs one plain user may hold (0: no cap)
     CELERY_VISIBILITY_TIMEOUT: int = 3600
     WORKER_HEARTBEAT_TTL: int = 30
     HEALTH_CACHE_SECONDS: float = 5.0  # readiness probes run at most this often per process
@@ -225,6 +226,13 @@ def _entropy_bits(value: str) -> float:
     return per_char * len(value)
 
 
+def _compressibility(value: str) -> float:
+    """Compressed size over size (zlib's fixed overhead removed): ~1 for random text."""
+    import zlib
+
+    return (len(zlib.compress(value.encode(), 9)) - 8) / max(len(value), 1)
+
+
 def jwt_secret_weakness(secret: str) -> str | None:
     """Why a JWT secret is unfit for production, or None."""
     lowered = secret.strip().lower()
@@ -234,7 +242,8 @@ def jwt_secret_weakness(secret: str) -> str | None:
         return "looks like a placeholder"
     if len(secret) < 32:
         return "is shorter than 32 characters"
-    if _entropy_bits(secret) < MIN_JWT_SECRET_ENTROPY_BITS or len(set(secret)) < 10:
+    if (_entropy_bits(secret) < MIN_JWT_SECRET_ENTROPY_BITS or len(set(secret)) < 10
+            or _compressibility(secret) < 0.6):  # repeated patterns ("0123456789" * 4)
         return "has too little entropy"
     return None
 

@@ -107,5 +107,7 @@ class ModelById(MethodView):
     @blp.response(200, CatalogModelDetailSchema)
     @blp.alt_response(404, response="NOT_FOUND")
     def patch(self, body, model_id: str):
-        """Edit what a sync never overwrites: description and the restricted flag."""
-        return catalogue.detail_view(catalogue.update(model_id, body))
+        """Edit what a sync never overwrites: description and the restricted flag. Opening a
+        model grants its pending requests (not the editing admin's own); restricting it sends
+        subscriptions no admin reviewed back to pending."""
+        return catalogue.detail_view(catalogue.update(model_id, body, authenticate()))

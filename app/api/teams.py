@@ -97,20 +97,27 @@ class Members(MethodView):
     @blp.response(200, TeamMemberPageSchema)
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, query, team_id: uuid.UUID):
-        """A team's members, owners first."""
-        page = paginate(teams.members_query(team_id, authenticate()), query["page"],
+        """A team's members, owners first. Emails are shown to admins (and each member their
+        own) only."""
+        identity = authenticate()
+        page = paginate(teams.members_query(team_id, identity), query["page"],
                         query["limit"], scalars=False)
-        page["data"] = [teams.member_view(member, user) for member, user in page["data"]]
+        page["data"] = [teams.member_view(member, user, identity)
+                        for member, user in page["data"]]
         return page
 
     @blp.auth("teams:write")
     @blp.arguments(TeamMemberAddSchema)
     @blp.response(201, TeamMemberChangedSchema, description="Added; `jobId` adds it in LiteLLM")
-    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(404, response="NOT_FOUND",
+                      description="Unknown team; for a team owner also an unknown or inactive "
+                                  "user (one answer for both)")
     @blp.alt_response(409, response="CONFLICT", description="Already a member")
-    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY", description="Unknown or inactive user")
+    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY",
+                      description="Admins: unknown or inactive user")
     def post(self, body, team_id: uuid.UUID):
-        """Add a member (the team's owners and admins)."""
+        """Add a member (the team's owners and admins). The added user sees the team and may
+        leave it at any time; owners never see other members' emails."""
         view, job = teams.add_member(team_id, body["user_id"], body["role"], authenticate())
         return {**view, "job_id": job.id}, 201
 

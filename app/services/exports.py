@@ -47,7 +47,7 @@ FETCH_BATCH = 5000
 _EXPORT_FILE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
                           r"\.(csv|json)(\.part)?")
 
-jobs.register_kind(EXPORT_KIND, JobKind("worker.tasks.usage.usage_export"))
+jobs.register_kind(EXPORT_KIND, JobKind("worker.tasks.usage.usage_export", coalesce=True))
 
 
 def request_export(fmt: str, usage: UsageFilter, requested_by) -> Job:

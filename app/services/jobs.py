@@ -3,6 +3,12 @@
 The row is committed before the task is published; PostgreSQL is the source of truth for
 status. Status writes from the worker (claim, progress, heartbeat, outcome) go through their
 own short transactions so they never commit a task's half-done unit of work.
+
+A plain user cannot flood the queue: kinds marked ``coalesce`` reuse a still-queued job for the
+same resource (same kind, params and requester; its task reads the resource's state when it
+runs), and a user holds at most ``MAX_QUEUED_JOBS_PER_USER`` queued or running jobs (429
+``TOO_MANY_JOBS``). Jobs under a flight key are one per resource already and never refused
+(a revocation must always be accepted).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from flask import current_app, g, has_request_context
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.errors import Conflict, NotFound, ServiceUnavailable
+from app.errors import Conflict, NotFound, RateLimited, ServiceUnavailable
 from app.extensions import db
 from app.models import ACTIVE_JOB_STATUSES, Job
 from app.services import audit
@@ -27,10 +33,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class JobKind:
-    """How a kind of job runs: its Celery task and whether it is single-flight."""
+    """How a kind of job runs: its Celery task, whether it is single-flight, and whether a
+    request may reuse a still-queued job with the same params (``coalesce``: only for tasks
+    that act on the current state of the resource their params name)."""
 
     task: str
     single_flight: bool = False
+    coalesce: bool = False
 
 
 KINDS: dict[str, JobKind] = {
@@ -51,12 +60,22 @@ def create(kind: str, params: dict[str, Any] | None = None, *, requested_by=None
     """Add a queued job to the session; returns (job, created).
 
     For single-flight kinds an already queued/running job with the same flight key is
-    returned instead (created=False). The caller commits, then calls ``publish``.
+    returned instead (created=False); so is a still-queued job of a ``coalesce`` kind with the
+    same params and requester. The caller commits, then calls ``publish`` (which skips a
+    reused job: it is published already). Raises 429 when a plain user has too many jobs.
     """
     spec = KINDS[kind]
     if spec.single_flight and flight_key is None:
         flight_key = kind
-    job = Job(id=uuid.uuid4(), kind=kind, status="queued", params=params or {},
+    params = params or {}
+    if flight_key is None and spec.coalesce:
+        queued = _queued_twin(kind, params, requested_by)
+        if queued is not None:
+            queued.__dict__["_coalesced"] = True
+            return queued, False
+    if flight_key is None:
+        check_queue_room()
+    job = Job(id=uuid.uuid4(), kind=kind, status="queued", params=params,
               flight_key=flight_key, requested_by=requested_by,
               request_id=_current_request_id())
     if flight_key is None:
@@ -78,6 +97,44 @@ def create(kind: str, params: dict[str, Any] | None = None, *, requested_by=None
     return job, True
 
 
+def _queued_twin(kind: str, params: dict[str, Any], requested_by) -> Job | None:
+    """A queued (not yet claimed) job doing the same thing, locked: the worker's claim waits
+    for our commit, so the task reads the state this request is writing."""
+    requester = (Job.requested_by.is_(None) if requested_by is None
+                 else Job.requested_by == requested_by)
+    return db.session.scalar(
+        select(Job).where(Job.kind == kind, Job.status == "queued", requester,
+                          Job.params == params)
+        .order_by(Job.created_at).limit(1).with_for_update(skip_locked=True))
+
+
+def _capped_user() -> uuid.UUID | None:
+    """The plain user behind this request (admins and background work are not capped)."""
+    if not has_request_context():
+        return None
+    identity = g.get("identity")
+    if identity is None or identity.user_id is None or identity.can_read_all:
+        return None
+    return identity.user_id
+
+
+def check_queue_room(user_id: uuid.UUID | None = None) -> None:
+    """429 when the user already has ``MAX_QUEUED_JOBS_PER_USER`` queued or running jobs
+    (call it before work that cannot be undone, e.g. a LiteLLM call, then create the job)."""
+    user_id = user_id or _capped_user()
+    limit = current_app.config["MAX_QUEUED_JOBS_PER_USER"]
+    if user_id is None or not limit:
+        return
+    active = db.session.scalar(select(func.count()).select_from(Job).where(
+        Job.requested_by == user_id, Job.status.in_(ACTIVE_JOB_STATUSES)))
+    if active >= limit:
+        retry_after = "30"
+        raise RateLimited(
+            f"You have {active} background jobs waiting; try again when they have finished",
+            {"limit": limit, "queued": active, "retryAfter": int(retry_after)},
+            code="TOO_MANY_JOBS", headers={"Retry-After": retry_after})
+
+
 def _active_job(flight_key: str) -> Job | None:
     return db.session.scalar(
         select(Job).where(Job.flight_key == flight_key, Job.status.in_(ACTIVE_JOB_STATUSES))
@@ -85,7 +142,10 @@ def _active_job(flight_key: str) -> Job | None:
 
 
 def publish(job: Job) -> None:
-    """Send the job's task to the broker. The job row must already be committed."""
+    """Send the job's task to the broker. The job row must already be committed. A job that
+    ``create`` reused (coalesced) is already on its way: nothing is sent again."""
+    if job.__dict__.pop("_coalesced", False):
+        return
     celery = current_app.extensions["celery"]
     headers = {"litemaas_request_id": job.request_id or _current_request_id()}
     try:

@@ -52,11 +52,13 @@ _FORGET = "litemaas_forget_api_key_hashes"
 
 jobs.register_kind("provision_key", JobKind("worker.tasks.provisioning.keys.provision_key",
                                             single_flight=True))
-jobs.register_kind("update_key", JobKind("worker.tasks.provisioning.keys.update_key"))
+jobs.register_kind("update_key", JobKind("worker.tasks.provisioning.keys.update_key",
+                                         coalesce=True))
 jobs.register_kind("revoke_key", JobKind("worker.tasks.provisioning.keys.revoke_key",
                                          single_flight=True))
 jobs.register_kind("remove_models_from_keys",
-                   JobKind("worker.tasks.provisioning.keys.remove_models_from_keys"))
+                   JobKind("worker.tasks.provisioning.keys.remove_models_from_keys",
+                           coalesce=True))
 
 
 class LiteLLMRefused(AppError):

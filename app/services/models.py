@@ -13,10 +13,11 @@ from flask import current_app
 from sqlalchemy import Select, Text, func, or_, select, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY as PG_ARRAY
 
+from app.auth.identity import Identity
 from app.errors import NotFound
 from app.extensions import db, redis_client, redis_key
 from app.models import ApiKey, ApiKeyModel, Model, Subscription, SyncRun
-from app.services import audit
+from app.services import audit, jobs, subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +144,9 @@ def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def update(model_id: str, changes: dict[str, Any]) -> Model:
-    """Admin edit of the fields a sync never overwrites: description and restricted."""
+def update(model_id: str, changes: dict[str, Any], identity: Identity) -> Model:
+    """Admin edit of the fields a sync never overwrites: description and restricted. A flip
+    of ``restricted`` moves the model's subscriptions (``subscriptions.restriction_changed``)."""
     model = get(model_id)
     if "restricted_access" in changes:
         changes = {**changes, "restricted": changes["restricted_access"]}
@@ -153,9 +155,14 @@ def update(model_id: str, changes: dict[str, Any]) -> Model:
         if name in changes and getattr(model, name) != changes[name]:
             diff[name] = {"from": getattr(model, name), "to": changes[name]}
             setattr(model, name, changes[name])
+    job = None
     if diff:
         audit.record("MODEL_UPDATED", "model", model.id, details={"changes": diff})
+    if "restricted" in diff:
+        job = subscriptions.restriction_changed(model, identity)
     db.session.commit()
+    if job is not None:
+        jobs.publish(job)
     return model
 
 

@@ -5,7 +5,9 @@ Statuses: ``active``, ``pending`` (restricted model, waiting for review), ``deni
 ``subscription_status_history`` row and an audit row in the same transaction. Losing access
 (cancel, deny, suspend) strips the model from the owner's keys through a job
 (``remove_models_from_keys``) committed together with the change. Nobody approves their own
-request, admins included.
+request, admins included: a grant names a signed-in reviewer (an admin API key, which is nobody
+in particular, cannot approve), and flipping a model's ``restricted`` flag grants nothing to
+the admin who flips it (see ``restriction_changed``).
 """
 
 from __future__ import annotations
@@ -219,7 +221,8 @@ def cancel(subscription_id: uuid.UUID, identity: Identity) -> tuple[Subscription
 def update(subscription_id: uuid.UUID, identity: Identity,
            data: dict[str, Any]) -> tuple[Subscription, Job | None]:
     """What an owner may change: cancel (``status: cancelled``), ask again after a denial or
-    cancellation (``status: pending``), or reword the justification of a pending request."""
+    cancellation (``status: pending``), reword the justification of a pending request, or the
+    quotas asked for (kept, informational)."""
     status = data.get("status")
     if status == "cancelled":
         return cancel(subscription_id, identity)
@@ -236,6 +239,13 @@ def update(subscription_id: uuid.UUID, identity: Identity,
         _require_status(subscription, ("pending",), "annotated")
         subscription.reason = data["reason"]
         audit.record("SUBSCRIPTION_NOTE_UPDATED", "subscription", subscription.id)
+    quotas = {name: data[name] for name in ("quota_requests", "quota_tokens") if name in data}
+    if quotas:
+        for name, value in quotas.items():
+            setattr(subscription, name, value)
+        audit.record("SUBSCRIPTION_QUOTAS_UPDATED", "subscription", subscription.id,
+                     details={"quotaRequests": subscription.quota_requests,
+                              "quotaTokens": subscription.quota_tokens})
     db.session.commit()
     return subscription, None
 
@@ -261,6 +271,12 @@ def request_review(subscription_id: uuid.UUID, identity: Identity) -> Subscripti
 
 
 def _refuse_own(subscription: Subscription, identity: Identity, verb: str) -> None:
+    if identity.user_id is None:  # an admin API key: whoever holds it may be the requester
+        audit.record_now("SUBSCRIPTION_SELF_REVIEW_REFUSED", "subscription", subscription.id,
+                         success=False, details={"action": verb, "reason": "admin_api_key"})
+        raise Forbidden(f"An admin API key cannot {verb} a subscription; a signed-in admin "
+                        "other than the requester must", {"subscriptionId": str(subscription.id)},
+                        code="REVIEWER_REQUIRED")
     if subscription.user_id == identity.user_id:
         audit.record_now("SUBSCRIPTION_SELF_REVIEW_REFUSED", "subscription", subscription.id,
                          success=False, details={"action": verb})
@@ -310,3 +326,41 @@ def reactivate(subscription_id: uuid.UUID, identity: Identity,
     _change(subscription, "active", identity, "SUBSCRIPTION_REACTIVATED", reason, reviewed=True)
     db.session.commit()
     return subscription
+
+
+# -- the model's restricted flag changed --------------------------------------------------------
+
+
+def restriction_changed(model: Model, identity: Identity) -> Job | None:
+    """Follow a flip of ``model.restricted`` (in the caller's unit of work; it commits, then
+    publishes the returned job).
+
+    Now open: pending requests are granted, reviewed by the admin who opened the model, except
+    that admin's own (and all of them when an admin API key flips it): those still need another
+    admin. Now restricted: active subscriptions that no admin ever reviewed (taken while the
+    model was open) wait for approval again and the model leaves their keys, so opening a model
+    for a moment cannot hand anyone, the flipping admin included, lasting access.
+    """
+    if not model.restricted:
+        for subscription in _locked_with_status(model.id, "pending"):
+            if identity.user_id is None or subscription.user_id == identity.user_id:
+                audit.record("SUBSCRIPTION_SELF_REVIEW_REFUSED", "subscription", subscription.id,
+                             success=False, details={"action": "unrestrict_model"})
+                continue
+            _change(subscription, "active", identity, "SUBSCRIPTION_APPROVED",
+                    "Model restriction removed", reviewed=True)
+        return None
+    unreviewed = [s for s in _locked_with_status(model.id, "active") if s.reviewed_by is None]
+    for subscription in unreviewed:
+        _change(subscription, "pending", identity, "SUBSCRIPTION_REQUIRES_APPROVAL",
+                "Model now requires approval")
+    if not unreviewed:
+        return None
+    return provisioning.create_access_job([model.id], None, identity.user_id)
+
+
+def _locked_with_status(model_id: str, status: str) -> list[Subscription]:
+    return list(db.session.scalars(
+        select(Subscription).where(Subscription.model_id == model_id,
+                                   Subscription.status == status)
+        .order_by(Subscription.id).with_for_update()))

@@ -86,6 +86,17 @@ def _active_user(user_id: uuid.UUID) -> User:
     return user
 
 
+def _addable_user(user_id: uuid.UUID, identity) -> User:
+    """The active user to add. A team owner who is not an admin gets one answer (404) for an
+    unknown id and an inactive user alike, so adding is no oracle of who exists."""
+    if identity.is_admin:
+        return _active_user(user_id)
+    user = db.session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise NotFound("No user you can add with this id", {"resource": "user"})
+    return user
+
+
 def _name_free(name: str, team_id: uuid.UUID | None = None) -> None:
     clash = db.session.scalar(select(Team.id).where(func.lower(Team.name) == name.lower()))
     if clash is not None and clash != team_id:
@@ -180,8 +191,11 @@ def members_query(team_id: uuid.UUID, identity):
             .order_by(owners_first, User.username, User.id))
 
 
-def member_view(member: TeamMember, user: User) -> dict:
-    return {"user_id": user.id, "username": user.username, "email": user.email,
+def member_view(member: TeamMember, user: User, identity) -> dict:
+    """A member as the caller sees them: the email only for admins and the member themself
+    (a team owner chose whom to add; that gives them no one's address)."""
+    email = user.email if identity.can_read_all or identity.user_id == user.id else None
+    return {"user_id": user.id, "username": user.username, "email": email,
             "full_name": user.full_name, "role": member.role, "joined_at": member.created_at}
 
 
@@ -201,7 +215,7 @@ def add_member(team_id: uuid.UUID, user_id: uuid.UUID, role: str, identity) -> t
     """Add a user to a team (owners and admins); commits."""
     team, my_role = get_visible(team_id, identity)
     _require_manager(team, my_role, identity)
-    user = _active_user(user_id)
+    user = _addable_user(user_id, identity)
     if db.session.get(TeamMember, (team.id, user.id)) is not None:
         raise Conflict("The user is already a member of this team",
                        {"teamId": str(team.id), "userId": str(user.id)})
@@ -213,7 +227,7 @@ def add_member(team_id: uuid.UUID, user_id: uuid.UUID, role: str, identity) -> t
                  details={"userId": str(user.id), "role": role, "jobId": str(job.id)})
     db.session.commit()
     litellm_accounts.publish_after_commit(job)
-    return member_view(member, user), job
+    return member_view(member, user, identity), job
 
 
 def _member(team: Team, user_id: uuid.UUID) -> TeamMember:
@@ -240,7 +254,7 @@ def change_member_role(team_id: uuid.UUID, user_id: uuid.UUID, role: str,
     db.session.commit()
     if job is not None:
         litellm_accounts.publish_after_commit(job)
-    return member_view(member, db.session.get(User, user_id)), job
+    return member_view(member, db.session.get(User, user_id), identity), job
 
 
 def remove_member(team_id: uuid.UUID, user_id: uuid.UUID, identity) -> Job:
