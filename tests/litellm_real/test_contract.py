@@ -106,6 +106,9 @@ def scenario(b: Backend) -> list[tuple[str, Any]]:
         seen.append((f"as key {path}", kind(b.call("POST", path, key, json=body), 80)))
     seen.append(("as key own user/info", kind(b.call("GET", "/user/info", key, params={
         "user_id": user}))))
+    listed = b.call("GET", "/v1/models", key)
+    seen.append(("as key /v1/models", (kind(listed),
+                                       [m["id"] == b.model for m in listed.json()["data"]])))
 
     created = b.call("POST", "/team/new", json={"team_id": team, "max_budget": 10,
                                                 "budget_duration": "monthly"})
