@@ -122,11 +122,13 @@ def merged_roles(user: User | None, granted: list[str]) -> tuple[list[str], list
 
 
 def _provisioning_job(user: User) -> Job | None:
-    """A LiteLLM user is created on first sign-in (one job per user, however many logins)."""
+    """A LiteLLM user is created on first sign-in (one job per user, however many logins).
+    The job is the platform's, not a request of the user: it does not count against their
+    ``MAX_QUEUED_JOBS_PER_USER``."""
     if user.litellm_user_id is not None:
         return None
     job, created = jobs.create("provision_user", {"user_id": str(user.id)},
-                               requested_by=user.id, flight_key=f"user:{user.id}")
+                               flight_key=f"user:{user.id}")
     return job if created else None
 
 

@@ -17,7 +17,7 @@ from app.auth.permissions import allowed
 from app.extensions import db
 from app.models import AuditLog, Team
 from tests.integration.provisioning_support import create_key, seed_models, subscribe
-from tests.support.apps import extra_app
+from tests.support.apps import extra_app, settle_jobs
 
 ADMIN_KEY = "ltm_admin_test_key_0123456789"
 WRITES = {"post", "put", "patch", "delete"}
@@ -137,8 +137,9 @@ def _admin_writes(client) -> list[tuple[str, str, str]]:
     return found
 
 
-def test_readonly_admin_is_refused_every_admin_write(app, client, login):
+def test_readonly_admin_is_refused_every_admin_write(app, client, login, celery_worker):
     adminro = login("adminro")
+    settle_jobs(app)  # the sign-in's LiteLLM provisioning finishes before the count
     writes = _admin_writes(client)
     assert len(writes) >= 10
     with app.app_context():
