@@ -159,10 +159,11 @@ def finish_sign_in(query: dict):
     map groups to roles, upsert the user, queue LiteLLM provisioning and open the session."""
     error: AppError | None = None
     result = None
-    ui = bool(current_app.config["FRONTEND_URL"]) or request.path == UI_CALLBACK_PATH
+    frontend = bool(current_app.config["FRONTEND_URL"])
+    ui = frontend or request.path == UI_CALLBACK_PATH  # until the state says who started it
     try:
         record = oauth.take_state(query.get("state"), request.cookies.get(BINDING_COOKIE))
-        ui = ui or bool(record.get("ui"))
+        ui = frontend or bool(record.get("ui"))
         if query.get("error"):
             raise oauth.SignInRefused("provider_denied", "Sign-in was cancelled or refused", 400)
         if not query.get("code"):

@@ -228,3 +228,20 @@ def test_dev_token_before_every_request_is_not_rate_limited_in_mock_mode(setting
         statuses = [client.post("/api/auth/dev-token", json={"username": "admin"}).status_code
                     for _ in range(5)]
     assert statuses == [200] * 5
+
+
+def test_either_callback_path_serves_either_flow(settings, provider):
+    """One registered redirect URI serves both: an API client's sign-in started at
+    /api/v1/auth/login still gets its JSON token pair at /api/auth/callback."""
+    with extra_app(settings, OAUTH_CALLBACK_URL="http://localhost/api/auth/callback",
+                   **oidc_settings(provider)) as app:
+        client = app.test_client()
+        started = client.get("/api/v1/auth/login")
+        at_provider = requests.get(started.headers["Location"], allow_redirects=False,
+                                   timeout=5)
+        back = urlsplit(at_provider.headers["Location"])
+        assert back.path == "/api/auth/callback"
+        answer = client.get(f"{back.path}?{back.query}")
+        assert answer.status_code == 200, answer.get_json()
+        assert {"accessToken", "refreshToken"} <= set(answer.get_json())
+        assert ui_sign_in(client, provider).startswith("/auth/callback#token=")
