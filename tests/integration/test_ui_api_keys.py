@@ -73,7 +73,7 @@ def test_create_with_the_ui_body_keeps_and_pushes_everything(app, client, sim, s
     assert sent["metadata"]["description"] == "for the team notebook"
     assert sent["metadata"]["litemaas_key_id"] == body["id"]
     assert sent["model_rpm_limit"] == {OPEN: 10} and sent["model_tpm_limit"] == {OPEN: 5000}
-    assert sent["budget_duration"] == "12mo"  # LiteLLM has no "yearly"
+    assert sent["budget_duration"] == "365d"  # LiteLLM has no "yearly"
     assert sent["max_parallel_requests"] == 3
     assert "model_max_budget" not in sent
     row = sim_key(sim, body["key"])
@@ -108,7 +108,7 @@ def test_edit_with_the_ui_body_is_pushed_to_litellm(app, client, sim, celery_wor
     assert row["metadata"]["description"] == "changed"
     assert row["metadata"]["model_rpm_limit"] == {OTHER: 20}
     assert row["metadata"]["model_tpm_limit"] == {OTHER: 700}
-    assert row["budget_duration"] == "12mo" and row["models"] == [OTHER]
+    assert row["budget_duration"] == "365d" and row["models"] == [OTHER]
     cleared = client.patch(f"{KEYS}/{key['id']}", json={"modelRpmLimit": None},
                            headers=subscribed).get_json()
     assert cleared["modelRpmLimit"] is None
