@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,8 +46,12 @@ class Site:
 
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
+    """This run's screenshots and logs only: the previous run's are removed first."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "logs").mkdir(exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):
+        old.unlink()
+    shutil.rmtree(ARTIFACTS / "logs", ignore_errors=True)
+    (ARTIFACTS / "logs").mkdir()
     return ARTIFACTS
 
 
