@@ -118,7 +118,9 @@ def info() -> Response:
             raise forbidden("You are not allowed to access this key's info. Your role="
                             f"{caller()['user_role']}")
         status = "deleted" if token not in state.keys else key_status(row)
-        details = {name: value for name, value in row.items() if name != "token"}
+        # /key/info answers the token row: no soft_budget (only /key/list joins it in, null)
+        details = {name: value for name, value in row.items()
+                   if name not in ("token", "soft_budget")}
         return jsonify({"key": key, "info": {**details, "status": status}})
 
 

@@ -17,6 +17,7 @@ from litellm_sim.errors import (
     wrapped_http_error,
 )
 from litellm_sim.records import (
+    PROXY_ADMIN_NAME,
     TEAM_UPDATE_FIELDS,
     iso,
     member,
@@ -46,6 +47,8 @@ def new_team() -> Response:
                                              "members_with_roles": []})
         for item in members:
             add_member(state, team_id, item["user_id"], item["user_email"], item["role"])
+        # LiteLLM adds the creator as a team admin: with the master key, the proxy admin
+        state.teams[team_id]["members_with_roles"].append(member(PROXY_ADMIN_NAME, None, "admin"))
         return jsonify(state.teams[team_id])
 
 

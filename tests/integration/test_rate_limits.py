@@ -168,7 +168,7 @@ def test_limits_hold_across_real_gunicorn_workers(settings, app):
         while not up and time.monotonic() < deadline and server.poll() is None:
             try:
                 up = requests.get(f"{base}/health", timeout=1).status_code == 200
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # booting, or a loaded host
                 time.sleep(0.2)
         assert up, f"gunicorn did not come up (exit code {server.poll()})"
         token = requests.post(f"{base}/auth/login", json={"username": "gunicorn-user"},
