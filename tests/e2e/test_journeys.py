@@ -170,6 +170,38 @@ def test_subscribe_see_it_listed_and_cancel_one(page, site):
         "Expired" in gone.inner_text() and "Active" not in gone.inner_text())), gone.inner_text()
 
 
+def test_restricted_model_request_denied_then_review_asked(page, site):
+    model = "command-r-plus"
+    restricted = site.stack.admin("PATCH", f"/api/v1/models/{model}", json={"restricted": True})
+    assert restricted.ok, restricted.text  # the operator restricts a model
+    sign_in(page, site)
+    go(page, "Models", "/models")
+    expect(model_card(page, model).get_by_label("Model availability: Restricted Access")
+           ).to_be_visible()
+    dialog = open_model(page, model)
+    expect(dialog.get_by_text("Admin Approval Required")).to_be_visible()
+    dialog.get_by_role("button", name=f"Subscribe to {model}").click()
+    expect(toast(page, "Access Request Submitted")).to_be_visible()
+
+    go(page, "Subscriptions", "/subscriptions")
+    expect(_subscription_card(page, model)).to_contain_text("Pending Approval")
+
+    # An admin denies the request (the review queue of our API) ...
+    queue = site.stack.admin("GET", "/api/v1/admin/subscriptions",
+                             params={"status": "pending", "modelId": model}).json()["data"]
+    assert len(queue) == 1, queue
+    denied = site.stack.admin("POST", f"/api/v1/admin/subscriptions/{queue[0]['id']}/deny",
+                              json={"reason": "tell us more about the use case"})
+    assert denied.ok, denied.text
+    # ... the person sees it, and asks for another look.
+    page.reload()
+    card = _subscription_card(page, model)
+    expect(card).to_contain_text("Access Denied")
+    card.get_by_role("button", name="Request Review").click()
+    expect(toast(page, "Request Review")).to_be_visible()
+    expect(card).to_contain_text("Pending Approval")
+
+
 # -- 5. API keys ---------------------------------------------------------------------------------
 
 def _key_row(page, name: str):
