@@ -204,6 +204,11 @@ def test_restricted_model_request_denied_then_review_asked(page, site):
 
 # -- 5. API keys ---------------------------------------------------------------------------------
 
+def _litellm_key(site, raw: str) -> dict:
+    """The key as LiteLLM holds it (the operator's view, with the master key)."""
+    return site.stack.sim("GET", "/key/info", params={"key": raw}).json()["info"]
+
+
 def _key_row(page, name: str):
     return page.get_by_role("row").filter(
         has=page.get_by_role("rowheader").get_by_text(name, exact=True))
@@ -213,7 +218,12 @@ def test_api_key_create_view_reveal_edit_delete(page, site):
     sign_in(page, site)
     model = "granite-3-8b-instruct"
     subscribe(page, model)
-    raw = create_key(page, "journey key", [model], description="made by the e2e journey")
+    raw = create_key(page, "journey key", [model], description="made by the e2e journey",
+                     rpm_limit="30")
+    # What the dialog set is the key's at LiteLLM: its limit and its metadata.
+    assert _eventually(lambda: _litellm_key(site, raw).get("rpm_limit") == 30), \
+        _litellm_key(site, raw)
+    assert _litellm_key(site, raw)["metadata"]["description"] == "made by the e2e journey"
 
     row = _key_row(page, "journey key")
     expect(row).to_contain_text(model)
@@ -236,8 +246,12 @@ def test_api_key_create_view_reveal_edit_delete(page, site):
     expect(edit.locator("#key-name")).to_have_value("journey key")
     edit.locator("#key-name").fill("journey key (renamed)")
     edit.locator("#key-description").fill("renamed by the journey")
+    edit.locator("#key-tpm-limit").fill("5000")
     footer(edit).get_by_role("button", name="Update").click()
     expect(toast(page, "API Key Updated")).to_be_visible()
+    assert _eventually(lambda: _litellm_key(site, raw).get("tpm_limit") == 5000), \
+        _litellm_key(site, raw)
+    assert _litellm_key(site, raw)["metadata"]["description"] == "renamed by the journey"
     renamed = _key_row(page, "journey key (renamed)")
     expect(renamed).to_contain_text("renamed by the journey")
     page.reload()

@@ -96,7 +96,7 @@ def subscribe(page: Page, model: str) -> None:
 
 
 def create_key(page: Page, name: str, models: list[str], description: str = "",
-               max_budget: str = "") -> str:
+               max_budget: str = "", rpm_limit: str = "") -> str:
     """On the API Keys page: the create dialog, and the new key's value it shows once."""
     go(page, "API Keys", "/api-keys")
     page.get_by_role("button", name="Create API Key").first.click()
@@ -108,6 +108,8 @@ def create_key(page: Page, name: str, models: list[str], description: str = "",
         dialog.locator(".pf-v6-c-label").get_by_text(model, exact=True).click()
     if max_budget:
         dialog.locator("#key-max-budget").fill(max_budget)
+    if rpm_limit:
+        dialog.locator("#key-rpm-limit").fill(rpm_limit)
     dialog.get_by_role("button", name="Create API Key", exact=True).click()
     created = page.get_by_role("dialog", name="API Key Created Successfully")
     expect(created).to_be_visible()
