@@ -125,6 +125,8 @@ def page(browser, site, artifacts, request):
     page.on("console", lambda msg: journal.append(f"console.{msg.type}: {msg.text}")
             if msg.type in {"error", "warning"} else None)
     page.on("pageerror", lambda exc: journal.append(f"pageerror: {exc}"))
+    page.on("requestfailed", lambda req: journal.append(
+        f"FAILED {req.method} {req.url}: {req.failure}"))
     page.on("response", lambda resp: journal.append(
         f"HTTP {resp.status} {resp.request.method} {resp.url}") if resp.status >= 400 else None)
     page.journal = journal
@@ -147,3 +149,9 @@ def pytest_runtest_makereport(item, call):
         journal = getattr(item.funcargs.get("page"), "journal", None)
         if journal:
             report.sections.append(("browser journal", "\n".join(journal[-40:])))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if ARTIFACTS.is_dir():
+        terminalreporter.write_line(f"e2e: screenshots, server logs and browser journals in "
+                                    f"{ARTIFACTS}")
