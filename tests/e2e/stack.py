@@ -9,6 +9,7 @@ worker and beat. Logs go to files under the artifacts directory.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import os
 import secrets
@@ -32,13 +33,14 @@ def free_port() -> int:
     return devstack._free_port()
 
 
+_LIBC = ctypes.CDLL("libc.so.6", use_errno=True)  # loaded here: no dlopen in a forked child
+PR_SET_PDEATHSIG = 1
+
+
 def _die_with_parent() -> None:
     """In the child before exec: SIGTERM when the test process dies, however it dies, so no
     server outlives a killed run (honcho passes it on to web, worker and beat)."""
-    import ctypes
-
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
