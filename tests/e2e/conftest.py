@@ -126,7 +126,7 @@ def page(browser, site, artifacts, request):
             if msg.type in {"error", "warning"} else None)
     page.on("pageerror", lambda exc: journal.append(f"pageerror: {exc}"))
     page.on("requestfailed", lambda req: journal.append(
-        f"FAILED {req.method} {req.url}: {req.failure}"))
+        f"requestfailed {req.method} {req.url}: {req.failure}"))
     page.on("response", lambda resp: journal.append(
         f"HTTP {resp.status} {resp.request.method} {resp.url}") if resp.status >= 400 else None)
     page.journal = journal
