@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e import stack as stacks
 from tests.e2e import webui
@@ -42,6 +43,9 @@ class Site:
     @property
     def url(self) -> str:
         return self.ui.url
+
+
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 @pytest.fixture(scope="session")

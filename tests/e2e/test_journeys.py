@@ -17,6 +17,7 @@ import requests
 from playwright.sync_api import expect
 
 from tests.e2e.ui import (
+    click_until,
     create_key,
     footer,
     go,
@@ -180,8 +181,8 @@ def test_restricted_model_request_denied_then_review_asked(page, site):
            ).to_be_visible()
     dialog = open_model(page, model)
     expect(dialog.get_by_text("Admin Approval Required")).to_be_visible()
-    dialog.get_by_role("button", name=f"Subscribe to {model}").click()
-    expect(toast(page, "Access Request Submitted")).to_be_visible()
+    click_until(dialog.get_by_role("button", name=f"Subscribe to {model}"), "Request Access",
+                toast(page, "Access Request Submitted"))
 
     go(page, "Subscriptions", "/subscriptions")
     expect(_subscription_card(page, model)).to_contain_text("Pending Approval")
@@ -313,6 +314,7 @@ def test_usage_page_shows_the_figures_litellm_recorded(page, site):
     expect(page.get_by_role("article", name=f"Total tokens: {totals['total_tokens']}")
            ).to_be_visible()
     if site.mode == "oidc":  # mock mode's key filter fails by design (see TOLERATED)
+        expect(page.get_by_text(re.compile(r"^All API keys"))).to_be_visible()
         expect(page.get_by_text("Failed to load")).to_have_count(0)
 
     # The key's spend shows in its edit dialog, and the person resets it.
