@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e import stack as stacks
 from tests.e2e import webui
@@ -43,10 +45,17 @@ class Site:
         return self.ui.url
 
 
+expect.set_options(timeout=TIMEOUT_MS)
+
+
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
+    """This run's screenshots and logs only: the previous run's are removed first."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "logs").mkdir(exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):
+        old.unlink()
+    shutil.rmtree(ARTIFACTS / "logs", ignore_errors=True)
+    (ARTIFACTS / "logs").mkdir()
     return ARTIFACTS
 
 
@@ -120,6 +129,8 @@ def page(browser, site, artifacts, request):
     page.on("console", lambda msg: journal.append(f"console.{msg.type}: {msg.text}")
             if msg.type in {"error", "warning"} else None)
     page.on("pageerror", lambda exc: journal.append(f"pageerror: {exc}"))
+    page.on("requestfailed", lambda req: journal.append(
+        f"requestfailed {req.method} {req.url}: {req.failure}"))
     page.on("response", lambda resp: journal.append(
         f"HTTP {resp.status} {resp.request.method} {resp.url}") if resp.status >= 400 else None)
     page.journal = journal
@@ -142,3 +153,9 @@ def pytest_runtest_makereport(item, call):
         journal = getattr(item.funcargs.get("page"), "journal", None)
         if journal:
             report.sections.append(("browser journal", "\n".join(journal[-40:])))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if ARTIFACTS.is_dir():
+        terminalreporter.write_line(f"e2e: screenshots, server logs and browser journals in "
+                                    f"{ARTIFACTS}")

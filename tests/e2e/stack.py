@@ -9,6 +9,7 @@ worker and beat. Logs go to files under the artifacts directory.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import os
 import secrets
@@ -32,13 +33,14 @@ def free_port() -> int:
     return devstack._free_port()
 
 
+_LIBC = ctypes.CDLL("libc.so.6", use_errno=True)  # loaded here: no dlopen in a forked child
+PR_SET_PDEATHSIG = 1
+
+
 def _die_with_parent() -> None:
     """In the child before exec: SIGTERM when the test process dies, however it dies, so no
     server outlives a killed run (honcho passes it on to web, worker and beat)."""
-    import ctypes
-
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -218,6 +220,9 @@ def make_stack(name: str, logs: Path, frontend_url: str, **settings: str) -> Sta
         "SIM_MODELS": "12",
         # Usage figures come from traffic the journeys ask for, not from a timer.
         "SIM_ACTIVITY_AUTO": "false",
+        # Limits stay on, but the journeys do in seconds what a person does in minutes, as
+        # one user (each page load is ~10 API calls): the default 100/min is hit.
+        "RATE_LIMIT_MAX": "1000",
         "LOG_LEVEL": "INFO",
     })
     env.update(settings)
