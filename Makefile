@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fuzz soak bench e2e e2e-tools clean
+.PHONY: run test test-litellm lint fuzz soak bench e2e e2e-tools clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ run: $(STAMP)  ## start web, worker, beat, flower and the LiteLLM simulator
 test: $(STAMP)  ## the whole suite (real PostgreSQL, Redis, Celery worker, simulator)
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-litellm: $(STAMP)  ## the LiteLLM scenarios against a REAL LiteLLM (../shared/litellm-real; LITELLM_REAL_DIR)
+	tests/litellm_real/run.sh
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

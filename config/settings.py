@@ -226,6 +226,13 @@ def _entropy_bits(value: str) -> float:
     return per_char * len(value)
 
 
+def _compressibility(value: str) -> float:
+    """Compressed size over size (zlib's fixed overhead removed): ~1 for random text."""
+    import zlib
+
+    return (len(zlib.compress(value.encode(), 9)) - 8) / max(len(value), 1)
+
+
 def jwt_secret_weakness(secret: str) -> str | None:
     """Why a JWT secret is unfit for production, or None."""
     lowered = secret.strip().lower()
@@ -235,7 +242,8 @@ def jwt_secret_weakness(secret: str) -> str | None:
         return "looks like a placeholder"
     if len(secret) < 32:
         return "is shorter than 32 characters"
-    if _entropy_bits(secret) < MIN_JWT_SECRET_ENTROPY_BITS or len(set(secret)) < 10:
+    if (_entropy_bits(secret) < MIN_JWT_SECRET_ENTROPY_BITS or len(set(secret)) < 10
+            or _compressibility(secret) < 0.6):  # repeated patterns ("0123456789" * 4)
         return "has too little entropy"
     return None
 

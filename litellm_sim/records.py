@@ -45,7 +45,7 @@ _KEY_COLUMNS: dict[str, Any] = {
     "router_settings": {}, "user_id": None, "team_id": None, "agent_id": None,
     "project_id": None, "permissions": {}, "max_parallel_requests": None, "metadata": {},
     "blocked": None, "tpm_limit": None, "rpm_limit": None, "tpd_limit": None,
-    "max_budget": None, "budget_duration": None, "budget_reset_at": None,
+    "max_budget": None, "soft_budget": None, "budget_duration": None, "budget_reset_at": None,
     "allowed_cache_controls": [], "allowed_routes": [], "key_type": "default", "policies": [],
     "access_group_ids": [], "model_spend": {}, "model_max_budget": {}, "budget_fallbacks": {},
     "budget_id": None, "organization_id": None, "object_permission_id": None,
@@ -131,7 +131,8 @@ def new_key_row(payload: dict, raw_key: str, created_by: str | None) -> dict:
         metadata=with_metadata_fields(payload.get("metadata"), payload),
         budget_reset_at=_reset_at(payload.get("budget_duration")),
         created_at=stamp, updated_at=stamp, created_by=created_by, updated_by=created_by,
-        litellm_budget_table=_budget_table(payload.get("soft_budget")),
+        # LiteLLM keeps soft_budget in the linked budget table; the key row's stays null.
+        soft_budget=None, litellm_budget_table=_budget_table(payload.get("soft_budget")),
     )
     return row
 

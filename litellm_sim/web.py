@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import current_app, request
 
-from litellm_sim.errors import SimError, validation_error
+from litellm_sim.errors import SimError, validation_error, wrapped_http_error
 from litellm_sim.state import SimState
 
 
@@ -53,6 +54,21 @@ def string_list(body: dict[str, Any], name: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise validation_error(["body", name], "Input should be a valid list", "list_type")
     return value
+
+
+_BUDGET_DURATION = re.compile(r"^([1-9][0-9]*(s|m|h|d|w)|1mo)$")
+_BUDGET_WORDS = ("hourly", "daily", "weekly", "monthly")
+
+
+def check_budget_duration(body: dict[str, Any]) -> None:
+    """LiteLLM 1.108.7 refuses a budget_duration it cannot reset on (``2mo``, ``0d``, ``1y``)."""
+    value = body.get("budget_duration")
+    if value is None:
+        return
+    if not isinstance(value, str) or not (value.strip().lower() in _BUDGET_WORDS
+                                          or _BUDGET_DURATION.match(value)):
+        raise wrapped_http_error(400, {"error": f"Invalid budget_duration {value!r}. Use a "
+                                       "format like '1h', '24h', '7d', or '30d'."})
 
 
 def answer_error(error: SimError):

@@ -39,14 +39,14 @@ def list_keys(query):
     user_ids = api_keys.listable_owners(identity, query.get("user_id"), query.get("user_ids"))
     stmt = api_keys.list_query(None, query.get("status"), query.get("model_id"),
                                query.get("search"), query["sort"], query.get("is_active"),
-                               user_ids=user_ids)
+                               user_ids=user_ids, key_id=api_keys.credential_key(identity))
     page = paginate(stmt, query["page"], query["limit"])
     models = api_keys.model_details(page["data"])
     owners = {u.id: u for u in db.session.scalars(
         select(User).where(User.id.in_({k.user_id for k in page["data"]})))}
     page["data"] = [key_view(key, models, owners[key.user_id]) for key in page["data"]]
     if query.get("user_ids"):
-        page["api_keys"] = api_keys.key_options(user_ids)
+        page["api_keys"] = api_keys.key_options(user_ids, api_keys.credential_key(identity))
     return page
 
 

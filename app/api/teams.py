@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Response
 from flask.views import MethodView
 
 from app.api.base import Blueprint
@@ -83,16 +82,12 @@ class TeamById(MethodView):
 
     @blp.auth("teams:manage")
     @blp.response(202, JobAcceptedSchema, description="Deleted; the job removes it from LiteLLM")
-    @blp.alt_response(204, success=True, description="Deleted (it was never in LiteLLM)")
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(409, response="CONFLICT", description="The team still has live API keys")
     def delete(self, team_id: uuid.UUID):
         """Delete a team and its memberships. Refused while the team has live API keys:
         LiteLLM would delete them with the team."""
-        job = teams.delete(team_id, authenticate())
-        if job is None:
-            return Response(status=204)
-        return accepted(job)
+        return accepted(teams.delete(team_id, authenticate()))
 
 
 @blp.route("/<uuid:team_id>/members")

@@ -94,7 +94,8 @@ def analytics(body):
 @blp.route("/export", methods=["GET"])
 @blp.auth("usage:read")
 @blp.arguments(UsageExportQuerySchema, location="query")
-@blp.response(200, description="The file (text/csv or application/json)")
+@blp.response(200, content_type="text/csv",
+              description="The file, streamed as an attachment (CSV, or JSON with format=json)")
 @blp.alt_response(404, response="NOT_FOUND", description="apiKeyIds not all yours")
 def export_own(query):
     """Your own usage rows (one per day, key and model) as CSV or JSON, sent at once (the

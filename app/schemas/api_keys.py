@@ -11,11 +11,9 @@ from marshmallow import validate
 from app.models import PROVISIONING_STATES, ApiKey, Model, User
 from app.schemas.base import CamelSchema, PageQuerySchema, display_name, page_of
 from app.schemas.subscriptions import UserRefSchema
+from app.schemas.users import BUDGET_DURATION
 from app.services.api_keys import SORTS
 
-BUDGET_DURATION = validate.Regexp(
-    r"^(\d+(s|m|h|d|w|mo)|daily|weekly|monthly|yearly)$",
-    error="Use a LiteLLM duration: 30s, 10m, 1h, 7d, 2w, 1mo, daily, weekly, monthly or yearly")
 MONEY = validate.Range(min=0, max=1_000_000_000)
 LIMIT = validate.Range(min=0, max=2_147_483_647)
 NAME = display_name(255)

@@ -140,11 +140,18 @@ class SubscriptionUpdateSchema(CamelSchema):
         "description": "`cancelled` ends the subscription; `pending` asks again after a "
                        "denial or cancellation"})
     reason = ma.fields.String(validate=REASON, allow_none=True)
+    quota_requests = ma.fields.Integer(strict=True, validate=QUOTA, metadata={
+        "description": "Requests you expect to need (kept, informational)"})
+    quota_tokens = ma.fields.Integer(strict=True, validate=QUOTA, metadata={
+        "description": "Tokens you expect to need (kept, informational)"})
 
     @ma.validates_schema
     def _something(self, data, **kwargs):
         if not data:
-            raise ma.ValidationError("Nothing to change: send status and/or reason", "_schema")
+            raise ma.ValidationError("Nothing to change: send status, reason or quotas",
+                                     "_schema")
+        if data.get("status") == "cancelled" and {"quota_requests", "quota_tokens"} & set(data):
+            raise ma.ValidationError("A cancellation changes nothing else", "status")
 
 
 class ReviewSchema(CamelSchema):

@@ -161,7 +161,11 @@ TeamUsagePageSchema = page_of(TeamUsageSchema)
 
 
 class BudgetSchema(CamelSchema):
-    max_budget = ma.fields.Decimal(as_string=False, allow_none=True)
+    max_budget = ma.fields.Decimal(as_string=False, allow_none=True, metadata={
+        "description": "The budget LiteLLM enforces: the user's own, else the platform default"})
+    max_budget_source = ma.fields.String(validate=ma.validate.OneOf(("user", "default")),
+                                         metadata={"description": "user: set for this user; "
+                                                   "default: DEFAULT_USER_MAX_BUDGET"})
     current_spend = ma.fields.Decimal(as_string=False, required=True, metadata={
         "description": "Spend of the current budget period, from the last usage rollup"})
     remaining_budget = ma.fields.Decimal(as_string=False, allow_none=True)

@@ -3,12 +3,12 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from app.litellm.durations import BUDGET_DURATION_HELP, BUDGET_DURATION_PATTERN
 from app.models import ROLES
 from app.schemas.base import CamelSchema, PageQuerySchema, display_name, page_of
 
-# LiteLLM's budget_duration: a number and a unit (seconds, minutes, hours, days, months).
-BUDGET_DURATION = validate.Regexp(r"^[1-9][0-9]{0,5}(s|m|h|d|mo)$",
-                                  error="A duration such as 30d, 1mo, 24h")
+# One budget-duration vocabulary for keys, users and teams: what LiteLLM accepts.
+BUDGET_DURATION = validate.Regexp(BUDGET_DURATION_PATTERN, error=BUDGET_DURATION_HELP)
 USER_SORTS = ("username", "email", "createdAt", "lastLoginAt")
 
 

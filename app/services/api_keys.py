@@ -62,8 +62,11 @@ class IssuedKey:
 def list_query(user_id: uuid.UUID | None = None, state: str | None = None,
                model_id: str | None = None, search: str | None = None,
                sort: str = "-createdAt", is_active: bool | None = None,
-               user_ids: list[uuid.UUID] | None = None) -> Select:
+               user_ids: list[uuid.UUID] | None = None,
+               key_id: uuid.UUID | None = None) -> Select:
     stmt = select(ApiKey)
+    if key_id is not None:
+        stmt = stmt.where(ApiKey.id == key_id)
     if user_id is not None:
         stmt = stmt.where(ApiKey.user_id == user_id)
     if user_ids is not None:
@@ -107,19 +110,27 @@ def listable_owners(identity: Identity, user_id: uuid.UUID | None,
     return [own]
 
 
+def credential_key(identity: Identity) -> uuid.UUID | None:
+    """The key a user's API key credential is limited to (itself), else None."""
+    return identity.api_key_id if identity.credential == "api_key" else None
+
+
 KEY_OPTIONS_LIMIT = 1000
 
 
-def key_options(user_ids: list[uuid.UUID] | None) -> list[dict[str, Any]]:
+def key_options(user_ids: list[uuid.UUID] | None,
+                key_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
     """The keys of these users for a filter menu (id, name, LiteLLM alias, owner)."""
     stmt = (select(ApiKey.id, ApiKey.name, ApiKey.key_alias, User.id, User.username, User.email)
             .join(User, User.id == ApiKey.user_id).order_by(User.username, ApiKey.name)
             .limit(KEY_OPTIONS_LIMIT))
     if user_ids is not None:
         stmt = stmt.where(ApiKey.user_id.in_(user_ids))
-    return [{"id": key_id, "name": name, "key_alias": alias, "user_id": owner,
+    if key_id is not None:
+        stmt = stmt.where(ApiKey.id == key_id)
+    return [{"id": ident, "name": name, "key_alias": alias, "user_id": owner,
              "username": username, "email": email}
-            for key_id, name, alias, owner, username, email in db.session.execute(stmt)]
+            for ident, name, alias, owner, username, email in db.session.execute(stmt)]
 
 
 def get_visible(key_id: uuid.UUID, identity: Identity) -> ApiKey:

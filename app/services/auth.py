@@ -68,9 +68,13 @@ def mock_login(username: str, ip: str | None, user_agent: str | None,
                          details={"reason": "inactive", "provider": "mock"})
         raise Forbidden("This account is deactivated")
     tokens = _open_session(user, ip, user_agent, session)
+    job = _provisioning_job(user)  # the same LiteLLM user as every other sign-in
     audit.record("LOGIN", "user", user.id, actor=_actor(user),
-                 details={"provider": "mock", "created": created, "session": session})
+                 details={"provider": "mock", "created": created, "session": session,
+                          "provisioningJobId": str(job.id) if job else None})
     db.session.commit()
+    if job is not None:
+        litellm_accounts.publish_after_commit(job)
     return {**tokens, "user": user}
 
 

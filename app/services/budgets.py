@@ -3,8 +3,9 @@ usage rollup, and budget crossings recorded in the audit trail once per period (
 
 Budget periods are calendar-aligned so "once per period" means something: ``daily`` is the UTC
 day, ``weekly``/``Nw`` ISO weeks (blocks of N weeks from a fixed Monday), ``Nd`` blocks of N days
-from that Monday, ``monthly``/``Nmo`` calendar months (blocks of N from January), ``yearly``/``Ny``
-calendar years. Sub-day durations (``Nh``, ``Nm``, ``Ns``) count the current day, the finest
+from that Monday (``30d`` is a calendar month: LiteLLM resets it on the 1st),
+``monthly``/``Nmo`` calendar months (blocks of N from January), ``yearly``/``Ny`` calendar
+years. Sub-day durations (``Nh``, ``Nm``, ``Ns``) count the current day, the finest
 grain ``usage_daily`` has. No duration means the whole lifetime.
 """
 
@@ -18,6 +19,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import String, cast, func, literal, select, text, tuple_, update
 
 from app.errors import NotFound
@@ -55,6 +57,8 @@ def period_for(duration: str | None, today: date) -> BudgetPeriod:
     if not match:
         return BudgetPeriod(None, None)
     count, unit = max(1, int(match.group(1))), match.group(2)
+    if (count, unit) == (30, "d"):  # LiteLLM resets 30d budgets on the 1st, like monthly
+        count, unit = 1, "mo"
     if unit in ("s", "m", "h"):
         return BudgetPeriod(today, today + timedelta(days=1))
     if unit in ("d", "w"):
@@ -171,7 +175,10 @@ def record_crossings(today: date) -> int:
 
 
 def _crossings(owner, resource_type: str, today: date) -> list[Crossing]:
-    limits = [(LIMIT_REACHED, owner.max_budget)]
+    hard = owner.max_budget
+    if owner is User:  # a user without a budget of their own is held to the default one
+        hard = func.coalesce(User.max_budget, enforced_user_budget(None))
+    limits = [(LIMIT_REACHED, hard)]
     if owner is ApiKey:
         limits.append((SOFT_LIMIT_REACHED, owner.soft_budget))
     found = []
@@ -212,15 +219,25 @@ def _details(crossing: Crossing) -> dict[str, Any]:
     }
 
 
+def enforced_user_budget(max_budget: Decimal | None) -> Decimal:
+    """The budget LiteLLM holds a user to: their own, else ``DEFAULT_USER_MAX_BUDGET`` (which
+    provisioning pushes to LiteLLM for users without one)."""
+    if max_budget is not None:
+        return Decimal(max_budget)
+    return Decimal(str(current_app.config["DEFAULT_USER_MAX_BUDGET"]))
+
+
 def user_budget(user_id: uuid.UUID | None, today: date) -> dict[str, Any]:
     """The caller's budget, spend of the current period and what is left of it."""
     user = db.session.get(User, user_id) if user_id else None
     if user is None:
         raise NotFound("This identity has no user budget", {"resource": "user"})
     period = period_for(user.budget_duration, today)
+    enforced = enforced_user_budget(user.max_budget)
     return {
-        "max_budget": user.max_budget, "current_spend": user.spend,
-        "remaining_budget": remaining(user.max_budget, user.spend),
+        "max_budget": enforced, "max_budget_source": "user" if user.max_budget is not None
+        else "default", "current_spend": user.spend,
+        "remaining_budget": remaining(enforced, user.spend),
         "budget_duration": user.budget_duration,
         "period_start": period.start.isoformat() if period.start else None,
         "budget_reset_at": period.next_start.isoformat() if period.next_start else None,

@@ -36,6 +36,7 @@ from app.auth import api_keys as api_key_cache
 from app.errors import AppError
 from app.extensions import db, redis_client, redis_key
 from app.litellm import LiteLLMClient, LiteLLMError, LiteLLMNotFound
+from app.litellm.durations import litellm_duration
 from app.models import ApiKey, ApiKeyModel, Model, Subscription, User
 from app.services import audit, jobs, litellm_accounts
 from app.services.jobs import JobKind
@@ -211,15 +212,6 @@ def desired_state(key: ApiKey, owner: User) -> dict[str, Any]:
     return state
 
 
-# LiteLLM reads daily/weekly/monthly itself but not "yearly" (issue 13: the UI offers it).
-_LITELLM_DURATIONS = {"yearly": "12mo"}
-
-
-def litellm_duration(duration: str | None) -> str | None:
-    """A budget period as LiteLLM's duration parser reads it."""
-    return _LITELLM_DURATIONS.get(duration, duration) if duration else duration
-
-
 def _generate_payload(key: ApiKey, owner: User, raw_key: str) -> dict[str, Any]:
     payload = {**desired_state(key, owner), "key": raw_key}
     duration = _duration(key.expires_at)
@@ -243,6 +235,8 @@ def drift(key: ApiKey, owner: User, row: dict[str, Any]) -> list[str]:
     for name in ("max_budget", "tpm_limit", "rpm_limit"):
         if not _same_number(row.get(name), desired[name]):
             changed.append(name)
+    if not _same_number(litellm_soft_budget(row), desired["soft_budget"]):
+        changed.append("soft_budget")
     # LiteLLM's /key/update cannot clear a budget_duration: only a set one is compared.
     wanted_duration = desired["budget_duration"]
     if wanted_duration is not None and row.get("budget_duration") != wanted_duration:
@@ -254,6 +248,15 @@ def drift(key: ApiKey, owner: User, row: dict[str, Any]) -> list[str]:
     if not _same_expiry(row.get("expires"), key.expires_at):
         changed.append("expires")
     return changed
+
+
+def litellm_soft_budget(row: dict[str, Any]) -> Any:
+    """A key's soft budget as LiteLLM keeps it: in the linked budget table
+    (``litellm_budget_table``), not on the key row, whose ``soft_budget`` stays null."""
+    table = row.get("litellm_budget_table")
+    if isinstance(table, dict) and "soft_budget" in table:
+        return table["soft_budget"]
+    return row.get("soft_budget")
 
 
 def _same_number(left: Any, right: Any) -> bool:

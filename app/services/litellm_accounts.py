@@ -8,16 +8,18 @@ success. Budgets and limits left unset on a user fall back to ``DEFAULT_USER_*``
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.errors import ServiceUnavailable
 from app.extensions import db
 from app.litellm import LiteLLMBadRequest, LiteLLMClient, LiteLLMConflict, LiteLLMNotFound
+from app.litellm.durations import litellm_duration
 from app.models import Job, Team, TeamMember, User
 from app.services import jobs
 from app.services.jobs import JobKind
@@ -78,7 +80,7 @@ def user_limits(user: User) -> dict[str, Any]:
         else config["DEFAULT_USER_RPM_LIMIT"],
     }
     if user.budget_duration:
-        limits["budget_duration"] = user.budget_duration
+        limits["budget_duration"] = litellm_duration(user.budget_duration)
     return limits
 
 
@@ -124,7 +126,7 @@ def _team_payload(team: Team) -> dict[str, Any]:
     # None is sent on purpose: LiteLLM's /team/update clears a limit given as null.
     return {"team_id": str(team.id), "team_alias": team.name,
             "max_budget": _number(team.max_budget), "tpm_limit": team.tpm_limit,
-            "rpm_limit": team.rpm_limit, "budget_duration": team.budget_duration}
+            "rpm_limit": team.rpm_limit, "budget_duration": litellm_duration(team.budget_duration)}
 
 
 def _ensure_team(team: Team) -> tuple[str, dict]:
@@ -157,12 +159,23 @@ def _is_ours(user_id: str) -> bool:
     return True
 
 
-def _sync_members(team: Team, info: dict) -> dict[str, int]:
-    client = _client()
-    rows = db.session.execute(
+def _member_rows(team: Team) -> list:
+    return db.session.execute(
         select(TeamMember, User).join(User, User.id == TeamMember.user_id)
         .where(TeamMember.team_id == team.id)
     ).all()
+
+
+def members_differ(team: Team, info: dict) -> bool:
+    """Whether the LiteLLM team's members (ours, by id and role) differ from the team's here."""
+    desired = {str(user.id): LITELLM_TEAM_ROLES[member.role] for member, user in _member_rows(team)}
+    current = {uid: role for uid, role in _remote_members(info).items() if _is_ours(uid)}
+    return desired != current
+
+
+def _sync_members(team: Team, info: dict) -> dict[str, int]:
+    client = _client()
+    rows = _member_rows(team)
     desired = {str(user.id): LITELLM_TEAM_ROLES[member.role] for member, user in rows}
     current = _remote_members(info)
     for _member, user in rows:
@@ -197,17 +210,34 @@ def sync_team(team_id: uuid.UUID) -> dict:
         db.session.rollback()
         return {"teamId": str(team_id), "action": "skipped", "reason": "team was deleted"}
     action, info = _ensure_team(team)
-    counts = _sync_members(team, info)
-    team.litellm_team_id = str(team.id)
+    team.litellm_team_id = str(team.id)  # it exists in LiteLLM now, whatever comes next
+    try:
+        counts = _sync_members(team, info)
+    except Exception:
+        db.session.rollback()
+        _record_team_id(team_id)
+        raise
     db.session.commit()
     return {"teamId": str(team_id), "action": action, **counts}
 
 
+def _record_team_id(team_id: uuid.UUID) -> None:
+    """Keep the LiteLLM id of a team that exists there although aligning its members failed,
+    so deleting the team removes it from LiteLLM and reconciliation sees it."""
+    db.session.execute(update(Team).where(Team.id == team_id, Team.litellm_team_id.is_(None))
+                       .values(litellm_team_id=str(team_id)))
+    db.session.commit()
+
+
 def delete_team(litellm_team_id: str) -> dict:
-    """Delete a team from LiteLLM; a team LiteLLM does not know counts as deleted."""
+    """Delete a team from LiteLLM; a team LiteLLM does not know counts as deleted. Waits for
+    a provisioning job of the same team still running, so it cannot re-create it after."""
+    with contextlib.suppress(ValueError):  # not ours by id: nothing of ours provisions it
+        _lock("team", uuid.UUID(litellm_team_id))
     try:
         _client().team_delete([litellm_team_id])
         deleted = True
     except LiteLLMNotFound:
         deleted = False
+    db.session.commit()
     return {"teamId": litellm_team_id, "deleted": deleted}

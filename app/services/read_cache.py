@@ -32,7 +32,10 @@ from app.extensions import db
 log = logging.getLogger(__name__)
 
 MAX_ENTRIES = 256
-MAX_BODY_BYTES = 1024 * 1024
+# One body may be the whole catalogue (the web UI asks limit=1000: ~2 MB for 1,000 models);
+# all bodies together stay under MAX_TOTAL_BYTES per process.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_TOTAL_BYTES = 64 * 1024 * 1024
 _TOKEN_SQL = "SELECT token FROM cache_versions WHERE scope = %s"
 
 
@@ -45,9 +48,11 @@ class CachedBody:
 class BodyCache:
     """A small thread-safe LRU of encoded bodies (gthread workers share it between threads)."""
 
-    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
-        self.max_entries = max_entries
+    def __init__(self, max_entries: int = MAX_ENTRIES,
+                 max_bytes: int = MAX_TOTAL_BYTES) -> None:
+        self.max_entries, self.max_bytes = max_entries, max_bytes
         self._entries: OrderedDict[tuple, CachedBody] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def get(self, key: tuple) -> CachedBody | None:
@@ -59,14 +64,19 @@ class BodyCache:
 
     def put(self, key: tuple, entry: CachedBody) -> None:
         with self._lock:
+            previous = self._entries.pop(key, None)
+            if previous is not None:
+                self._bytes -= len(previous.body)
             self._entries[key] = entry
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            self._bytes += len(entry.body)
+            while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+                _, dropped = self._entries.popitem(last=False)
+                self._bytes -= len(dropped.body)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -37,6 +37,7 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.litellm import LiteLLMError, LiteLLMNotFound
+from app.litellm.durations import litellm_duration
 from app.models import ApiKey, Team, User
 from app.services import audit, jobs, litellm_accounts
 from app.services import key_provisioning as provisioning
@@ -320,7 +321,11 @@ def _reconcile_owner(user: User, report: Report) -> None:
 
 
 def _reconcile_teams(report: Report) -> None:
-    teams = list(db.session.scalars(select(Team).where(Team.litellm_team_id.is_not(None))))
+    """Every team must exist in LiteLLM with its budget, limits and members (owners as plain
+    members), including teams whose provisioning never recorded a LiteLLM id."""
+    settled = datetime.now(UTC) - PENDING_GRACE
+    teams = list(db.session.scalars(select(Team).where(or_(
+        Team.litellm_team_id.is_not(None), Team.created_at < settled))))
     db.session.rollback()
     report.checked["teams"] = len(teams)
     for team in teams:
@@ -329,15 +334,20 @@ def _reconcile_teams(report: Report) -> None:
 
 def _reconcile_team(team: Team, report: Report) -> None:
     try:
-        answer = provisioning.litellm().team_info(team.litellm_team_id)
+        answer = provisioning.litellm().team_info(team.litellm_team_id or str(team.id))
         info = answer.get("team_info") or {}
     except LiteLLMNotFound:
-        info = None
+        answer, info = None, None
     wanted = {"max_budget": None if team.max_budget is None else float(team.max_budget),
               "tpm_limit": team.tpm_limit, "rpm_limit": team.rpm_limit,
-              "budget_duration": team.budget_duration}
+              "budget_duration": litellm_duration(team.budget_duration)}
     changed = ["missing"] if info is None else [
         name for name, value in wanted.items() if not _same(info.get(name), value)]
+    if info is not None and litellm_accounts.members_differ(team, answer):
+        changed.append("members")
+    if info is not None and team.litellm_team_id is None:
+        changed.append("litellm_team_id")
+    db.session.rollback()
     if changed:
         litellm_accounts.sync_team(team.id)  # commits
         report.repaired("team_recreated" if info is None else "team_repushed", "team",

@@ -221,7 +221,8 @@ def cancel(subscription_id: uuid.UUID, identity: Identity) -> tuple[Subscription
 def update(subscription_id: uuid.UUID, identity: Identity,
            data: dict[str, Any]) -> tuple[Subscription, Job | None]:
     """What an owner may change: cancel (``status: cancelled``), ask again after a denial or
-    cancellation (``status: pending``), or reword the justification of a pending request."""
+    cancellation (``status: pending``), reword the justification of a pending request, or the
+    quotas asked for (kept, informational)."""
     status = data.get("status")
     if status == "cancelled":
         return cancel(subscription_id, identity)
@@ -238,6 +239,13 @@ def update(subscription_id: uuid.UUID, identity: Identity,
         _require_status(subscription, ("pending",), "annotated")
         subscription.reason = data["reason"]
         audit.record("SUBSCRIPTION_NOTE_UPDATED", "subscription", subscription.id)
+    quotas = {name: data[name] for name in ("quota_requests", "quota_tokens") if name in data}
+    if quotas:
+        for name, value in quotas.items():
+            setattr(subscription, name, value)
+        audit.record("SUBSCRIPTION_QUOTAS_UPDATED", "subscription", subscription.id,
+                     details={"quotaRequests": subscription.quota_requests,
+                              "quotaTokens": subscription.quota_tokens})
     db.session.commit()
     return subscription, None
 

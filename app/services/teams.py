@@ -151,7 +151,7 @@ def _plain(value):
     return float(value) if isinstance(value, Decimal) else value
 
 
-def delete(team_id: uuid.UUID, actor) -> Job | None:
+def delete(team_id: uuid.UUID, actor) -> Job:
     """Delete a team without live API keys, and its memberships; a job deletes it from
     LiteLLM; commits."""
     team = db.session.get(Team, team_id, with_for_update=True)
@@ -165,16 +165,16 @@ def delete(team_id: uuid.UUID, actor) -> Job | None:
         # LiteLLM deletes a team's keys with the team: never take users' keys down silently.
         raise Conflict("The team still has live API keys; revoke them first",
                        {"teamId": str(team.id), "liveApiKeys": live_keys})
-    job = None
-    if team.litellm_team_id:
-        job, _ = jobs.create("delete_team", {"litellm_team_id": team.litellm_team_id},
-                             requested_by=getattr(actor, "user_id", None))
+    # Always a job: the team may exist in LiteLLM although its id was never recorded (a
+    # provisioning job that failed part-way); LiteLLM's team id is ours, and the job takes a
+    # team LiteLLM does not know as deleted.
+    job, _ = jobs.create("delete_team", {"litellm_team_id": team.litellm_team_id or str(team.id)},
+                         requested_by=getattr(actor, "user_id", None))
     audit.record("TEAM_DELETE", "team", team.id,
-                 details={"name": team.name, "jobId": str(job.id) if job else None})
+                 details={"name": team.name, "jobId": str(job.id)})
     db.session.delete(team)
     db.session.commit()
-    if job is not None:
-        litellm_accounts.publish_after_commit(job)
+    litellm_accounts.publish_after_commit(job)
     return job
 
 

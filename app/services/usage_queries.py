@@ -300,10 +300,15 @@ def own_analytics_filter(identity: Identity, query: dict[str, Any]) -> UsageFilt
     keys by id or LiteLLM alias (as upstream sends them); anyone else's is a 404."""
     user_id = identity.user_id or NO_USER
     start, end = date_range(query["start_date"], query["end_date"])
+    key_ids = own_key_ids(user_id, query.get("api_key_ids") or ())
+    if identity.credential == "api_key":  # a user's API key sees its own usage only
+        if any(key_id != identity.api_key_id for key_id in key_ids):
+            raise NotFound("Some API keys are not this key", {"resource": "api_key"})
+        key_ids = (identity.api_key_id,)
     return UsageFilter(start, end, user_id=user_id,
                        model_ids=tuple(sorted(set(query.get("model_ids") or ()))),
                        provider_ids=tuple(sorted(set(query.get("provider_ids") or ()))),
-                       api_key_ids=own_key_ids(user_id, query.get("api_key_ids") or ()))
+                       api_key_ids=key_ids)
 
 
 def own_key_ids(user_id: uuid.UUID, wanted: list[str] | tuple[str, ...]) -> tuple[uuid.UUID, ...]:
@@ -458,8 +463,10 @@ def filter_options(identity: Identity, start: date | None, end: date | None) -> 
             select(User.id, User.username, User.email).where(User.id.in_(
                 select(ROWS.c.user_id).where(ROWS.c.day.between(start, end)).distinct()))
             .order_by(User.username)).all()
-    else:
-        own = UsageFilter(start, end, user_id=identity.user_id or NO_USER)
+    else:  # a user's API key: its own usage only
+        own = UsageFilter(start, end, user_id=identity.user_id or NO_USER,
+                          api_key_ids=((identity.api_key_id,)
+                                       if identity.credential == "api_key" else ()))
         models = db.session.execute(
             select(ROWS.c.model_id, func.max(ROWS.c.provider)).where(*own.conditions(ROWS))
             .group_by(ROWS.c.model_id).order_by(ROWS.c.model_id)).all()

@@ -28,7 +28,14 @@ from litellm_sim.records import (
     update_key_row,
 )
 from litellm_sim.state import SimState
-from litellm_sim.web import json_body, query_bool, query_int, sim_state, string_list
+from litellm_sim.web import (
+    check_budget_duration,
+    json_body,
+    query_bool,
+    query_int,
+    sim_state,
+    string_list,
+)
 
 _HASH = re.compile(r"[0-9a-f]{64}")
 
@@ -39,6 +46,7 @@ blueprint = Blueprint("keys", __name__)
 def generate() -> Response:
     body = json_body()
     state = sim_state()
+    check_budget_duration(body)
     _check_max_budget(body.get("max_budget"))
     _check_enterprise_fields(body, state.config.premium)
     raw_key = body.get("key") or f"sk-{secrets.token_urlsafe(16)}"
@@ -62,6 +70,7 @@ def update() -> Response:
     if body.get("key") is None and body.get("key_alias") is None:
         raise validation_error(["body"], "Value error, either key or key_alias must be provided",
                                "value_error")
+    check_budget_duration(body)
     _check_max_budget(body.get("max_budget"))
     state = sim_state()
     with state.lock:
@@ -109,7 +118,9 @@ def info() -> Response:
             raise forbidden("You are not allowed to access this key's info. Your role="
                             f"{caller()['user_role']}")
         status = "deleted" if token not in state.keys else key_status(row)
-        details = {name: value for name, value in row.items() if name != "token"}
+        # /key/info answers the token row: no soft_budget (only /key/list joins it in, null)
+        details = {name: value for name, value in row.items()
+                   if name not in ("token", "soft_budget")}
         return jsonify({"key": key, "info": {**details, "status": status}})
 
 

@@ -17,6 +17,7 @@ from litellm_sim.errors import (
     wrapped_http_error,
 )
 from litellm_sim.records import (
+    PROXY_ADMIN_NAME,
     TEAM_UPDATE_FIELDS,
     iso,
     member,
@@ -25,7 +26,7 @@ from litellm_sim.records import (
     now,
 )
 from litellm_sim.state import SimState
-from litellm_sim.web import json_body, sim_state, string_list
+from litellm_sim.web import check_budget_duration, json_body, sim_state, string_list
 
 blueprint = Blueprint("teams", __name__)
 
@@ -33,6 +34,7 @@ blueprint = Blueprint("teams", __name__)
 @blueprint.post("/team/new")
 def new_team() -> Response:
     body = json_body()
+    check_budget_duration(body)
     _check_budgets(body)
     state = sim_state()
     with state.lock:
@@ -45,6 +47,8 @@ def new_team() -> Response:
                                              "members_with_roles": []})
         for item in members:
             add_member(state, team_id, item["user_id"], item["user_email"], item["role"])
+        # LiteLLM adds the creator as a team admin: with the master key, the proxy admin
+        state.teams[team_id]["members_with_roles"].append(member(PROXY_ADMIN_NAME, None, "admin"))
         return jsonify(state.teams[team_id])
 
 
@@ -53,6 +57,7 @@ def update_team() -> Response:
     body = json_body()
     if not body.get("team_id"):
         raise wrapped_http_error(400, {"error": "No team id passed in"})
+    check_budget_duration(body)
     _check_budgets(body)
     state = sim_state()
     with state.lock:

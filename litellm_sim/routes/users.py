@@ -22,7 +22,7 @@ from litellm_sim.records import (
 )
 from litellm_sim.routes.teams import add_member
 from litellm_sim.state import SimState
-from litellm_sim.web import json_body, sim_state, string_list
+from litellm_sim.web import check_budget_duration, json_body, sim_state, string_list
 
 NEW_USER_RESPONSE_FIELDS = (*GENERATE_RESPONSE_FIELDS, "user_email", "user_role", "teams",
                             "user_alias")
@@ -33,6 +33,7 @@ blueprint = Blueprint("users", __name__)
 @blueprint.post("/user/new")
 def new_user() -> Response:
     body = json_body()
+    check_budget_duration(body)
     state = sim_state()
     with state.lock:
         user_id = body.get("user_id") or str(uuid.uuid4())
@@ -73,6 +74,7 @@ def update_user() -> Response:
     if body.get("user_id") is None and body.get("user_email") is None:
         raise validation_error(["body"], "Value error, Either user id or user email must be "
                                "provided", "value_error")
+    check_budget_duration(body)
     changes = {k: v for k, v in body.items() if k in USER_UPDATE_FIELDS}
     state = sim_state()
     with state.lock:

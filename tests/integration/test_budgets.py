@@ -215,6 +215,7 @@ def test_admin_api_key_has_no_budget(client):
     ("1w", date(2026, 3, 16), date(2026, 3, 23)),
     ("monthly", date(2026, 3, 1), date(2026, 4, 1)),
     ("1mo", date(2026, 3, 1), date(2026, 4, 1)),
+    ("30d", date(2026, 3, 1), date(2026, 4, 1)),  # LiteLLM resets 30d on the 1st too
     ("3mo", date(2026, 1, 1), date(2026, 4, 1)),
     ("yearly", date(2026, 1, 1), date(2027, 1, 1)),
 ])
@@ -225,10 +226,10 @@ def test_budget_periods_are_calendar_aligned(duration, start, following):
 
 
 def test_n_day_periods_tile_the_calendar_without_overlap():
-    periods = {period_for("30d", date(2026, 1, 1) + timedelta(days=n)) for n in range(365)}
+    periods = {period_for("14d", date(2026, 1, 1) + timedelta(days=n)) for n in range(365)}
 
     ordered = sorted(periods, key=lambda p: p.start)
-    assert all(p.next_start - p.start == timedelta(days=30) for p in ordered)
+    assert all(p.next_start - p.start == timedelta(days=14) for p in ordered)
     assert all(a.next_start == b.start for a, b in itertools.pairwise(ordered))
 
 
@@ -236,3 +237,30 @@ def test_remaining_budget_is_never_negative():
     assert budgets.remaining(None, Decimal(5)) is None
     assert budgets.remaining(Decimal(5), Decimal(7)) == 0
     assert budgets.remaining(Decimal(5), Decimal("1.5")) == Decimal("3.5")
+
+
+def test_budget_endpoint_shows_the_default_budget_litellm_enforces(
+        app, client, login, world, celery_worker):
+    """A user without a budget of their own is held by LiteLLM to DEFAULT_USER_MAX_BUDGET
+    (provisioning pushes it): that is the budget shown (issue 15 §2)."""
+    headers = login("alice")
+    run_rollup(client, login("admin"))
+
+    body = client.get("/api/v1/usage/budget", headers=headers).get_json()
+
+    default = Decimal(str(app.config["DEFAULT_USER_MAX_BUDGET"]))
+    assert Decimal(repr(body["maxBudget"])) == default and body["maxBudgetSource"] == "default"
+    assert Decimal(repr(body["remainingBudget"])) == default - Decimal(repr(body["currentSpend"]))
+
+
+def test_reaching_the_default_budget_is_audited(app, client, login, world, celery_worker,
+                                                monkeypatch):
+    monkeypatch.setitem(app.config, "DEFAULT_USER_MAX_BUDGET", 0.000001)
+    set_columns(app, User, world.users["bob"], max_budget=Decimal("1000000"))
+
+    run_rollup(client, login("admin"))
+
+    rows = audit_rows(app, budgets.LIMIT_REACHED)
+    users = [row for row in rows if row.resource_type == "user"]
+    assert [row.resource_id for row in users] == [str(world.users["alice"])]
+    assert Decimal(users[0].details["budget"]) == Decimal("0.000001")

@@ -216,3 +216,20 @@ def test_transient_litellm_failure_retries_the_whole_run(app, client, login, sim
     assert job["error"]["type"] == "LiteLLMUnavailable"
     sim.configure(down=False)
     assert wait_for_job(client, admin, job_id)["status"] == "succeeded"
+
+
+def test_soft_budget_drift_is_read_from_litellms_budget_table_and_repaired(
+        app, client, login, sim, celery_worker, user):
+    """LiteLLM keeps a key's soft budget in a linked budget table (the key row's soft_budget
+    stays null), so the drift check reads it there (issue 15 §5)."""
+    key = create_key(client, user, [OPEN], maxBudget=10, softBudget=8)
+    row = sim_key(sim, key["key"])
+    assert row["soft_budget"] is None and row["litellm_budget_table"]["soft_budget"] == 8
+    assert reconcile(client, login)["repairs"] == []  # in step: no false drift
+
+    litellm_admin(sim, "/key/update", {"key": key["key"], "soft_budget": 1})
+    result = reconcile(client, login)
+
+    [repair] = result["repairs"]
+    assert repair["action"] == "key_repushed" and repair["fields"] == ["soft_budget"]
+    assert sim_key(sim, key["key"])["litellm_budget_table"]["soft_budget"] == 8

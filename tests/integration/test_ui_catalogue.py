@@ -63,3 +63,27 @@ def test_details_of_one_model_answer_the_list_shape(app, client, sim):
     listed = client.get(f"{MODELS}?limit=1").get_json()["data"][0]
     detail = client.get(f"{MODELS}/{listed['id']}").get_json()
     assert {k: detail[k] for k in listed} == listed
+
+
+def test_the_whole_catalogue_answer_is_served_from_the_read_cache(app, client, sim):
+    sync(app, sim, 1005)
+    first = client.get(f"{MODELS}?page=1&limit=1000")
+    assert len(first.data) > 1024 * 1024  # above the old 1 MB cap: it was rebuilt each time
+    etag = first.get_etag()[0]
+    state = app.extensions["read_cache"]
+    cached = [entry for entry in state.bodies._entries.values() if entry.etag == etag]
+    assert cached and cached[0].body == first.data
+    again = client.get(f"{MODELS}?page=1&limit=1000", headers={"If-None-Match": f'"{etag}"'})
+    assert again.status_code == 304
+
+
+def test_the_read_cache_is_bounded_in_bytes():
+    from app.services.read_cache import BodyCache, CachedBody
+
+    bodies = BodyCache(max_entries=10, max_bytes=100)
+    for name in ("a", "b", "c"):
+        bodies.put((name,), CachedBody(b"x" * 40, name))
+    assert bodies.get(("a",)) is None and len(bodies) == 2
+    bodies.put(("b",), CachedBody(b"y" * 10, "b2"))  # replacing an entry frees its bytes
+    bodies.put(("d",), CachedBody(b"z" * 40, "d"))
+    assert [bodies.get((n,)) is not None for n in "bcd"] == [True, True, True]

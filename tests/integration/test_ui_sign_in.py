@@ -220,3 +220,11 @@ def test_dev_token_validates_the_username(client):
     response = client.post("/api/auth/dev-token", json={"username": "<script>"})
     assert response.status_code == 400
     assert "username" in str(response.get_json()["error"]["details"])
+
+
+def test_dev_token_before_every_request_is_not_rate_limited_in_mock_mode(settings):
+    with extra_app(settings, RATE_LIMIT_ANONYMOUS=2) as limited:
+        client = limited.test_client()
+        statuses = [client.post("/api/auth/dev-token", json={"username": "admin"}).status_code
+                    for _ in range(5)]
+    assert statuses == [200] * 5

@@ -123,3 +123,22 @@ def test_request_review_of_an_active_subscription_is_refused(client, login, mode
     refused = client.post(f"{SUBS}/{sub['id']}/request-review", headers=user)
     assert refused.status_code == 409
     assert refused.get_json()["error"]["code"] == "INVALID_STATUS_TRANSITION"
+
+
+def test_the_ui_update_body_changes_the_kept_quotas(app, client, login, models):
+    user = login("user")
+    sub = client.post(SUBS, json={"modelId": OPEN, **UI_BODY}, headers=user).get_json()
+    changed = client.patch(f"{SUBS}/{sub['id']}", json={"quotaRequests": 500,
+                                                        "quotaTokens": 7000}, headers=user)
+    assert changed.status_code == 200, changed.get_json()
+    assert (changed.get_json()["quotaRequests"], changed.get_json()["quotaTokens"]) == (500, 7000)
+    assert changed.get_json()["status"] == "active"
+    for bad in ({"quotaTokens": 0}, {"quotaRequests": "lots"},
+                {"status": "cancelled", "quotaTokens": 5}):
+        assert client.patch(f"{SUBS}/{sub['id']}", json=bad, headers=user).status_code == 400
+    assert client.patch(f"{SUBS}/{sub['id']}", json={"quotaTokens": 9},
+                        headers=login("bob")).status_code == 404
+    with app.app_context():
+        row = db.session.get(Subscription, uuid.UUID(sub["id"]))
+        assert (row.quota_requests, row.quota_tokens, row.status) == (500, 7000, "active")
+        db.session.remove()

@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditLog, User
-from tests.support.apps import settle_jobs, wait_for_jobs
+from tests.integration.provisioning_support import wait_for_job
+from tests.support.apps import settle_jobs
 
 
 @pytest.fixture
@@ -82,15 +83,15 @@ def test_budget_change_is_pushed_to_litellm_by_a_job(client, people, app, sim, c
     body = response.get_json()
     assert body["maxBudget"] == 250.5 and body["tpmLimit"] == 5000 and body["jobId"]
     assert response.headers["Location"] == f"/api/v1/jobs/{body['jobId']}"
-    [job] = wait_for_jobs(app, "provision_user")
-    assert job.status == "succeeded", job.error
+    job = wait_for_job(client, headers["admin"], body["jobId"])
+    assert job["status"] == "succeeded", job
     remote = sim.state.users[ids["zoe"]]
     assert (remote["max_budget"], remote["tpm_limit"], remote["rpm_limit"]) == (250.5, 5000, 60)
     assert remote["budget_duration"] == "30d"
     # a second change updates the LiteLLM user created by the first
-    client.patch(f"/api/v1/users/{ids['zoe']}", json={"maxBudget": None},
-                 headers=headers["admin"])
-    wait_for_jobs(app, "provision_user", count=2)
+    again = client.patch(f"/api/v1/users/{ids['zoe']}", json={"maxBudget": None},
+                         headers=headers["admin"])
+    wait_for_job(client, headers["admin"], again.get_json()["jobId"])
     assert sim.state.users[ids["zoe"]]["max_budget"] == app.config["DEFAULT_USER_MAX_BUDGET"]
     with app.app_context():
         assert db.session.get(User, ids["zoe"]).litellm_user_id == ids["zoe"]

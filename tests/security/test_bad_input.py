@@ -178,3 +178,26 @@ def test_refusals_leave_no_audit_rows_of_changes(app, client, world):
             AuditLog.action.in_(("API_KEY_CREATED", "TEAM_CREATED"))))
         db.session.remove()
     assert after == before
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("post", "/api/auth/dev-token", {"username": "<b>admin</b>"}),
+    ("post", "/api/auth/dev-token", {"username": "a" * 65}),
+    ("post", "/api/auth/dev-token", {"username": "admin", "roles": "admin"}),
+    ("post", "/api/auth/dev-token", {"username": "admin", "roles": ["x"] * 11}),
+    ("post", "/api/auth/dev-token", {"username": "admin", "isAdmin": True}),
+    ("post", "/api/auth/login", {"returnTo": "https://evil.example.com"}),
+    ("get", "/api/auth/callback?code=" + "c" * 5000, None),
+    ("get", "/api/v1/config?x=%00", None),
+])
+def test_bad_input_to_the_web_ui_sign_in_is_4xx_and_stores_nothing(app, client, method, path,
+                                                                    body):
+    from app.models import UserSession
+
+    response = getattr(client, method)(path, json=body) if body is not None else getattr(
+        client, method)(path)
+    refused(response, 400)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == 0
+        assert db.session.scalar(select(func.count()).select_from(UserSession)) == 0
+        db.session.remove()

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import yaml
@@ -30,3 +31,31 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in (ROOT / ".ci/run").read_text()
     readme = (ROOT / "README.md").read_text()
     assert "make test" in readme and "make run" in readme
+
+
+def test_compose_puts_the_upstream_web_ui_in_front_of_the_web_service():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    frontend = services["frontend"]
+    image, _, tag = frontend["image"].rpartition(":")
+    assert image == "quay.io/rh-aiservices-bu/litemaas-frontend"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", tag), "pinned to a release, not a moving tag"
+    assert frontend["environment"]["BACKEND_URL"] == "http://web:8080"
+    assert "8080:8080" in services["web"]["ports"]
+    published = frontend["ports"][0].split(":")[0]
+    app_env = services["web"]["environment"]
+    assert f"localhost:{published}}}" in app_env["FRONTEND_URL"]
+    assert f"localhost:{published}/api/auth/callback}}" in app_env["OAUTH_CALLBACK_URL"]
+
+
+def test_browsers_reach_only_litellms_openai_routes():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert "ports" not in services["litellm"]
+    public = services["litellm-public"]
+    assert any(v.startswith("./config/litellm-public.nginx.conf") for v in public["volumes"])
+    conf = (ROOT / "config/litellm-public.nginx.conf").read_text()
+    locations = re.findall(r"location\s+(\S+)\s*\{([^}]*)\}", conf)
+    assert [path for path, body in locations if "proxy_pass" in body] == ["/v1/"]
+    published = public["ports"][0].split(":")[0]
+    assert f"localhost:{published}}}" in services["web"]["environment"]["LITELLM_PUBLIC_URL"]

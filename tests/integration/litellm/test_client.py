@@ -245,7 +245,8 @@ def test_team_lifecycle_with_members(litellm_client):
 
     assert [user["user_id"] for user in added["updated_users"]] == ["u1"]
     assert info["team_info"]["max_budget"] == 200.0
-    assert info["team_info"]["members_with_roles"] == [
+    assert info["team_info"]["members_with_roles"] == [  # the creator first, as LiteLLM does
+        {"user_id": "default_user_id", "user_email": None, "role": "admin"},
         {"user_id": "u1", "user_email": None, "role": "user"}]
     assert litellm_client.user_info("u1")["user_info"]["teams"] == []
     assert litellm_client.team_delete(["t1"]) == {"deleted_teams": ["t1"]}
