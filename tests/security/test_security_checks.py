@@ -17,7 +17,7 @@ from app.auth.permissions import allowed
 from app.extensions import db
 from app.models import AuditLog, Team
 from tests.integration.provisioning_support import create_key, seed_models, subscribe
-from tests.support.apps import extra_app
+from tests.support.apps import extra_app, settle_jobs
 
 ADMIN_KEY = "ltm_admin_test_key_0123456789"
 WRITES = {"post", "put", "patch", "delete"}
@@ -139,6 +139,7 @@ def _admin_writes(client) -> list[tuple[str, str, str]]:
 
 def test_readonly_admin_is_refused_every_admin_write(app, client, login):
     adminro = login("adminro")
+    settle_jobs(app)  # the sign-in's provisioning job succeeds (and is audited) first
     writes = _admin_writes(client)
     assert len(writes) >= 10
     with app.app_context():
