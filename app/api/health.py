@@ -147,6 +147,7 @@ def _components() -> tuple[dict, float]:
 @blp.auth(PUBLIC)
 @blp.response(200, ReadinessSchema)
 @blp.alt_response(503, schema=ReadinessSchema, description="A required component is down")
+@blp.alt_response(429, response="TOO_MANY_REQUESTS")
 def readiness():
     """Readiness: database, Redis, LiteLLM and a live worker. Everyone gets the overall status;
     admins also get each component with status and latency. Probes are cached a few seconds
@@ -165,6 +166,7 @@ def readiness():
 @blp.auth(PUBLIC)
 @blp.response(200, DatabaseHealthSchema)
 @blp.alt_response(503, schema=DatabaseHealthSchema, description="Database unreachable")
+@blp.alt_response(429, response="TOO_MANY_REQUESTS")
 def database():
     """Database round-trip latency and connection pool figures."""
     result = _timed(_check_db)

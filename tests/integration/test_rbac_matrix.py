@@ -149,14 +149,16 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "subscriptions:write", scope="self", ok=_lenient(409)),  # only a denied one
     ("GET", "/api/v1/admin/subscriptions"): Op("admin:read"),
     ("POST", "/api/v1/admin/subscriptions/{subscription_id}/approve"): Op(
-        "subscriptions:review", params={"subscription_id": "pending_subscription_id"}, body={}),
+        "subscriptions:review", params={"subscription_id": "pending_subscription_id"}, body={},
+        expect={"admin_api_key": 403}),  # a grant names a signed-in reviewer (L1)
     ("POST", "/api/v1/admin/subscriptions/{subscription_id}/deny"): Op(
         "subscriptions:review", params={"subscription_id": "pending_subscription_id"},
         body={"reason": "not for this project"}),
     ("POST", "/api/v1/admin/subscriptions/{subscription_id}/suspend"): Op(
         "subscriptions:review", body={"reason": "budget review"}),
     ("POST", "/api/v1/admin/subscriptions/{subscription_id}/reactivate"): Op(
-        "subscriptions:review", body={}, ok=_lenient(409)),  # only a suspended one
+        "subscriptions:review", body={}, ok=_lenient(409),  # only a suspended one
+        expect={"admin_api_key": 403}),  # a grant names a signed-in reviewer (L1)
     # API keys
     ("GET", "/api/v1/api-keys"): Op("api_keys:read"),
     ("POST", "/api/v1/api-keys"): Op(

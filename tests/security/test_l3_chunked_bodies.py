@@ -43,3 +43,12 @@ def test_chunked_valid_json_still_works(app, client, login):
     response = chunked(client, "POST", "/api/v1/teams", json.dumps({"name": "fine"}).encode(),
                        "application/json", admin)
     assert response.status_code == 201, response.get_data()
+
+
+def test_oversized_chunked_body_is_413(client, login, app):
+    admin = login("admin")
+    too_big = json.dumps({"name": "big", "description": "x" * app.config["MAX_CONTENT_LENGTH"]})
+    response = chunked(client, "POST", "/api/v1/teams", too_big.encode(), "application/json",
+                       admin)
+    assert response.status_code == 413, response.get_json()
+    assert response.get_json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
