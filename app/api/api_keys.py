@@ -49,7 +49,8 @@ class ApiKeys(MethodView):
     @blp.arguments(ApiKeyListQuerySchema, location="query")
     @blp.response(200, ApiKeyPageSchema)
     def get(self, query):
-        """Your API keys (filters: status, isActive, modelId, search on name or prefix)."""
+        """Your API keys (filters: status, isActive, modelId, search on name or prefix); revoked
+        keys only with `status=revoked` or `status=revoking`."""
         stmt = api_keys.own_query(authenticate(), state=query.get("status"),
                                   model_id=query.get("model_id"), search=query.get("search"),
                                   sort=query["sort"], is_active=query.get("is_active"))

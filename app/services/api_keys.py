@@ -89,8 +89,11 @@ def list_query(user_id: uuid.UUID | None = None, state: str | None = None,
 
 def own_query(identity: Identity, **filters: Any) -> Select:
     """The caller's own keys; an admin API key (no user) owns none, a user's API key only
-    itself (its scope, app.auth.permissions.API_KEY_SCOPE)."""
+    itself (its scope, app.auth.permissions.API_KEY_SCOPE). Revoked keys are history: listed
+    only when asked for by status (the web UI expects a deleted key to leave its list)."""
     stmt = list_query(identity.user_id, **filters)
+    if not filters.get("state"):
+        stmt = stmt.where(ApiKey.provisioning_state.notin_(("revoked", "revoking")))
     if identity.credential == "api_key":
         return stmt.where(ApiKey.id == identity.api_key_id)
     return stmt if identity.user_id is not None else stmt.where(false())

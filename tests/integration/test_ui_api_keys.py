@@ -227,7 +227,9 @@ def test_view_reveal_and_delete_as_the_page_does(app, client, sim, monkeypatch, 
     assert revealed.get_json()["keyType"] == "litellm" and revealed.get_json()["retrievedAt"]
     deleted = client.delete(f"{KEYS}/{key['id']}", headers=subscribed)
     assert deleted.status_code == 202
-    after = client.get(KEYS, headers=subscribed).get_json()["data"][0]
+    assert client.get(KEYS, headers=subscribed).get_json()["data"] == []  # gone from the page
+    history = client.get(f"{KEYS}?status={deleted.get_json()['status']}", headers=subscribed)
+    after = history.get_json()["data"][0]
     assert after["revokedAt"] is not None and after["isActive"] is False
 
 
