@@ -186,3 +186,23 @@ def app_ctx(app):
             from app.extensions import db
 
             db.session.remove()
+
+
+@pytest.fixture(scope="session")
+def provider():
+    """The fake OpenShift OAuth / OIDC provider (tests/support/fake_oidc.py), one per run."""
+    from tests.support.fake_oidc import FakeProvider
+
+    fake = FakeProvider().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fresh_provider(provider, app, celery_worker):
+    """A reset provider; sign-ins queue provisioning jobs, which finish before cleanup."""
+    from tests.support.apps import settle_jobs
+
+    provider.reset()
+    yield provider
+    settle_jobs(app)

@@ -11,23 +11,10 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditLog, Job, User
-from tests.support.apps import extra_app, settle_jobs, wait_for_jobs
-from tests.support.fake_oidc import FakeProvider, FakeUser
+from tests.support.apps import extra_app, wait_for_jobs
+from tests.support.fake_oidc import FakeUser
 
-
-@pytest.fixture(scope="module")
-def provider():
-    fake = FakeProvider().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_provider(provider, app, celery_worker):
-    """A fresh provider; sign-ins queue provisioning jobs: let them finish before cleanup."""
-    provider.reset()
-    yield
-    settle_jobs(app)
+pytestmark = pytest.mark.usefixtures("fresh_provider")
 
 
 def _oauth_settings(provider, kind: str) -> dict:

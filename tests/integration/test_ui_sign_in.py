@@ -15,24 +15,13 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import AuditLog, User, UserSession
-from tests.support.apps import extra_app, settle_jobs
-from tests.support.fake_oidc import FakeProvider, FakeUser
+from tests.support.apps import extra_app
+from tests.support.fake_oidc import FakeUser
 
 PORTAL = "https://portal.example.com"
 
 
-@pytest.fixture(scope="module")
-def provider():
-    fake = FakeProvider().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_provider(provider, app, celery_worker):
-    provider.reset()
-    yield
-    settle_jobs(app)
+pytestmark = pytest.mark.usefixtures("fresh_provider")
 
 
 def oidc_settings(provider, **extra) -> dict:

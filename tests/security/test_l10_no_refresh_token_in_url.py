@@ -9,23 +9,10 @@ import pytest
 import requests
 from flask_jwt_extended import decode_token
 
-from tests.support.apps import extra_app, settle_jobs
-from tests.support.fake_oidc import FakeProvider
+from tests.support.apps import extra_app
 from tests.support.sign_in import oidc_settings, sign_in
 
-
-@pytest.fixture(scope="module")
-def provider():
-    fake = FakeProvider().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(autouse=True)
-def _fresh(provider, app, celery_worker):
-    provider.reset()
-    yield
-    settle_jobs(app)
+pytestmark = pytest.mark.usefixtures("fresh_provider")
 
 
 def _ui_sign_in(client):

@@ -11,8 +11,9 @@ from cryptography.fernet import Fernet
 
 from config.settings import ConfigError, load_settings
 from tests.support.apps import extra_app
-from tests.support.fake_oidc import FakeProvider
 from tests.support.sign_in import oidc_settings
+
+pytestmark = pytest.mark.usefixtures("fresh_provider")
 
 PRODUCTION = {"APP_ENV": "production", "DATABASE_URL": "postgresql://x/y",
               "REDIS_URL": "redis://localhost/0", "JWT_SECRET": secrets.token_urlsafe(48),
@@ -26,13 +27,6 @@ def test_production_requires_oauth_callback_url():
         load_settings(PRODUCTION).validate()
     configured = {**PRODUCTION, "OAUTH_CALLBACK_URL": "https://portal.example.com/api/auth/callback"}
     assert load_settings(configured).validate()
-
-
-@pytest.fixture(scope="module")
-def provider():
-    fake = FakeProvider().start()
-    yield fake
-    fake.stop()
 
 
 @pytest.mark.parametrize("path", ["/api/v1/auth/login", "/api/auth/login"])

@@ -12,25 +12,14 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import AuditLog, User
-from tests.support.apps import extra_app, settle_jobs
-from tests.support.fake_oidc import FakeProvider, FakeUser
+from tests.support.apps import extra_app
+from tests.support.fake_oidc import FakeUser
 from tests.support.sign_in import oidc_settings, sign_in
 
 LONG = "Zebediah" * 1000  # 8000 characters
 
 
-@pytest.fixture(scope="module")
-def provider():
-    fake = FakeProvider().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(autouse=True)
-def _fresh(provider, app, celery_worker):
-    provider.reset()
-    yield
-    settle_jobs(app)
+pytestmark = pytest.mark.usefixtures("fresh_provider")
 
 
 @pytest.mark.parametrize("user", [

@@ -6,25 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.apps import extra_app, settle_jobs
-from tests.support.fake_oidc import FakeProvider, FakeUser
+from tests.support.apps import extra_app
+from tests.support.fake_oidc import FakeUser
 from tests.support.sign_in import oidc_settings, sign_in
 
 BAD = ("<", ">", "\u202e", "\u2066", "\u200b", "\n", "\r", "\t", "\x07", '"', "`")
 
 
-@pytest.fixture(scope="module")
-def provider():
-    fake = FakeProvider().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(autouse=True)
-def _fresh(provider, app, celery_worker):
-    provider.reset()
-    yield
-    settle_jobs(app)
+pytestmark = pytest.mark.usefixtures("fresh_provider")
 
 
 def test_provider_names_are_cleaned(settings, provider):

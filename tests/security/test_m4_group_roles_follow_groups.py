@@ -8,16 +8,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import User
-from tests.support.apps import extra_app, settle_jobs
-from tests.support.fake_oidc import FakeProvider, FakeUser
+from tests.support.apps import extra_app
+from tests.support.fake_oidc import FakeUser
 from tests.support.sign_in import oidc_settings, sign_in
-
-
-@pytest.fixture(scope="module")
-def provider():
-    fake = FakeProvider().start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +19,7 @@ def oidc_app(settings, provider, app):
         yield oidc
 
 
-@pytest.fixture(autouse=True)
-def _fresh(provider, app, celery_worker):
-    provider.reset()
-    yield
-    settle_jobs(app)
+pytestmark = pytest.mark.usefixtures("fresh_provider")
 
 
 def test_admin_from_a_group_is_removed_when_the_group_is(oidc_app, provider, login):

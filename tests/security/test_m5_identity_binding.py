@@ -9,18 +9,11 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import User
-from tests.support.apps import extra_app, settle_jobs
-from tests.support.fake_oidc import FakeProvider, FakeUser
+from tests.support.apps import extra_app
+from tests.support.fake_oidc import FakeUser
 from tests.support.sign_in import oidc_settings, sign_in
 
 INITIAL = ("boss@example.com", "boss", "oidc:sub-of-the-boss")
-
-
-@pytest.fixture(scope="module")
-def provider():
-    fake = FakeProvider().start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +22,7 @@ def oidc_app(settings, provider, app):
         yield oidc
 
 
-@pytest.fixture(autouse=True)
-def _fresh(provider, app, celery_worker):
-    provider.reset()
-    yield
-    settle_jobs(app)
+pytestmark = pytest.mark.usefixtures("fresh_provider")
 
 
 def test_a_chosen_username_or_unverified_email_does_not_claim_initial_admin(oidc_app, provider):
