@@ -21,7 +21,7 @@ from app.extensions import db
 from app.litellm import LiteLLMBadRequest, LiteLLMClient, LiteLLMConflict, LiteLLMNotFound
 from app.litellm.durations import litellm_duration
 from app.models import Job, Team, TeamMember, User
-from app.services import jobs
+from app.services import budgets, jobs
 from app.services.jobs import JobKind
 
 TASKS = "worker.tasks.provisioning.accounts"
@@ -72,8 +72,7 @@ def user_limits(user: User) -> dict[str, Any]:
     """What LiteLLM enforces for the user: the user's own values, else the platform defaults."""
     config = current_app.config
     limits = {
-        "max_budget": _number(user.max_budget) if user.max_budget is not None
-        else float(config["DEFAULT_USER_MAX_BUDGET"]),
+        "max_budget": float(budgets.enforced_user_budget(user.max_budget)),
         "tpm_limit": user.tpm_limit if user.tpm_limit is not None
         else config["DEFAULT_USER_TPM_LIMIT"],
         "rpm_limit": user.rpm_limit if user.rpm_limit is not None
