@@ -5,6 +5,15 @@ from app.models.audit import AuditLog
 from app.models.base import Base
 from app.models.cache import CacheVersion
 from app.models.catalog import AVAILABILITY, Model, SyncRun
+from app.models.governance import (
+    ApiKeyGraceValue,
+    BudgetAlert,
+    BudgetPeriodLedger,
+    Notification,
+    NotificationChannel,
+    NotificationDelivery,
+    NotificationPreference,
+)
 from app.models.job import ACTIVE_JOB_STATUSES, JOB_STATUSES, Job
 from app.models.setting import Setting
 from app.models.subscription import (
@@ -24,12 +33,19 @@ __all__ = [
     "SUBSCRIPTION_STATUSES",
     "TEAM_ROLES",
     "ApiKey",
+    "ApiKeyGraceValue",
     "ApiKeyModel",
     "AuditLog",
     "Base",
+    "BudgetAlert",
+    "BudgetPeriodLedger",
     "CacheVersion",
     "Job",
     "Model",
+    "Notification",
+    "NotificationChannel",
+    "NotificationDelivery",
+    "NotificationPreference",
     "Setting",
     "Subscription",
     "SubscriptionStatusHistory",

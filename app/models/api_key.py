@@ -72,6 +72,9 @@ class ApiKey(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Blocked in LiteLLM by the idle sweep (KEY_IDLE_DISABLE_DAYS) until the owner re-enables it.
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_reason: Mapped[str | None] = mapped_column(String(64))
     spend: Mapped[Decimal] = mapped_column(
         Numeric(18, 6), nullable=False, server_default=text("0")
     )

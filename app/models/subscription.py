@@ -47,6 +47,9 @@ class Subscription(Base):
         Uuid, ForeignKey("users.id", ondelete="SET NULL")
     )
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Time-boxed access: a beat job suspends the subscription at this moment.
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    renewal_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # What the subscriber asked for (the web UI sends them); informational, not enforced:
     # limits are enforced per key in LiteLLM.
     quota_requests: Mapped[int | None] = mapped_column(BigInteger)
