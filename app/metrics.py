@@ -22,7 +22,11 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import text
 
@@ -67,7 +71,8 @@ class DatabaseAndQueueCollector:
                                labels=["source"])
         with self.app.app_context():
             for source, part in (("jobs", self._jobs), ("sync", self._sync),
-                                 ("usage_rollup", self._rollup), ("queues", self._queues)):
+                                 ("usage_rollup", self._rollup), ("queues", self._queues),
+                                 ("governance", self._governance)):
                 try:
                     families = list(part())
                 except Exception:
@@ -145,6 +150,33 @@ class DatabaseAndQueueCollector:
             figures.add_metric(["duration_seconds"], float(seconds or 0))
             figures.add_metric(["finished_at_seconds"], float(finished or 0))
         yield figures
+
+    def _governance(self):
+        """Counters of issue 19, counted from their rows (so every replica agrees): budget
+        alerts fired, notification deliveries by channel kind and outcome, keys disabled."""
+        from app.extensions import db
+
+        alerts = CounterMetricFamily("litemaas_budget_alerts_fired",
+                                     "Budget threshold alerts fired", labels=["owner_type",
+                                                                              "threshold"])
+        for owner_type, threshold, count in db.session.execute(text(
+                "SELECT owner_type, threshold, count(*) FROM budget_alerts GROUP BY 1, 2")):
+            alerts.add_metric([owner_type, str(threshold)], count)
+        deliveries = CounterMetricFamily(
+            "litemaas_notification_deliveries", "Notification deliveries by channel kind and "
+            "outcome (pending, sending, delivered, failed)", labels=["channel", "outcome"])
+        for kind, status, count in db.session.execute(text(
+                "SELECT kind, status, count(*) FROM notification_deliveries GROUP BY 1, 2")):
+            deliveries.add_metric([kind, status], count)
+        notices = db.session.execute(text("SELECT count(*) FROM notifications")).scalar()
+        deliveries.add_metric(["in_app", "delivered"], notices or 0)
+        disabled = CounterMetricFamily("litemaas_keys_disabled",
+                                       "API keys disabled by the idle sweep", labels=["reason"])
+        disabled.add_metric(["idle"], db.session.execute(text(
+            "SELECT count(*) FROM audit_logs WHERE action = 'API_KEY_DISABLED_IDLE'")).scalar())
+        yield alerts
+        yield deliveries
+        yield disabled
 
     def _queues(self):
         from worker.celery_app import QUEUES

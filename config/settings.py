@@ -144,6 +144,30 @@ class Settings:
 
     FLOWER_BASIC_AUTH: str = ""
 
+    # Governance (README "Governance"): notifications, budget alerts, key hygiene, time-boxed
+    # access. E-mail is off while SMTP_HOST is empty.
+    SMTP_HOST: str = ""
+    SMTP_PORT: int = 587
+    SMTP_USERNAME: str = ""
+    SMTP_PASSWORD: str = ""
+    SMTP_STARTTLS: bool = True  # refuse to send when the server does not offer STARTTLS
+    SMTP_CA_FILE: str = ""  # CA bundle for the SMTP server's certificate (default: system)
+    SMTP_FROM: str = "litemaas@localhost"
+    SMTP_TIMEOUT_SECONDS: float = 10.0
+    WEBHOOK_TIMEOUT_SECONDS: float = 5.0
+    NOTIFY_MAX_ATTEMPTS: int = 5  # webhook/e-mail attempts before a delivery is failed
+    NOTIFY_RETRY_BASE_SECONDS: float = 2.0  # backoff: base * 2**attempt, capped at 300 s
+    BUDGET_ALERT_THRESHOLDS: tuple[str, ...] = ("50", "80", "100")  # percent of the budget
+    BUDGET_FORECAST_WINDOW_DAYS: int = 7  # recent days the run-out forecast averages
+    BUDGET_SWEEP_INTERVAL: int = 900  # seconds between budget sweeps on beat (0: off)
+    KEY_HYGIENE_INTERVAL: int = 3600  # key expiry reminders, idle disable, grace ends (0: off)
+    KEY_EXPIRY_REMINDER_DAYS: tuple[str, ...] = ("7", "1")
+    KEY_IDLE_DISABLE_DAYS: int = 0  # block keys unused this many days (0: never)
+    KEY_ROTATION_GRACE: int = 0  # seconds a rotated-out value keeps working (0: none)
+    ACCESS_SWEEP_INTERVAL: int = 3600  # time-boxed approvals, reminders, approver digest
+    ACCESS_REMINDER_DAYS: int = 7
+    APPROVER_DIGEST_AFTER_HOURS: int = 24  # pending requests older than this go in the digest
+
     DEFAULT_USER_MAX_BUDGET: float = 100.0
     DEFAULT_USER_TPM_LIMIT: int = 100000
     DEFAULT_USER_RPM_LIMIT: int = 120

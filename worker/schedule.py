@@ -32,6 +32,13 @@ def beat_schedule(settings: Settings) -> dict:
             "schedule": timedelta(seconds=settings.RECONCILE_INTERVAL),
             "args": ["reconcile"],
         }
+    for name, kind, interval in (("budget-sweep", "budget_sweep", settings.BUDGET_SWEEP_INTERVAL),
+                                 ("key-hygiene", "key_hygiene_sweep",
+                                  settings.KEY_HYGIENE_INTERVAL),
+                                 ("access-sweep", "access_sweep", settings.ACCESS_SWEEP_INTERVAL)):
+        if interval > 0:
+            schedule[name] = {"task": "worker.tasks.maintenance.enqueue_scheduled",
+                              "schedule": timedelta(seconds=interval), "args": [kind]}
     if settings.EXPORT_RETENTION_HOURS > 0:
         schedule["purge-expired-exports"] = {
             "task": "worker.tasks.usage.purge_expired_exports",

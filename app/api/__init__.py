@@ -9,10 +9,12 @@ from app.api import (
     api_keys,
     audit,
     auth,
+    governance,
     health,
     jobs,
     metrics,
     models,
+    notifications,
     subscriptions,
     teams,
     ui_auth,
@@ -26,6 +28,8 @@ BLUEPRINTS = [health.blp, auth.blp, jobs.blp, models.blp]
 BLUEPRINTS += [subscriptions.blp, api_keys.blp, admin_subscriptions.blp, admin_keys.blp]
 BLUEPRINTS += [users.blp, teams.blp, audit.blp]
 BLUEPRINTS += [usage.blp, admin_usage.blp]
+BLUEPRINTS += [notifications.blp, notifications.admin_blp, governance.budgets_blp,
+               governance.reviews_blp, governance.renewals_blp, governance.keys_blp]
 # What the web UI reads on every page load.
 BLUEPRINTS += [ui_config.config_blp, ui_config.branding_blp, ui_config.banners_blp]
 # Outside the versioned API: operational endpoints, and the web UI's sign-in (its contract).

@@ -18,6 +18,7 @@ from app.schemas.subscriptions import (
     AdminSubscriptionListQuerySchema,
     AdminSubscriptionPageSchema,
     AdminSubscriptionSchema,
+    ApproveSchema,
     ReasonRequiredSchema,
     ReviewSchema,
     subscription_view,
@@ -54,15 +55,16 @@ def list_subscriptions(query):
 @blp.route("/<uuid:subscription_id>/approve")
 class Approve(MethodView):
     @blp.auth("subscriptions:review")
-    @blp.arguments(ReviewSchema)
+    @blp.arguments(ApproveSchema)
     @blp.response(200, AdminSubscriptionSchema)
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(409, response="CONFLICT", description="Not pending or denied")
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY", description="Model unavailable")
     def post(self, body, subscription_id: uuid.UUID):
-        """pending (or denied) → active. Your own request answers 403."""
+        """pending (or denied) → active, until `expiresAt` when given (time-boxed access).
+        Your own request answers 403."""
         return admin_view(subscriptions.approve(subscription_id, authenticate(),
-                                                body.get("reason")))
+                                                body.get("reason"), body.get("expires_at")))
 
 
 @blp.route("/<uuid:subscription_id>/deny")

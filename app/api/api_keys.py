@@ -115,11 +115,13 @@ class ApiKeyById(MethodView):
 @blp.alt_response(502, response="BAD_GATEWAY", description="LiteLLM refused the new value")
 @blp.alt_response(503, response="SERVICE_UNAVAILABLE", description="LiteLLM unreachable")
 def rotate_key(key_id: uuid.UUID):
-    """Replace your key's value (same id and settings); the old value stops working."""
+    """Replace your key's value (same id and settings); the old value stops working (after
+    KEY_ROTATION_GRACE seconds when the server sets a grace period)."""
     issued = api_keys.rotate(key_id, authenticate())
     body = {"id": issued.key.id, "key": issued.value, "key_prefix": issued.key.key_prefix,
             "old_prefix": issued.old_prefix, "rotated_at": datetime.now(UTC),
-            "job_id": issued.job.id}
+            "job_id": issued.job.id if issued.job else None,
+            "old_value_valid_until": issued.old_value_valid_until}
     return body, 200, NO_STORE
 
 

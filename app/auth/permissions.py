@@ -34,6 +34,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "sessions:manage": ANY_ROLE,
     "account:read": ANY_ROLE,  # one's own profile and activity
     "account:write": ANY_ROLE,
+    "notifications:read": ANY_ROLE,  # one's own in-app notices and notification choices
+    "notifications:write": ANY_ROLE,
     # admin views
     "admin:read": ADMIN_READ,
     "jobs:list": ADMIN_READ,
@@ -43,6 +45,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "metrics:read": ADMIN_READ,
     "usage:read_all": ADMIN_READ,
     "usage:export": ADMIN_READ,  # a report of what admins may read; writes only a file
+    "notifications:read_all": ADMIN_READ,  # channels (never their secrets), delivery log
+    "budgets:read_all": ADMIN_READ,  # budget period ledger and alerts
     # admin writes
     "jobs:cancel": ADMIN_ONLY,
     "jobs:ping": ADMIN_ONLY,
@@ -55,6 +59,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "settings:write": ADMIN_ONLY,
     "reconcile:run": ADMIN_ONLY,
     "api_keys:admin": ADMIN_ONLY,
+    "notifications:admin": ADMIN_ONLY,
 }
 
 # An API key acts with the rights of a plain user on the owner's own resources ...

@@ -102,8 +102,11 @@ class ApiKeyRotatedSchema(CamelSchema):
     key_prefix = ma.fields.String(required=True)
     old_prefix = ma.fields.String(required=True)
     rotated_at = ma.fields.AwareDateTime(required=True)
-    job_id = ma.fields.UUID(required=True, metadata={
-        "description": "The job deleting the old value in LiteLLM"})
+    job_id = ma.fields.UUID(required=True, allow_none=True, metadata={
+        "description": "The job deleting the old value in LiteLLM (null during a grace "
+                       "period: the key hygiene sweep revokes it when the grace ends)"})
+    old_value_valid_until = ma.fields.AwareDateTime(allow_none=True, metadata={
+        "description": "Until when the old value keeps working (KEY_ROTATION_GRACE)"})
 
 
 class ApiKeyRevealedSchema(CamelSchema):

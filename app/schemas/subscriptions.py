@@ -43,6 +43,10 @@ class SubscriptionSchema(CamelSchema):
         "description": "Why the status last changed (the owner sees it too)"})
     reviewed_by = ma.fields.UUID(allow_none=True)
     reviewed_at = ma.fields.AwareDateTime(allow_none=True)
+    expires_at = ma.fields.AwareDateTime(allow_none=True, metadata={
+        "description": "Time-boxed access: the subscription is suspended at this moment"})
+    renewal_requested_at = ma.fields.AwareDateTime(allow_none=True, metadata={
+        "description": "When the owner asked the approvers to renew time-boxed access"})
     quota_requests = ma.fields.Integer(allow_none=True, metadata={
         "description": "Requested by the subscriber (informational)"})
     quota_tokens = ma.fields.Integer(allow_none=True, metadata={
@@ -158,6 +162,11 @@ class ReviewSchema(CamelSchema):
     reason = ma.fields.String(validate=REASON)
 
 
+class ApproveSchema(ReviewSchema):
+    expires_at = ma.fields.AwareDateTime(allow_none=True, metadata={
+        "description": "Time-boxed access: suspend the subscription at this moment (future)"})
+
+
 class ReasonRequiredSchema(CamelSchema):
     reason = ma.fields.String(required=True, validate=REASON)
 
@@ -197,6 +206,8 @@ def subscription_view(subscription: Subscription, model: Model, user: User | Non
         "provider": model.provider, "status": subscription.status,
         "status_reason": subscription.reason, "reviewed_by": subscription.reviewed_by,
         "reviewed_at": subscription.reviewed_at, "created_at": subscription.created_at,
+        "expires_at": subscription.expires_at,
+        "renewal_requested_at": subscription.renewal_requested_at,
         **_quota_view(subscription, used),
         "metadata": {"features": list(model.features or [])},
         "updated_at": subscription.updated_at, "model_description": model.description,

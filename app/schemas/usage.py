@@ -174,6 +174,9 @@ class BudgetSchema(CamelSchema):
         "description": "First day of the current budget period (null: lifetime budget)"})
     budget_reset_at = ma.fields.String(allow_none=True, metadata={
         "description": "First day of the next budget period"})
+    forecast = ma.fields.Dict(metadata={
+        "description": "Run-out forecast from the recent daily spend: runsOutOn, "
+                       "runsOutBeforeReset, dailyRate, remaining, summary, and the method"})
 
 
 # --- the web UI's dashboard and export (upstream LiteMaaS shapes) --------------------------

@@ -31,7 +31,7 @@ from app.errors import (
 from app.extensions import db, redis_client, redis_key
 from app.litellm import LiteLLMError
 from app.models import ApiKey, ApiKeyModel, Job, Model, Subscription, User
-from app.services import audit, jobs, key_defaults
+from app.services import audit, jobs, key_defaults, key_hygiene
 from app.services import key_provisioning as provisioning
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ class IssuedKey:
     value: str
     job: Job | None = None
     old_prefix: str | None = None
+    old_value_valid_until: datetime | None = None  # rotation with KEY_ROTATION_GRACE
 
 
 # -- reads ------------------------------------------------------------------------------------
@@ -447,13 +448,20 @@ def rotate(key_id: uuid.UUID, identity: Identity) -> IssuedKey:
         raise provisioning.LiteLLMRefused(f"LiteLLM refused the new key value: {exc.message}",
                                           {"status": exc.status}) from None
     key.litellm_key_token = key.key_hash
-    job = provisioning.create_revoke_job(key.id, identity.user_id, token=old_hash)
+    # KEY_ROTATION_GRACE > 0: LiteLLM keeps honouring the old value until the key hygiene
+    # sweep revokes it; otherwise it is deleted at once.
+    grace_until = key_hygiene.keep_old_value(key, old_hash, old_prefix)
+    job = None if grace_until else provisioning.create_revoke_job(key.id, identity.user_id,
+                                                                  token=old_hash)
     audit.record("API_KEY_ROTATED", "api_key", key.id,
-                 details={"oldPrefix": old_prefix, "keyPrefix": key.key_prefix})
+                 details={"oldPrefix": old_prefix, "keyPrefix": key.key_prefix,
+                          "oldValueValidUntil": grace_until.isoformat() if grace_until
+                          else None})
     provisioning.forget_after_commit(old_hash)
     db.session.commit()
-    jobs.publish(job)
-    return IssuedKey(key, raw, job, old_prefix)
+    if job is not None:
+        jobs.publish(job)
+    return IssuedKey(key, raw, job, old_prefix, grace_until)
 
 
 def reveal(key_id: uuid.UUID, identity: Identity) -> tuple[ApiKey, str]:

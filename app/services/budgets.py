@@ -234,7 +234,11 @@ def user_budget(user_id: uuid.UUID | None, today: date) -> dict[str, Any]:
         raise NotFound("This identity has no user budget", {"resource": "user"})
     period = period_for(user.budget_duration, today)
     enforced = enforced_user_budget(user.max_budget)
+    from app.services.budget_alerts import forecast_for  # it builds on this module
+
     return {
+        "forecast": forecast_for("user", user.id, user.spend, enforced, user.budget_duration,
+                                 today),
         "max_budget": enforced, "max_budget_source": "user" if user.max_budget is not None
         else "default", "current_spend": user.spend,
         "remaining_budget": remaining(enforced, user.spend),

@@ -182,7 +182,8 @@ def _duration(expires_at: datetime | None) -> str | None:
 
 def desired_state(key: ApiKey, owner: User) -> dict[str, Any]:
     """What LiteLLM must hold for this key. A key without models, or of an inactive owner, is
-    blocked: LiteLLM would read an empty model list as access to every model."""
+    blocked: LiteLLM would read an empty model list as access to every model. So is a key the
+    idle sweep disabled (until its owner re-enables it)."""
     models = sorted(key.model_ids)
     state = {
         "user_id": str(key.user_id),
@@ -193,7 +194,7 @@ def desired_state(key: ApiKey, owner: User) -> dict[str, Any]:
         "budget_duration": litellm_duration(key.budget_duration),
         "tpm_limit": key.tpm_limit,
         "rpm_limit": key.rpm_limit,
-        "blocked": not models or not owner.is_active,
+        "blocked": not models or not owner.is_active or key.disabled_at is not None,
         # The owner's metadata first: our identifiers always win.
         "metadata": {**(key.key_metadata or {}), "litemaas_key_id": str(key.id),
                      "created_by": "litemaas"},

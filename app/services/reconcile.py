@@ -39,7 +39,7 @@ from app.extensions import db
 from app.litellm import LiteLLMError, LiteLLMNotFound
 from app.litellm.durations import litellm_duration
 from app.models import ApiKey, Team, User
-from app.services import audit, jobs, litellm_accounts
+from app.services import audit, jobs, key_hygiene, litellm_accounts
 from app.services import key_provisioning as provisioning
 from app.services.jobs import JobKind
 
@@ -231,8 +231,9 @@ def _complete_pending(key_id: uuid.UUID, report: Report) -> None:
 
 def _delete_orphans(remote: dict[str, dict], report: Report) -> None:
     """Keys LiteMaaS created in LiteLLM that no row accounts for (a rotation whose old value
-    was never deleted, a row deleted by hand). Keys made by others are left alone."""
-    ours = set(db.session.scalars(select(ApiKey.key_hash)))
+    was never deleted, a row deleted by hand). Keys made by others are left alone, and so are
+    rotated-out values still inside their grace period."""
+    ours = set(db.session.scalars(select(ApiKey.key_hash))) | key_hygiene.in_grace_hashes()
     db.session.rollback()
     cutoff = datetime.now(UTC) - ORPHAN_GRACE
     for token, row in remote.items():

@@ -160,6 +160,12 @@ def _require_status(subscription: Subscription, allowed: tuple[str, ...], verb: 
                        code="INVALID_STATUS_TRANSITION")
 
 
+def _require_future(moment: datetime) -> None:
+    if moment <= datetime.now(UTC):
+        raise Unprocessable("The end of access must be in the future",
+                            {"expiresAt": moment.isoformat()}, code="EXPIRY_IN_PAST")
+
+
 def _require_available(model: Model) -> None:
     if model.availability != "available":
         raise Unprocessable(f"Model {model.id} is not available",
@@ -285,12 +291,16 @@ def _refuse_own(subscription: Subscription, identity: Identity, verb: str) -> No
 
 
 def approve(subscription_id: uuid.UUID, identity: Identity,
-            reason: str | None = None) -> Subscription:
-    """pending (or denied) → active, by an admin other than the requester."""
+            reason: str | None = None, expires_at: datetime | None = None) -> Subscription:
+    """pending (or denied) → active, by an admin other than the requester; until
+    ``expires_at`` when given (time-boxed access, see app.services.access_reviews)."""
     subscription = _locked(subscription_id)
     _refuse_own(subscription, identity, "approve")
     _require_status(subscription, APPROVABLE, "approved")
     _require_available(model_of(subscription))
+    if expires_at is not None:
+        _require_future(expires_at)
+    subscription.expires_at, subscription.renewal_requested_at = expires_at, None
     _change(subscription, "active", identity, "SUBSCRIPTION_APPROVED", reason, reviewed=True)
     db.session.commit()
     return subscription
