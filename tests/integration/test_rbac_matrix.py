@@ -49,6 +49,8 @@ from app.models import (
     Base,
     Job,
     Model,
+    Notification,
+    NotificationChannel,
     Subscription,
     Team,
     TeamMember,
@@ -221,6 +223,36 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("DELETE", "/api/v1/teams/{team_id}/members/{user_id}"): Op(
         "teams:write", scope="owned", params={"user_id": "mate_id"}),
     # audit and operations
+    # governance (issue 19): notices and choices, channels, ledger, time-boxed access
+    ("GET", "/api/v1/notifications"): Op("notifications:read", expect={"admin_api_key": 404}),
+    ("POST", "/api/v1/notifications/{notification_id}/read"): Op(
+        "notifications:write", scope="self"),
+    ("POST", "/api/v1/notifications/read-all"): Op(
+        "notifications:write", expect={"admin_api_key": 404}),
+    ("GET", "/api/v1/notifications/preferences"): Op(
+        "notifications:read", expect={"admin_api_key": 404}),
+    ("PUT", "/api/v1/notifications/preferences"): Op(
+        "notifications:write", body={"preferences": [{"event": "key.expiring", "email": False}]},
+        expect={"admin_api_key": 404}),
+    ("GET", "/api/v1/admin/notifications/channels"): Op("notifications:read_all"),
+    ("POST", "/api/v1/admin/notifications/channels"): Op(
+        "notifications:admin", body={"name": "rbac-hook-2", "kind": "webhook",
+                                     "url": "http://127.0.0.1:9/hook", "events": ["*"]}),
+    ("GET", "/api/v1/admin/notifications/channels/{channel_id}"): Op("notifications:read_all"),
+    ("PATCH", "/api/v1/admin/notifications/channels/{channel_id}"): Op(
+        "notifications:admin", body={"enabled": False}),
+    ("DELETE", "/api/v1/admin/notifications/channels/{channel_id}"): Op("notifications:admin"),
+    ("GET", "/api/v1/admin/notifications/deliveries"): Op("notifications:read_all"),
+    ("GET", "/api/v1/admin/budgets/periods"): Op("budgets:read_all"),
+    ("GET", "/api/v1/admin/budgets/alerts"): Op("budgets:read_all"),
+    ("GET", "/api/v1/admin/access-reviews"): Op("admin:read"),
+    ("POST", "/api/v1/admin/access-reviews/{subscription_id}/renew"): Op(
+        "subscriptions:review", body={"expiresAt": None},
+        expect={"admin_api_key": 403}),  # a grant names a signed-in reviewer (L1)
+    ("POST", "/api/v1/subscriptions/{subscription_id}/request-renewal"): Op(
+        "subscriptions:write", scope="self", ok=_lenient(409)),  # only time-boxed access
+    ("POST", "/api/v1/api-keys/{key_id}/enable"): Op(
+        "api_keys:write", scope="owned", ok=_lenient(409)),  # only an idle-disabled key
     ("GET", "/api/v1/audit-logs"): Op("audit:read"),
     ("GET", "/metrics"): Op("metrics:read"),
 }
@@ -247,6 +279,8 @@ class World:
     subscription_id: str
     pending_subscription_id: str
     key_id: str
+    notification_id: str
+    channel_id: str
 
 
 @pytest.fixture(scope="module")
@@ -308,7 +342,12 @@ def build_world(app, sim, catalogue) -> World:
         digest = hashlib.sha256(raw_key.encode()).hexdigest()
         key = ApiKey(id=uuid.uuid4(), user_id=owner.id, name="rbac", key_prefix=raw_key[:10],
                      key_hash=digest, litellm_key_token=digest, provisioning_state="active")
-        db.session.add_all([job, export, key])
+        notice = Notification(id=uuid.uuid4(), user_id=owner.id, event="key.expiring",
+                              title="rbac", body="rbac", dedupe_key=f"rbac-{uuid.uuid4()}")
+        channel = NotificationChannel(id=uuid.uuid4(), name="rbac-hook", kind="webhook",
+                                      url="http://127.0.0.1:9/hook", events=["*"],
+                                      secret="rbac-secret-0123456789")
+        db.session.add_all([job, export, key, notice, channel])
         db.session.flush()
         db.session.add(ApiKeyModel(api_key_id=key.id, model_id=paid["model_name"]))
         db.session.commit()
@@ -329,6 +368,7 @@ def build_world(app, sim, catalogue) -> World:
             team_id=str(team.id), model_id=paid["model_name"],
             free_model_id=free["model_name"], subscription_id=str(active.id),
             pending_subscription_id=str(pending.id), key_id=str(key.id),
+            notification_id=str(notice.id), channel_id=str(channel.id),
         )
         db.session.remove()
     with LiteLLMClient(sim.url, sim.master_key) as client:
