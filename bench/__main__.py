@@ -13,7 +13,10 @@ Runs on ``DATABASE_URL`` / ``REDIS_URL`` when set, else on the embedded PostgreS
   coming from ``bench.http_load`` in a second process: ``GET /api/v1/models?limit=50`` on 1,000
   models (32 connections, 15 s), ``GET /api/v1/models?limit=1000`` (the whole catalogue in one
   answer, as the web UI's key dialog asks it; 8 connections, 10 s), ``POST /api/v1/models/sync``
-  while a sync is running (the single-flight answer) and ``GET /api/v1/jobs/{id}``.
+  while a sync is running (the single-flight answer) and ``GET /api/v1/jobs/{id}``;
+- ``budget_sweep_100k_s`` (``bench.budget_sweep``): the first budget sweep of a month over
+  100,000 keys and 10,000 users (ledger rows, ~7,800 alerts with forecasts and notices), in one
+  process as one worker runs it, and ``budget_sweep_100k_rerun_s``, the steady-state rerun.
 
 Rate limiting stays on, with limits raised so the load is never refused (one client address
 sends it all). For reference the catalogue list is also measured with it off, and the bare
@@ -72,6 +75,7 @@ TARGETS = {
     "models_list_1000_p99_ms": ("<", 250),
     "enqueue_p99_ms": ("<", 20),
     "worker_rss_mb": ("<=", 200),
+    "budget_sweep_100k_s": ("<", 30),  # issue 19: thresholds + ledger over 100,000 keys
 }
 
 
@@ -348,6 +352,13 @@ def run() -> dict:
     sync = sync_figures()
     figures.update(sync["figures"])
     details["sync_db_ms"] = sync["details"]
+    note("budget sweep over 100,000 keys (bench.budget_sweep)")
+    from bench import budget_sweep
+
+    sweep = budget_sweep.run(100_000)
+    figures["budget_sweep_100k_s"] = sweep["first_sweep"]["seconds"]
+    figures["budget_sweep_100k_rerun_s"] = sweep["rerun"]["seconds"]
+    details["budget_sweep_100k"] = sweep
     with scratch_database(services.base_database_url) as database_url:
         machine = machine_info(database_url, services.redis_url)
         stack = Stack(database_url, services.redis_url)

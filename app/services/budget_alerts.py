@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 
 from app.extensions import db
 from app.models import ApiKey, BudgetAlert, BudgetPeriodLedger, Team, TeamMember, UsageDaily, User
@@ -204,12 +204,11 @@ def _announce(owner_type: str, alerts: list, today: date) -> list:
     series = daily_spend(owner_type, list({a.owner_id for a in alerts}),
                          today - timedelta(days=window), today)
     names, recipients = _owners(owner_type, list({a.owner_id for a in alerts}))
-    made = []
+    items, forecasts = [], []
     for alert in alerts:
         outlook = forecast(alert.spend, alert.budget, series.get(alert.owner_id, {}), today,
                            period_for(alert.duration, today), window)
-        db.session.execute(BudgetAlert.__table__.update().where(BudgetAlert.id == alert.id)
-                           .values(forecast=outlook))
+        forecasts.append({"alert_id": alert.id, "forecast": outlook})
         name = names.get(alert.owner_id, str(alert.owner_id))
         label = {"user": "Your budget", "team": f"Team {name}'s budget",
                  "api_key": f"The budget of key {name}"}[owner_type]
@@ -223,9 +222,11 @@ def _announce(owner_type: str, alerts: list, today: date) -> list:
                   "threshold": alert.threshold, "spend": str(alert.spend),
                   "budget": str(alert.budget), "budgetDuration": alert.duration,
                   "forecast": outlook, "alertId": str(alert.id)})
-        made += notifications.notify(notice, recipients.get(alert.owner_id, set()),
-                                     f"budget:{alert.id}")
-    return made
+        items.append((notice, recipients.get(alert.owner_id, set()), f"budget:{alert.id}"))
+    table = BudgetAlert.__table__
+    db.session.execute(table.update().where(table.c.id == bindparam("alert_id"))
+                       .values(forecast=bindparam("forecast")), forecasts)
+    return notifications.notify_many(items)
 
 
 def _owners(owner_type: str, ids: list[uuid.UUID]) -> tuple[dict, dict[uuid.UUID, set]]:
