@@ -55,13 +55,13 @@ def _load(key_hash: str) -> dict | None:
 
     row = db.session.execute(
         select(ApiKey.id, ApiKey.provisioning_state, ApiKey.revoked_at, ApiKey.expires_at,
-               User.id, User.username, User.is_active)
+               User.id, User.username, User.is_active, ApiKey.disabled_at)
         .join(User, User.id == ApiKey.user_id)
         .where(ApiKey.key_hash == key_hash)
     ).first()
     if row is None:
         return None
-    key_id, state, revoked_at, expires_at, user_id, username, user_active = row
+    key_id, state, revoked_at, expires_at, user_id, username, user_active, disabled_at = row
     return {
         "key_id": str(key_id),
         "state": state,
@@ -70,6 +70,7 @@ def _load(key_hash: str) -> dict | None:
         "user_id": str(user_id),
         "username": username,
         "user_active": bool(user_active),
+        "disabled": disabled_at is not None,  # blocked by the idle sweep until re-enabled
     }
 
 

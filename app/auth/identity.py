@@ -187,6 +187,8 @@ def _identity_from_api_key(raw: str) -> Identity:
         raise AuthFailure("unknown_api_key")
     if entry["revoked"] or entry["state"] in {"revoking", "revoked", "failed"}:
         raise AuthFailure("revoked_api_key")
+    if entry.get("disabled"):
+        raise AuthFailure("disabled_api_key")
     expires_at = entry["expires_at"]
     if expires_at is not None and datetime.fromisoformat(expires_at) <= datetime.now(UTC):
         raise AuthFailure("expired_api_key")

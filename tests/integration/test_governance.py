@@ -468,6 +468,8 @@ def test_idle_key_is_blocked_in_litellm_and_its_owner_re_enables_it(app, sim, cl
     wait_for_jobs(app, "update_key")
     assert sim_key(sim, key["key"])["blocked"] is True
     assert chat(sim, key["key"], model).status_code == 401
+    assert client.get("/api/v1/usage/summary",  # refused here too, not only in LiteLLM
+                      headers={"X-API-Key": key["key"]}).status_code == 401
     assert _sweep(app, "key_hygiene_sweep")["keysDisabled"] == 0
     notices = client.get("/api/v1/notifications?event=key.disabled", headers=headers).get_json()
     assert notices["pagination"]["total"] == 1
@@ -477,6 +479,8 @@ def test_idle_key_is_blocked_in_litellm_and_its_owner_re_enables_it(app, sim, cl
     wait_for_job(client, headers, enabled.get_json()["jobId"])
     assert sim_key(sim, key["key"])["blocked"] is False
     assert chat(sim, key["key"], model).status_code == 200
+    assert client.get("/api/v1/usage/summary",
+                      headers={"X-API-Key": key["key"]}).status_code == 200
     assert client.post(f"/api/v1/api-keys/{key['id']}/enable",
                        headers=headers).status_code == 409
     assert _sweep(app, "key_hygiene_sweep")["keysDisabled"] == 0  # re-enabling is a use
