@@ -121,7 +121,7 @@ def test_a_store_outage_removes_its_figures_not_the_scrape(app, client, login, m
     assert response.status_code == 200
     families = _families(response.get_data(as_text=True))
     up = {s.labels["source"]: s.value for s in families["litemaas_metrics_source_up"].samples}
-    assert up == {"jobs": 1, "sync": 1, "usage_rollup": 1, "queues": 0}
+    assert up == {"jobs": 1, "sync": 1, "usage_rollup": 1, "queues": 0, "governance": 1}
     assert "litemaas_queue_length" not in families
     assert "litemaas_jobs" in families and "litemaas_http_requests" in families
 
