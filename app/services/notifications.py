@@ -308,7 +308,10 @@ def _post_webhook(delivery: NotificationDelivery, channel: NotificationChannel) 
                DELIVERY_HEADER: str(delivery.id), EVENT_HEADER: delivery.event,
                "User-Agent": "LiteMaaS-Webhook/1"}
     if channel.secret:
-        headers[SIGNATURE_HEADER] = sign(channel.secret, timestamp, body)
+        secret = _unseal(channel.secret)
+        if secret is None:
+            raise _Permanent("the channel's secret does not open with ENCRYPTION_KEY")
+        headers[SIGNATURE_HEADER] = sign(secret, timestamp, body)
     try:
         response = requests.post(channel.url, data=body, headers=headers, allow_redirects=False,
                                  timeout=current_app.config["WEBHOOK_TIMEOUT_SECONDS"])
@@ -431,8 +434,37 @@ def _channel_audit(channel: NotificationChannel, fields: list[str]) -> dict[str,
             "enabled": channel.enabled, "hasSecret": bool(channel.secret), "fields": fields}
 
 
+_SEALED = "fernet:"
+
+
+def _seal(secret: str | None) -> str | None:
+    """A webhook secret as stored: encrypted with ENCRYPTION_KEY when the server has one."""
+    from app.services.key_provisioning import _storage_cipher
+
+    cipher = _storage_cipher()
+    if not secret or cipher is None:
+        return secret
+    return _SEALED + cipher.encrypt(secret.encode()).decode()
+
+
+def _unseal(stored: str | None) -> str | None:
+    from cryptography.fernet import InvalidToken
+
+    from app.services.key_provisioning import _storage_cipher
+
+    if not stored or not stored.startswith(_SEALED):
+        return stored
+    cipher = _storage_cipher()
+    try:
+        return cipher.decrypt(stored.removeprefix(_SEALED).encode()).decode() if cipher else None
+    except InvalidToken:
+        return None
+
+
 def create_channel(data: dict[str, Any], actor_id: uuid.UUID | None) -> NotificationChannel:
     _check_channel(data["kind"], data)
+    if "secret" in data:
+        data = {**data, "secret": _seal(data["secret"])}
     if db.session.scalar(select(NotificationChannel.id).where(
             NotificationChannel.name == data["name"])):
         raise Conflict("A channel with this name exists", {"name": data["name"]})
@@ -452,6 +484,8 @@ def update_channel(channel_id: uuid.UUID, data: dict[str, Any]) -> NotificationC
     if "name" in data and data["name"] != channel.name and db.session.scalar(
             select(NotificationChannel.id).where(NotificationChannel.name == data["name"])):
         raise Conflict("A channel with this name exists", {"name": data["name"]})
+    if "secret" in data:
+        data = {**data, "secret": _seal(data["secret"])}
     for name, value in data.items():
         setattr(channel, name, value)
     audit.record("NOTIFICATION_CHANNEL_UPDATED", "notification_channel", channel.id,

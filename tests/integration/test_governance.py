@@ -387,7 +387,10 @@ def test_a_user_turns_an_event_off(app, login, client):
     assert other.status_code == 404
 
 
-def test_admin_manages_channels_and_secrets_are_write_only(app, login, client):
+def test_admin_manages_channels_and_secrets_are_write_only(app, login, client, monkeypatch):
+    from cryptography.fernet import Fernet
+
+    monkeypatch.setitem(app.config, "ENCRYPTION_KEY", Fernet.generate_key().decode())
     admin = login("admin")
     created = client.post("/api/v1/admin/notifications/channels", headers=admin, json={
         "name": "ops", "kind": "webhook", "url": "https://hooks.example.com/x",
@@ -415,6 +418,10 @@ def test_admin_manages_channels_and_secrets_are_write_only(app, login, client):
             AuditLog.action.like("NOTIFICATION_CHANNEL_%"))).all())
     assert "NOTIFICATION_CHANNEL" not in audit_text and SECRET not in audit_text
     assert "hasSecret" in audit_text
+    with app.app_context():  # encrypted at rest with ENCRYPTION_KEY, and still signs
+        stored = db.session.get(NotificationChannel, uuid.UUID(body["id"]))
+        assert stored.secret.startswith("fernet:") and SECRET not in stored.secret
+        assert notifications._unseal(stored.secret) == SECRET
 
 
 # -- key hygiene -----------------------------------------------------------------------------
