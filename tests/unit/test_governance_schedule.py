@@ -1,0 +1,21 @@
+from config.settings import Settings, load_settings
+from worker.schedule import beat_schedule
+
+
+def test_beat_runs_the_three_governance_sweeps_and_each_can_be_turned_off():
+    kinds = {entry["args"][0] for entry in beat_schedule(Settings()).values()
+             if entry.get("args")}
+    assert {"budget_sweep", "key_hygiene_sweep", "access_sweep"} <= kinds
+    off = beat_schedule(Settings(BUDGET_SWEEP_INTERVAL=0, KEY_HYGIENE_INTERVAL=0,
+                                 ACCESS_SWEEP_INTERVAL=0))
+    assert not {"budget-sweep", "key-hygiene", "access-sweep"} & set(off)
+
+
+def test_governance_settings_default_to_todays_behaviour_and_parse_from_env():
+    defaults = Settings()
+    assert defaults.KEY_IDLE_DISABLE_DAYS == 0 and defaults.KEY_ROTATION_GRACE == 0
+    assert defaults.BUDGET_ALERT_THRESHOLDS == ("50", "80", "100")
+    loaded = load_settings({"BUDGET_ALERT_THRESHOLDS": "75, 90", "KEY_ROTATION_GRACE": "3600",
+                            "SMTP_STARTTLS": "false"})
+    assert loaded.BUDGET_ALERT_THRESHOLDS == ("75", "90")
+    assert loaded.KEY_ROTATION_GRACE == 3600 and loaded.SMTP_STARTTLS is False
