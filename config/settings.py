@@ -207,6 +207,11 @@ class Settings:
         for name in ("ENCRYPTION_KEY", "TRANSIT_ENCRYPTION_KEY"):
             if getattr(self, name) and not _is_fernet_key(getattr(self, name)):
                 problems.append(f"{name} must be a Fernet key (32 url-safe base64 bytes)")
+        for name in ("BUDGET_ALERT_THRESHOLDS", "KEY_EXPIRY_REMINDER_DAYS"):
+            if not all(v.isdigit() and 0 < int(v) <= 1000 for v in getattr(self, name)):
+                problems.append(f"{name} must be whole numbers between 1 and 1000")
+        if not 1 <= self.NOTIFY_MAX_ATTEMPTS <= 6:
+            problems.append("NOTIFY_MAX_ATTEMPTS must be between 1 and 6")
         if not self.JWT_ISSUER or not self.JWT_AUDIENCE:
             problems.append("JWT_ISSUER and JWT_AUDIENCE must not be empty")
         if self.is_production:

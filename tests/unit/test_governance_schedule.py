@@ -1,4 +1,6 @@
-from config.settings import Settings, load_settings
+import pytest
+
+from config.settings import ConfigError, Settings, load_settings
 from worker.schedule import beat_schedule
 
 
@@ -19,3 +21,13 @@ def test_governance_settings_default_to_todays_behaviour_and_parse_from_env():
                             "SMTP_STARTTLS": "false"})
     assert loaded.BUDGET_ALERT_THRESHOLDS == ("75", "90")
     assert loaded.KEY_ROTATION_GRACE == 3600 and loaded.SMTP_STARTTLS is False
+
+
+@pytest.mark.parametrize("overrides", [{"BUDGET_ALERT_THRESHOLDS": ("50", "eighty")},
+                                       {"BUDGET_ALERT_THRESHOLDS": ("0",)},
+                                       {"KEY_EXPIRY_REMINDER_DAYS": ("-1",)},
+                                       {"NOTIFY_MAX_ATTEMPTS": 0}])
+def test_unusable_governance_settings_refuse_to_start(overrides):
+    with pytest.raises(ConfigError):
+        Settings(APP_ENV="test", DATABASE_URL="postgresql://x/y", REDIS_URL="redis://x",
+                 **overrides).validate()
