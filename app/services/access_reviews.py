@@ -20,15 +20,12 @@ from app.auth.identity import Identity
 from app.errors import Conflict
 from app.extensions import db
 from app.models import Subscription, User
-from app.services import audit, jobs, notifications, subscriptions
+from app.services import audit, notifications, subscriptions
 from app.services import key_provisioning as provisioning
-from app.services.jobs import JobKind
 
 log = logging.getLogger(__name__)
 
-SWEEP_KIND = "access_sweep"
-jobs.register_kind(SWEEP_KIND, JobKind("worker.tasks.governance.access_sweep",
-                                       single_flight=True))
+SWEEP_KIND = "access_sweep"  # app/services/job_kinds.py
 SYSTEM = Identity(user_id=None, username="access-sweep", roles=("admin",), kind="system")
 
 
@@ -40,12 +37,7 @@ def sweep(now: datetime, progress: Callable[[int, str], None] | None = None) -> 
         progress(40, f"{suspended} subscriptions suspended")
     reminded = _remind(now, made)
     digest = _digest(now, made)
-    db.session.commit()
-    for job in made:
-        try:
-            jobs.publish(job)
-        except Exception:  # queued row: beat re-publishes it
-            log.warning("job %s left for re-publication", job.id)
+    db.session.commit()  # the jobs are published after it
     return {"suspended": suspended, "reminders": reminded, "digestItems": digest,
             "jobs": len(made)}
 
@@ -129,7 +121,7 @@ def request_renewal(subscription_id: uuid.UUID, identity: Identity) -> Subscript
     sub.renewal_requested_at = datetime.now(UTC)
     audit.record("SUBSCRIPTION_RENEWAL_REQUESTED", "subscription", sub.id,
                  details={"modelId": sub.model_id, "expiresAt": sub.expires_at.isoformat()})
-    made = notifications.notify(notifications.Notice(
+    notifications.notify(notifications.Notice(
         event="access.renewal_requested", title=f"{identity.username} asks to renew access "
                                                 f"to {sub.model_id}",
         body=f"{identity.username}'s access to {sub.model_id} ends (or ended) on "
@@ -138,8 +130,7 @@ def request_renewal(subscription_id: uuid.UUID, identity: Identity) -> Subscript
               "userId": str(sub.user_id)}),
         [a for a in notifications.admin_user_ids() if a != sub.user_id],
         f"renewal:{sub.id}:{sub.renewal_requested_at.isoformat()}")
-    db.session.commit()
-    notifications.publish_all(made)
+    db.session.commit()  # the delivery jobs are published after it
     return sub
 
 

@@ -27,15 +27,12 @@ from sqlalchemy import bindparam, func, select, text
 
 from app.extensions import db
 from app.models import ApiKey, BudgetAlert, BudgetPeriodLedger, Team, TeamMember, UsageDaily, User
-from app.services import audit, jobs, notifications
+from app.services import audit, notifications
 from app.services.budgets import BudgetPeriod, period_for
-from app.services.jobs import JobKind
 
 log = logging.getLogger(__name__)
 
-SWEEP_KIND = "budget_sweep"
-jobs.register_kind(SWEEP_KIND, JobKind("worker.tasks.governance.budget_sweep",
-                                       single_flight=True))
+SWEEP_KIND = "budget_sweep"  # app/services/job_kinds.py
 
 OWNERS = {"user": (User, "users", UsageDaily.user_id),
           "team": (Team, "teams", UsageDaily.team_id),
@@ -147,8 +144,7 @@ def sweep(today: date, progress: Callable[[int, str], None] | None = None) -> di
     if any(counts.values()):
         audit.record("BUDGET_ALERTS_FIRED", "budget", None,
                      details={"alerts": counts, "thresholds": levels})
-    db.session.commit()
-    notifications.publish_all(made)
+    db.session.commit()  # the delivery jobs are published after it
     return {"alerts": counts, "alertsFired": sum(counts.values()), "ledger": ledger,
             "deliveries": len(made), "thresholds": levels, "day": today.isoformat()}
 

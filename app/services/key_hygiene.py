@@ -19,15 +19,12 @@ from sqlalchemy import select, text
 from app.errors import Conflict
 from app.extensions import db
 from app.models import ApiKey, ApiKeyGraceValue
-from app.services import audit, jobs, notifications
+from app.services import audit, notifications
 from app.services import key_provisioning as provisioning
-from app.services.jobs import JobKind
 
 log = logging.getLogger(__name__)
 
-SWEEP_KIND = "key_hygiene_sweep"
-jobs.register_kind(SWEEP_KIND, JobKind("worker.tasks.governance.key_hygiene_sweep",
-                                       single_flight=True))
+SWEEP_KIND = "key_hygiene_sweep"  # app/services/job_kinds.py
 IDLE = "idle"
 
 
@@ -41,12 +38,7 @@ def sweep(now: datetime, progress: Callable[[int, str], None] | None = None) -> 
     if progress:
         progress(60, f"{disabled} idle keys disabled")
     ended = _end_grace(now, made)
-    db.session.commit()
-    for job in made:
-        try:
-            jobs.publish(job)
-        except Exception:  # the row stays queued: beat re-publishes it
-            log.warning("job %s left for re-publication", job.id)
+    db.session.commit()  # the jobs are published after it
     return {"expiryReminders": reminded, "keysDisabled": disabled, "graceEnded": ended,
             "idleDisableDays": current_app.config["KEY_IDLE_DISABLE_DAYS"],
             "jobs": len(made)}
@@ -169,8 +161,7 @@ def enable(key: ApiKey, actor_id: uuid.UUID | None):
     audit.record("API_KEY_ENABLED", "api_key", key.id,
                  details={"keyPrefix": key.key_prefix, "disabledReason": reason})
     provisioning.forget_after_commit(key.key_hash)
-    db.session.commit()
-    jobs.publish(job)
+    db.session.commit()  # the job is published after it
     return job
 
 

@@ -4,7 +4,7 @@
 turned the event off), one e-mail delivery per recipient who wants e-mail (when SMTP is set up)
 and one delivery per enabled admin channel subscribed to the event. Every row carries a
 ``dedupe_key``: the same event for the same recipient is written once, whoever calls again
-(reruns, restarts, a second beat). The caller commits, then publishes the returned jobs.
+(reruns, restarts, a second beat). The delivery jobs are published when the caller commits.
 
 A delivery job sends at most once: it holds the delivery row locked while sending and marks it
 ``delivered`` in the same transaction; a retried or duplicated job finds it delivered and stops.
@@ -43,12 +43,10 @@ from app.models import (
     User,
 )
 from app.services import audit, jobs
-from app.services.jobs import JobKind
 
 log = logging.getLogger(__name__)
 
-DELIVER_KIND = "deliver_notification"
-jobs.register_kind(DELIVER_KIND, JobKind("worker.tasks.governance.deliver_notification"))
+DELIVER_KIND = "deliver_notification"  # app/services/job_kinds.py
 
 # Every event a notice can be about; users choose per event, channels subscribe per event.
 EVENTS: dict[str, str] = {
@@ -69,8 +67,8 @@ EVENT_HEADER = "X-LiteMaaS-Event"
 
 
 class Sent(list):
-    """The delivery jobs a ``notify`` call made (publish them after the commit), and how many
-    in-app notices it wrote (0: every recipient had it already, or turned it off)."""
+    """The delivery jobs a ``notify`` call made (published after the caller's commit), and how
+    many in-app notices it wrote (0: every recipient had it already, or turned it off)."""
 
     notices: int = 0
 
@@ -88,8 +86,8 @@ class Notice:
 
 
 def notify(notice: Notice, user_ids: list[uuid.UUID] | set[uuid.UUID], dedupe: str) -> Sent:
-    """Notify users and subscribed channels of ``notice`` once per ``dedupe`` key; returns the
-    delivery jobs to publish after the caller's commit."""
+    """Notify users and subscribed channels of ``notice`` once per ``dedupe`` key, in the
+    caller's unit of work; returns the delivery jobs (published when the caller commits)."""
     return notify_many([(notice, user_ids, dedupe)])
 
 
@@ -196,15 +194,6 @@ def _insert_deliveries(rows: list[dict]) -> list[Job]:
                            .where(NotificationDelivery.id == delivery_id)
                            .values(job_id=job.id))
     return made
-
-
-def publish_all(made: list[Job]) -> None:
-    """Publish delivery jobs after the commit; a broker outage leaves them for beat."""
-    for job in made:
-        try:
-            jobs.publish(job)
-        except Exception:  # ServiceUnavailable: the row is queued, beat re-publishes it
-            log.warning("delivery job %s left for re-publication", job.id)
 
 
 # -- delivering (worker) -------------------------------------------------------------------------

@@ -278,9 +278,8 @@ def _notify(app, user_ids=(), event="access.renewal_requested", dedupe=None) -> 
         made = notifications.notify(notifications.Notice(
             event=event, title="Renewal asked", body="please", data={"n": 1}),
             list(user_ids), dedupe or f"test:{uuid.uuid4()}")
-        db.session.commit()
         ids = [job.id for job in made]
-        notifications.publish_all(made)
+        db.session.commit()  # publishes the delivery jobs
         db.session.remove()
         return ids
 
@@ -325,7 +324,7 @@ def test_a_retried_or_duplicated_delivery_job_never_sends_twice(app):
         with app.app_context():
             db.session.execute(update(Job).where(Job.id == job_id).values(status="queued"))
             db.session.commit()
-            jobs.publish(db.session.get(Job, job_id))
+            jobs.republish(db.session.get(Job, job_id))
             delivery_id = db.session.scalar(select(NotificationDelivery.id))
             assert notifications.deliver(delivery_id)["skipped"] == "delivered"
             db.session.remove()
