@@ -48,10 +48,11 @@ def _own_user_id() -> uuid.UUID:
 @blp.arguments(NotificationQuerySchema, location="query")
 @blp.response(200, NotificationPageSchema)
 def list_notifications(query):
-    """Your notices, newest first (filters: unread, event); `unread` counts the unread ones
-    (what a banner or a bell shows)."""
+    """Your notices, newest first (filters: unread, event, severity); `unread` counts the
+    unread ones. Banners: `?unread=true&severity=warning&severity=critical`."""
     user_id = _own_user_id()
-    page = paginate(notifications.own_query(user_id, query.get("unread"), query.get("event")),
+    page = paginate(notifications.own_query(user_id, query.get("unread"), query.get("event"),
+                                            query.get("severity")),
                     query["page"], query["limit"])
     page["unread"] = notifications.unread_count(user_id)
     return page

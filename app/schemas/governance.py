@@ -30,9 +30,15 @@ class NotificationPageSchema(page_of(NotificationSchema, "NotificationPageBaseSc
     unread = ma.fields.Integer(required=True, metadata={"description": "Your unread notices"})
 
 
+SEVERITIES = ("info", "warning", "critical")
+
+
 class NotificationQuerySchema(PageQuerySchema):
     unread = ma.fields.Boolean()
     event = ma.fields.String(validate=EVENT)
+    severity = ma.fields.List(ma.fields.String(validate=validate.OneOf(SEVERITIES)),
+                              validate=validate.Length(max=3), metadata={
+                                  "description": "Only these severities (repeat the parameter)"})
 
 
 class ReadAllSchema(CamelSchema):

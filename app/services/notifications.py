@@ -223,10 +223,14 @@ def deliver(delivery_id: uuid.UUID) -> dict[str, Any]:
     delivery.attempts += 1
     try:
         code = _send(delivery, channel)
-    except _Transient as exc:
-        return _after_failure(delivery, str(exc), exc.code, transient=True)
     except _Permanent as exc:
         return _after_failure(delivery, str(exc), exc.code, transient=False)
+    except _Transient as exc:
+        return _after_failure(delivery, str(exc), exc.code, transient=True)
+    except Exception as exc:  # a bug, not the receiver: give up visibly, never loop
+        log.exception("delivery %s failed unexpectedly", delivery.id)
+        return _after_failure(delivery, f"unexpected {type(exc).__name__}", None,
+                              transient=False)
     delivery.status, delivery.response_code = "delivered", code
     delivery.last_error, delivery.delivered_at = None, datetime.now(UTC)
     db.session.commit()
@@ -356,8 +360,14 @@ def _send_email(delivery: NotificationDelivery) -> int:
 # -- reading and choosing (users) --------------------------------------------------------------
 
 
-def own_query(user_id: uuid.UUID, unread: bool | None = None, event: str | None = None):
+def own_query(user_id: uuid.UUID, unread: bool | None = None, event: str | None = None,
+              severities: list[str] | None = None):
+    """A user's notices, newest first. The UI's banners can show the unread ``warning`` and
+    ``critical`` ones: ``own_query(user_id, unread=True, severities=["warning", "critical"])``
+    (or ``GET /notifications?unread=true&severity=warning&severity=critical``)."""
     stmt = select(Notification).where(Notification.user_id == user_id)
+    if severities:
+        stmt = stmt.where(Notification.severity.in_(severities))
     if unread is not None:
         stmt = stmt.where(Notification.read_at.is_(None) if unread
                           else Notification.read_at.is_not(None))

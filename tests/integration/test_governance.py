@@ -160,6 +160,9 @@ def test_each_threshold_fires_once_per_period_across_reruns_restarts_and_two_bea
     assert all("forecast" in p["data"] and "summary" in p["data"]["forecast"] for p in payloads)
     notices = client.get("/api/v1/notifications", headers=login("user")).get_json()
     assert notices["unread"] == 3 and notices["data"][0]["title"].startswith("Your budget")
+    banners = client.get("/api/v1/notifications?unread=true&severity=critical",
+                         headers=login("user")).get_json()
+    assert [n["data"]["threshold"] for n in banners["data"]] == [100]
 
 
 def test_team_alert_reaches_team_owners_and_admins_and_keys_reach_their_owner(app, login,

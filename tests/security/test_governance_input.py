@@ -96,6 +96,7 @@ def test_bad_channels_are_400_and_store_nothing(app, client, world, body):
         assert db.session.scalar(select(NotificationChannel.id)) is None
 
 
-@pytest.mark.parametrize("query", ["unread=maybe", "event=nope", "limit=1000", "page=0"])
+@pytest.mark.parametrize("query", ["unread=maybe", "event=nope", "limit=1000", "page=0",
+                                   "severity=loud"])
 def test_bad_notice_queries_are_400(client, world, query):
     assert client.get(f"/api/v1/notifications?{query}", headers=world["user"]).status_code == 400
