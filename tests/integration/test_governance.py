@@ -595,3 +595,26 @@ def test_metrics_count_alerts_deliveries_and_disabled_keys(app, login, client):
     assert 'litemaas_notification_deliveries_total{channel="in_app",outcome="delivered"}' in text
     assert "litemaas_keys_disabled_total" in text
     assert 'litemaas_metrics_source_up{source="governance"} 1.0' in text
+
+
+def test_a_new_budget_period_fires_the_thresholds_again(app, login):
+    from app.models import Team
+
+    admin = _user(app, login, "admin")
+    today = utc_today()
+    with app.app_context():
+        team = Team(id=uuid.uuid4(), name="daily", max_budget=Decimal(10), spend=Decimal(6),
+                    budget_duration="daily", created_by=admin)
+        db.session.add(team)
+        db.session.flush()
+        db.session.add(BudgetAlert(owner_type="team", owner_id=team.id,  # yesterday's period
+                                   period=(today - timedelta(days=1)).isoformat(),
+                                   threshold=50, spend=Decimal(6), budget=Decimal(10)))
+        db.session.commit()
+        team_id = team.id
+    assert _sweep(app)["alerts"]["team"] == 1
+    assert _sweep(app)["alerts"]["team"] == 0
+    with app.app_context():
+        periods = sorted(db.session.scalars(select(BudgetAlert.period).where(
+            BudgetAlert.owner_id == team_id)))
+    assert periods == [(today - timedelta(days=1)).isoformat(), today.isoformat()]
