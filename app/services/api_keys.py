@@ -527,6 +527,7 @@ def revoke(key_id: uuid.UUID, identity: Identity, *, as_admin: bool = False,
     key.provisioning_state = "revoking"
     key.revoked_at = key.revoked_at or datetime.now(UTC)
     job = provisioning.create_revoke_job(key.id, identity.user_id)
+    key_hygiene.end_grace_now(key.id, identity.user_id)  # a rotated-out value goes too
     audit.record("API_KEY_REVOKED", "api_key", key.id,
                  details={"byAdmin": as_admin or key.user_id != identity.user_id,
                           "reason": reason, "keyPrefix": key.key_prefix})

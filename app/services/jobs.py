@@ -138,6 +138,10 @@ def _publish_after_commit(job: Job) -> None:
 
 @event.listens_for(FlaskSession, "after_commit")
 def _publish_committed(session) -> None:
+    if session.in_nested_transaction():
+        # A savepoint was released (begin_nested, e.g. a second single-flight job in the same
+        # unit of work): the outer transaction is still open and its rows unseen by a worker.
+        return
     for job_id, kind, request_id in session.info.pop(_PUBLISH, ()):
         try:
             _send(job_id, kind, request_id)

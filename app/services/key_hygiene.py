@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, text
+from sqlalchemy import or_, select, text
 
 from app.errors import Conflict
 from app.extensions import db
-from app.models import ApiKey, ApiKeyGraceValue
+from app.models import ApiKey, ApiKeyGraceValue, User
 from app.services import audit, notifications
 from app.services import key_provisioning as provisioning
 
@@ -102,8 +102,13 @@ def _disable_idle(now: datetime, made: list) -> int:
 
 
 def _end_grace(now: datetime, made: list) -> int:
+    # Due, or no longer deserved: the key was revoked or failed, or its owner deactivated.
+    undeserved = select(ApiKey.id).join(User, User.id == ApiKey.user_id).where(or_(
+        ApiKey.provisioning_state != "active", User.is_active.is_(False)))
     due = db.session.scalars(select(ApiKeyGraceValue).where(
-        ApiKeyGraceValue.revoke_after <= now, ApiKeyGraceValue.revoke_job_id.is_(None))
+        ApiKeyGraceValue.revoke_job_id.is_(None),
+        or_(ApiKeyGraceValue.revoke_after <= now,
+            ApiKeyGraceValue.api_key_id.in_(undeserved)))
         .with_for_update(skip_locked=True)).all()
     for value in due:
         job = provisioning.create_revoke_job(value.api_key_id, None, token=value.key_hash)
@@ -134,6 +139,19 @@ def keep_old_value(key: ApiKey, old_hash: str, old_prefix: str) -> datetime | No
     db.session.add(ApiKeyGraceValue(api_key_id=key.id, key_hash=old_hash,
                                     key_prefix=old_prefix, revoke_after=until))
     return until
+
+
+def end_grace_now(key_id: uuid.UUID, requested_by: uuid.UUID | None) -> int:
+    """Revoke a key's old values at once (the key itself is being revoked), in the caller's
+    unit of work; the revoke jobs publish with its commit."""
+    values = db.session.scalars(select(ApiKeyGraceValue).where(
+        ApiKeyGraceValue.api_key_id == key_id, ApiKeyGraceValue.revoke_job_id.is_(None))
+        .with_for_update()).all()
+    for value in values:
+        value.revoke_job_id = provisioning.create_revoke_job(key_id, requested_by,
+                                                             token=value.key_hash).id
+        value.revoke_after = datetime.now(UTC)
+    return len(values)
 
 
 def in_grace_hashes() -> set[str]:

@@ -456,6 +456,19 @@ def test_rotated_key_old_value_works_during_grace_and_not_after(app, sim, client
     assert _sweep(app, "key_hygiene_sweep")["graceEnded"] == 0  # once
 
 
+def test_revoking_a_key_ends_the_grace_of_its_old_value_at_once(app, sim, client, login,
+                                                                 monkeypatch):
+    monkeypatch.setitem(app.config, "KEY_ROTATION_GRACE", 3600)
+    headers, key, model = _user_with_key(app, sim, client, login)
+    rotated = client.post(f"/api/v1/api-keys/{key['id']}/rotate", headers=headers).get_json()
+    assert chat(sim, key["key"], model).status_code == 200  # in grace
+    assert client.delete(f"/api/v1/api-keys/{key['id']}", headers=headers).status_code < 300
+    _wait(lambda: all(j.status == "succeeded" for j in wait_for_jobs(app, "revoke_key", 2)),
+          what="both revocations")
+    assert chat(sim, key["key"], model).status_code == 401
+    assert chat(sim, rotated["key"], model).status_code == 401
+
+
 def test_rotation_without_grace_revokes_at_once(app, sim, client, login):
     headers, key, model = _user_with_key(app, sim, client, login)
     rotated = client.post(f"/api/v1/api-keys/{key['id']}/rotate", headers=headers).get_json()
@@ -618,3 +631,24 @@ def test_a_new_budget_period_fires_the_thresholds_again(app, login):
         periods = sorted(db.session.scalars(select(BudgetAlert.period).where(
             BudgetAlert.owner_id == team_id)))
     assert periods == [(today - timedelta(days=1)).isoformat(), today.isoformat()]
+
+
+def test_two_single_flight_jobs_in_one_unit_of_work_are_both_published_after_its_commit(app):
+    """A second job's savepoint must not publish the first before the real commit (a worker
+    would find no row, skip it, and the job would stay queued for ever)."""
+    from app.services import key_provisioning
+
+    key_id = uuid.uuid4()
+    with app.app_context():
+        first = key_provisioning.create_revoke_job(key_id, None, token="a" * 64)
+        second = key_provisioning.create_revoke_job(key_id, None, token="b" * 64)
+        ids = [first.id, second.id]
+        with db.engine.connect() as other:  # nothing sent before the commit
+            assert other.execute(select(func.count()).select_from(Job)).scalar() == 0
+        db.session.commit()
+        db.session.remove()
+    with app.app_context():
+        rows = db.session.scalars(select(Job).where(Job.id.in_(ids))).all()
+        assert len(rows) == 2 and all(job.published_at is not None for job in rows)
+        db.session.remove()
+    wait_for_jobs(app, "revoke_key", 2)
