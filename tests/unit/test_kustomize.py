@@ -451,7 +451,7 @@ def test_the_readme_secret_command_has_every_key_the_manifests_need(rendered):
                     if ref and not ref.get("optional"):
                         needed.add(ref["key"])
     readme = (ROOT / "README.md").read_text()
-    command = re.search(r"kubectl create secret generic litemaas-secrets(.*?)\n```", readme, re.S)
+    command = re.search(r"create secret generic litemaas-secrets(.*?)\n```", readme, re.S)
     assert command, "README shows the kubectl create secret command"
     documented = set(re.findall(r"--from-literal=([A-Z_]+)=", command.group(1)))
     assert needed <= documented, needed - documented
@@ -605,3 +605,22 @@ def test_beat_scaled_out_is_caught(tmp_path):
                                                  "    type: RollingUpdate\n"))
     problems = _break(tmp_path, "kubernetes", edit)
     assert "beat: not exactly one replica with the Recreate strategy" in problems
+
+
+def test_web_and_worker_share_the_export_directory_inside_the_volume(rendered):
+    objects = rendered[("openshift", ())]
+    config = next(o for o in objects if o["kind"] == "ConfigMap"
+                  and o["metadata"]["name"].startswith("litemaas-config"))["data"]
+    export_dir = Path(config["EXPORT_DIR"])
+    for name in ("litemaas-web", "litemaas-worker"):
+        deployment = next(o for o in objects if o["kind"] == "Deployment"
+                          and o["metadata"]["name"] == name)
+        spec = deployment["spec"]["template"]["spec"]
+        claim = {v["name"]: v.get("persistentVolumeClaim", {}).get("claimName")
+                 for v in spec["volumes"]}
+        mounts = [m for m in spec["containers"][0]["volumeMounts"]
+                  if claim.get(m["name"]) == "litemaas-exports"]
+        assert mounts, f"{name} does not mount the exports volume"
+        # A subdirectory: the app makes EXPORT_DIR 0700, which it cannot do to a mount point
+        # owned by root/fsGroup.
+        assert export_dir.parent == Path(mounts[0]["mountPath"]), name
