@@ -21,7 +21,10 @@ import time
 import redis
 
 from config.settings import load_settings
-from worker.signals import HEARTBEAT_KEY
+
+# worker/signals.py's HEARTBEAT_KEY, not imported: that would load Celery in every probe run
+# (tests/integration/test_deploy_ordering.py checks the probe reads what the worker writes).
+HEARTBEAT_KEY = "worker-heartbeats"
 
 
 def _client(url: str) -> redis.Redis:

@@ -173,3 +173,9 @@ def test_probe_cli_exit_codes(probe_env):
     result = subprocess.run([sys.executable, "-m", "worker.probe", "bogus"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
+
+
+def test_the_probe_reads_the_key_the_worker_writes():
+    from worker import signals
+
+    assert probe.HEARTBEAT_KEY == signals.HEARTBEAT_KEY

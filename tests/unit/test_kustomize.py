@@ -624,3 +624,19 @@ def test_web_and_worker_share_the_export_directory_inside_the_volume(rendered):
         # A subdirectory: the app makes EXPORT_DIR 0700, which it cannot do to a mount point
         # owned by root/fsGroup.
         assert export_dir.parent == Path(mounts[0]["mountPath"]), name
+
+
+def test_the_pods_run_the_procfile_commands(rendered):
+    """The manifests run what the Procfile (and docker-compose) run: one source of truth for
+    queues and concurrency."""
+    procfile = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines()
+                    if line.strip())
+    objects = rendered[("kubernetes", COMPONENTS)]
+    commands = {o["metadata"]["name"]: _runs(o["spec"]["template"]["spec"]["containers"][0])
+                for o in objects if o["kind"] == "Deployment"}
+    assert commands["litemaas-web"] == ["gunicorn", "-c", "config/gunicorn.py", "app:create_app()"]
+    assert procfile["web"] == 'gunicorn -c config/gunicorn.py "app:create_app()"'
+    assert commands["litemaas-worker"] == procfile["worker"].split()
+    assert commands["litemaas-beat"] == procfile["beat"].split()
+    flower = commands["litemaas-flower"][-1]
+    assert flower.startswith("exec celery -A worker.app flower --port=5555 --basic-auth=")
