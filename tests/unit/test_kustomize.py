@@ -374,11 +374,64 @@ def resource_order_problems(objects: list[dict]) -> list[str]:
     return problems
 
 
+def reference_problems(objects: list[dict]) -> list[str]:
+    """Every name an object refers to exists in the same render: ConfigMaps (kustomize's hashed
+    names), claims, Services behind Ingresses and Routes (and their port), HPA and PDB targets."""
+    names: dict[str, set[str]] = {}
+    for obj in objects:
+        names.setdefault(obj["kind"], set()).add(obj["metadata"]["name"])
+    pods = {o["metadata"]["name"]: o["spec"]["template"]["metadata"]["labels"]
+            for o in objects if o["kind"] == "Deployment"}
+    services = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Service"}
+    problems = []
+
+    def need(kind: str, name: str, where: str) -> None:
+        if name not in names.get(kind, set()):
+            problems.append(f"{where}: {kind}/{name} does not exist")
+
+    for obj in objects:
+        where = f"{obj['kind']}/{obj['metadata']['name']}"
+        spec = pod_spec(obj)
+        if spec:
+            for volume in spec.get("volumes", []):
+                if "configMap" in volume:
+                    need("ConfigMap", volume["configMap"]["name"], where)
+                if "persistentVolumeClaim" in volume:
+                    need("PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"],
+                         where)
+            for _, c in containers(spec):
+                for source in c.get("envFrom", []):
+                    if "configMapRef" in source:
+                        need("ConfigMap", source["configMapRef"]["name"], where)
+        if obj["kind"] == "Service":
+            selector = obj["spec"]["selector"]
+            if not any(selector.items() <= labels.items() for labels in pods.values()):
+                problems.append(f"{where}: selects no Deployment's pods")
+        if obj["kind"] in ("PodDisruptionBudget",):
+            selector = obj["spec"]["selector"]["matchLabels"]
+            if not any(selector.items() <= labels.items() for labels in pods.values()):
+                problems.append(f"{where}: selects no Deployment's pods")
+        if obj["kind"] == "HorizontalPodAutoscaler":
+            need("Deployment", obj["spec"]["scaleTargetRef"]["name"], where)
+        backends = []
+        if obj["kind"] == "Route":
+            backends = [(obj["spec"]["to"]["name"], obj["spec"]["port"]["targetPort"])]
+        if obj["kind"] == "Ingress":
+            backends = [(p["backend"]["service"]["name"], p["backend"]["service"]["port"]["name"])
+                        for rule in obj["spec"]["rules"] for p in rule["http"]["paths"]]
+        for service, port in backends:
+            need("Service", service, where)
+            if service in services and port not in {
+                    p.get("name") for p in services[service]["spec"]["ports"]}:
+                problems.append(f"{where}: Service/{service} has no port {port}")
+    return problems
+
+
 def all_problems(objects: list[dict], openshift: bool) -> list[str]:
     return (validation_problems(objects) + image_problems(objects) + container_problems(objects)
             + security_problems(objects, openshift) + secret_problems(objects)
             + ordering_problems(objects) + topology_problems(objects)
-            + resource_order_problems(objects))
+            + resource_order_problems(objects) + reference_problems(objects))
 
 
 # --------------------------------------------------------------------------- the manifests
@@ -638,5 +691,16 @@ def test_the_pods_run_the_procfile_commands(rendered):
     assert procfile["web"] == 'gunicorn -c config/gunicorn.py "app:create_app()"'
     assert commands["litemaas-worker"] == procfile["worker"].split()
     assert commands["litemaas-beat"] == procfile["beat"].split()
-    flower = commands["litemaas-flower"][-1]
-    assert flower.startswith("exec celery -A worker.app flower --port=5555 --basic-auth=")
+    assert commands["litemaas-flower"] == ["sh", "-c", "exec " + procfile["flower"]]
+
+
+def test_a_dangling_reference_is_caught(tmp_path):
+    def edit(tree):
+        path = tree / "overlays" / "openshift" / "routes.yaml"
+        path.write_text(path.read_text().replace("name: litemaas-frontend", "name: frontend"))
+        path = tree / "base" / "web.yaml"
+        path.write_text(path.read_text().replace("claimName: litemaas-exports",
+                                                 "claimName: exports"))
+    problems = _break(tmp_path, "openshift", edit)
+    assert "Route/litemaas: Service/frontend does not exist" in problems
+    assert "Deployment/litemaas-web: PersistentVolumeClaim/exports does not exist" in problems
