@@ -166,7 +166,7 @@ def image_problems(objects: list[dict]) -> list[str]:
                 problems.append(f"{where}: no tag")
             elif tag in MOVING_TAGS or not PINNED_TAG.match(tag):
                 problems.append(f"{where}: tag {tag!r} is not a pinned release")
-            if repository and "/" not in repository:
+            if not repository or "/" not in repository:
                 problems.append(f"{where}: not a full image reference (images: not applied?)")
     return problems
 
@@ -537,7 +537,7 @@ def _append(path: Path, text: str) -> None:
 
 def test_an_unpinned_image_is_caught(tmp_path):
     def edit(tree):
-        path = tree / "base" / "kustomization.yaml"
+        path = tree / "overlays" / "kubernetes" / "kustomization.yaml"
         path.write_text(path.read_text().replace('newTag: "0.1.0"', "newTag: latest"))
     problems = _break(tmp_path, "kubernetes", edit)
     assert any("tag 'latest' is not a pinned release" in p for p in problems), problems
@@ -704,3 +704,13 @@ def test_a_dangling_reference_is_caught(tmp_path):
     problems = _break(tmp_path, "openshift", edit)
     assert "Route/litemaas: Service/frontend does not exist" in problems
     assert "Deployment/litemaas-web: PersistentVolumeClaim/exports does not exist" in problems
+
+
+def test_an_overlay_without_the_backend_image_is_caught(tmp_path):
+    def edit(tree):
+        path = tree / "overlays" / "openshift" / "kustomization.yaml"
+        kustomization = yaml.safe_load(path.read_text())
+        del kustomization["images"]
+        path.write_text(yaml.safe_dump(kustomization))
+    problems = _break(tmp_path, "openshift", edit)
+    assert any("litemaas-python: no tag" in p for p in problems), problems
