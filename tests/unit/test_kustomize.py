@@ -316,6 +316,10 @@ def topology_problems(objects: list[dict]) -> list[str]:
                 if h["spec"]["scaleTargetRef"]["name"] == name]
         if not hpas:
             problems.append(f"{name}: no HorizontalPodAutoscaler")
+        elif "replicas" in deployments.get(name, {}).get("spec", {}):
+            problems.append(f"{name}: spec.replicas fights its HorizontalPodAutoscaler")
+        elif any(h["spec"]["minReplicas"] < 2 for h in hpas):
+            problems.append(f"{name}: fewer than 2 replicas (its PDB would block every drain)")
     web = deployments.get("litemaas-web", {})
     web_c = web.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [{}])[0]
     if web_c.get("readinessProbe", {}).get("httpGet", {}).get("path") != "/api/v1/health/ready":
