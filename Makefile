@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-litellm lint fuzz soak bench e2e e2e-tools kubectl clean
+.PHONY: run test test-litellm lint fuzz soak bench e2e e2e-tools kubectl bench-pods clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ soak: $(STAMP)  ## mixed traffic on gunicorn + worker (SOAK_MINUTES, default 5, 
 
 bench: $(STAMP)  ## benchmarks; writes bench/results.json
 	$(PY) -m bench
+
+bench-pods: $(STAMP)  ## what one web, worker and beat pod needs (deploy/kustomize resources)
+	$(PY) -m bench.pods
 
 CHROMIUM ?= /usr/bin/chromium
 e2e-tools:  ## what the browser journeys need from the system: Node.js/npm and Debian's Chromium
