@@ -550,7 +550,7 @@ def test_an_unpinned_image_is_caught(tmp_path):
 def test_a_moving_third_party_tag_is_caught(tmp_path):
     def edit(tree):
         path = tree / "base" / "litellm.yaml"
-        path.write_text(path.read_text().replace("litellm-non_root:1.108.7",
+        path.write_text(path.read_text().replace("litellm-non_root:v1.108.7",
                                                  "litellm-non_root:main-stable"))
     problems = _break(tmp_path, "openshift", edit)
     assert any("litellm" in p and "main-stable" in p for p in problems), problems
