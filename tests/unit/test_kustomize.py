@@ -694,6 +694,10 @@ def test_the_pods_run_the_procfile_commands(rendered):
     assert commands["litemaas-web"] == ["gunicorn", "-c", "config/gunicorn.py", "app:create_app()"]
     assert procfile["web"] == 'gunicorn -c config/gunicorn.py "app:create_app()"'
     assert commands["litemaas-worker"] == procfile["worker"].split()
+    from app.services.job_kinds import QUEUES
+
+    worker = commands["litemaas-worker"]
+    assert set(worker[worker.index("-Q") + 1].split(",")) == set(QUEUES), "every queue consumed"
     assert commands["litemaas-beat"] == procfile["beat"].split()
     assert commands["litemaas-flower"] == ["sh", "-c", "exec " + procfile["flower"]]
 
