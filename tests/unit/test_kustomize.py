@@ -266,6 +266,11 @@ def _runs(c: dict) -> list[str]:
     return [*c.get("command", []), *c.get("args", [])]
 
 
+def _database(c: dict) -> dict | None:
+    return next((env.get("valueFrom") for env in c.get("env", [])
+                 if env["name"] == "DATABASE_URL"), None)
+
+
 def ordering_problems(objects: list[dict]) -> list[str]:
     """The migrations Job exists and runs the migrations; every Deployment of this backend starts
     only after it: its first init container waits for the schema head with the Job's image."""
@@ -292,6 +297,8 @@ def ordering_problems(objects: list[dict]) -> list[str]:
             problems.append(f"Deployment/{name}: does not wait for the migrations")
         elif inits[0]["image"] != job_image:
             problems.append(f"Deployment/{name}: waits with another image than the Job's")
+        elif _database(inits[0]) != _database(jobs[0]["spec"]["template"]["spec"]["containers"][0]):
+            problems.append(f"Deployment/{name}: waits on another database than the Job's")
     for name in APP_DEPLOYMENTS - {"litemaas-flower"}:
         if name not in deployments:
             problems.append(f"Deployment/{name} is missing")
