@@ -4,10 +4,11 @@ Run as ``python -m app.db_migrate``: every process that starts together waits fo
 the first applies the migrations and the others find nothing left to do.
 
 ``python -m app.db_migrate wait`` waits until the database's schema is this code's migration
-head, without changing anything: on Kubernetes the web, worker and beat pods run it as an init
-container, so they start only after the migrations Job of the same image has finished
+head, without changing anything: on Kubernetes the web, worker, beat and Flower pods run it as an
+init container, so they start only after the migrations Job of the same image has finished
 (``deploy/kustomize``). A database already past this code's head (a newer image migrated it,
-e.g. while a rollout goes back) counts as ready: migrations only add what older code ignores.
+e.g. while a rollout goes back) counts as ready, as a rolling update already runs old pods on
+the new schema.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def schema_state(database_url: str) -> str:
     from config.settings import sqlalchemy_url
 
     heads, known = code_revisions()
-    engine = create_engine(sqlalchemy_url(database_url), pool_pre_ping=True)
+    engine = create_engine(sqlalchemy_url(database_url), connect_args={"connect_timeout": 5})
     try:
         with engine.connect() as conn:
             exists = conn.execute(text("SELECT to_regclass('alembic_version')")).scalar()
