@@ -10,7 +10,6 @@ server, which knows better, refuses them with 403).
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 
 import pytest
@@ -183,8 +182,9 @@ def test_admin_sets_key_limits_and_currency_then_manages_a_users_budget_keys_and
 
 def test_readonly_admin_sees_the_pages_and_every_change_is_refused(page, site):
     target = _target_user(site)
+    model = _open_model(site)
     _api(site, "POST", f"/api/v1/admin/users/{target['id']}/api-keys",
-         json={"name": "kept", "modelIds": [_open_model(site)]})
+         json={"name": "kept", "modelIds": [model]})
     page.goto("/login")
     # The mock user adminro is a readonly admin on the server; the UI is told "admin" so it
     # offers the write controls, and each answer must be the server's 403.
@@ -203,18 +203,52 @@ def test_readonly_admin_sees_the_pages_and_every_change_is_refused(page, site):
     expect(dialog.get_by_role("row").filter(has_text="kept")).to_be_visible()
     row = dialog.get_by_role("row").filter(has_text="kept")
     _row_action(page, row, "Revoke")
-    _button(_modal(page, "Revoke API Key"), "Revoke").click()
+    confirm = _modal(page, "Revoke API Key")
+    _button(confirm, "Revoke").click()
     expect(toast(page, "Revoke Failed")).to_be_visible()
+    if confirm.is_visible():  # the UI keeps its confirmation open after a failure
+        _button(confirm, "Cancel").click()
+    expect(confirm).to_have_count(0)
+    dialog.get_by_role("button", name="Create API Key").click()
+    create = _modal(page, "Create API Key")
+    create.locator("#create-key-name").fill("not allowed")
+    create.locator(".pf-v6-c-label").get_by_text(model, exact=True).click()
+    _button(create, "Create").click()
+    expect(toast(page, "Create Failed")).to_be_visible()
+    _button(create, "Cancel").click()
+    dialog.get_by_role("tab", name="Subscriptions").click()
+    dialog.get_by_role("button", name="Add Subscription").click()
+    add = _modal(page, "Add Subscription")
+    add.locator(".pf-v6-c-label").first.click()
+    _button(add, "Add Subscription").click()
+    expect(toast(page, "Add Failed")).to_be_visible()
     page.keyboard.press("Escape")
-    page.goto("/admin/tools")
+    page.goto("/admin/tools")  # the limits tab: key limits, new-user defaults, bulk limits
+    page.locator("#maximums-max-budget").fill("1")
+    page.locator("#limits-tab-content").get_by_role("button", name="Save Defaults").last.click()
+    expect(toast(page, "Failed to save API key defaults")).to_be_visible()
+    page.locator("#user-defaults-max-budget").fill("1")
+    page.locator("#limits-tab-content").get_by_role("button", name="Save Defaults").first.click()
+    expect(toast(page, "Failed to save user defaults")).to_be_visible()
+    page.locator("#limits-tab-content #rpm-limit").fill("1")
+    page.get_by_role("button", name="Apply to All Users").click()
+    page.get_by_role("dialog").get_by_role("button", name="Apply Changes").click()
+    expect(toast(page, "Failed to update user limits")).to_be_visible()
     page.get_by_role("tab", name="Currency").click()
     page.locator("#currency-select").select_option("GBP")
     page.get_by_role("button", name="Save Currency").click()
     expect(toast(page, "Failed to save currency settings")).to_be_visible()
     assert any("/budget-limits" in r for r in refusals), refusals
     assert any("/api-keys/" in r for r in refusals), refusals
-    assert any("/admin/settings/currency" in r for r in refusals), refusals
+    for path in ("/admin/settings/currency", "/admin/settings/api-key-defaults",
+                 "/admin/settings/user-defaults", "/admin/users/bulk-update-limits",
+                 f"/admin/users/{target['id']}/subscriptions"):
+        assert any(path in r for r in refusals), (path, refusals)
+    assert sum(f"/admin/users/{target['id']}/api-keys" in r for r in refusals) >= 2
     detail = _api(site, "GET", f"/api/v1/admin/users/{target['id']}").json()
     assert detail["maxBudget"] != 99 and detail["activeApiKeysCount"] >= 1
     assert _api(site, "GET", "/api/v1/config").json()["currency"]["code"] != "GBP"
-    assert json.dumps(refusals)  # the journal shows them too
+    limits = _api(site, "GET", "/api/v1/config/api-key-defaults").json()
+    assert limits["maximums"]["maxBudget"] != 1
+    keys = _api(site, "GET", f"/api/v1/admin/users/{target['id']}/api-keys").json()["data"]
+    assert [k["name"] for k in keys if k["isActive"]].count("not allowed") == 0
