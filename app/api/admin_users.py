@@ -63,7 +63,8 @@ def _key_of(user_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey:
 @blp.response(200, AdminUserDetailSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 def user_detail(user_id: uuid.UUID):
-    """A user with budget, spend, limits and counts of subscriptions and API keys."""
+    """A user with budget, spend, limits (as LiteLLM enforces them, and the user's own) and
+    counts of subscriptions and API keys."""
     return users.admin_view(users.get(user_id))
 
 
@@ -226,6 +227,8 @@ class UserSubscriptions(MethodView):
 @blp.response(200, BulkLimitsResultSchema, description="Done within a few seconds: the counts")
 @blp.alt_response(202, schema=BulkLimitsResultSchema, success=True,
                   description="Still running: follow `jobId`; its result holds the counts")
+@blp.alt_response(409, response="CONFLICT",
+                  description="Another bulk update with other values is running")
 def bulk_update_limits(body):
     """Give every active user this budget and/or TPM/RPM limits, here and in LiteLLM (a job
     with progress; one at a time). Waits a few seconds for the counts the web UI shows."""

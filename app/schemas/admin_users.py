@@ -13,7 +13,17 @@ MONEY = validate.Range(min=0, max=10**9)
 LIMIT = validate.Range(min=0, max=10**9)
 
 
+class _OwnLimits(CamelSchema):
+    max_budget = ma.fields.Decimal(as_string=False, allow_none=True)
+    tpm_limit = ma.fields.Integer(allow_none=True)
+    rpm_limit = ma.fields.Integer(allow_none=True)
+    budget_duration = ma.fields.String(allow_none=True)
+
+
 class AdminUserDetailSchema(UserDetailSchema):
+    own_limits = ma.fields.Nested(_OwnLimits, required=True, metadata={
+        "description": "The user's own values (null: the platform default applies); "
+                       "maxBudget, tpmLimit and rpmLimit above are what LiteLLM enforces"})
     current_spend = ma.fields.Decimal(as_string=False, required=True, metadata={
         "description": "Spend of the current budget period (refreshed by the usage rollup)"})
     budget_reset_at = ma.fields.AwareDateTime(allow_none=True, metadata={

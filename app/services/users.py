@@ -215,7 +215,12 @@ def admin_view(user: User) -> dict[str, Any]:
     period = budgets.period_for(user.budget_duration, datetime.now(UTC).date())
     reset_at = (datetime.combine(period.next_start, time(), tzinfo=UTC)
                 if user.budget_duration and period.next_start else None)
-    return {**detail(user), "current_spend": user.spend, "budget_reset_at": reset_at,
+    view = detail(user)
+    enforced = view["effective_limits"]  # what LiteLLM holds the user to, defaults included
+    return {**view, "max_budget": enforced["max_budget"], "tpm_limit": enforced["tpm_limit"],
+            "rpm_limit": enforced["rpm_limit"], "own_limits": {
+                name: getattr(user, name) for name in LIMIT_FIELDS},
+            "current_spend": user.spend, "budget_reset_at": reset_at,
             "sync_status": "synced" if user.litellm_user_id else "pending"}
 
 
@@ -248,6 +253,10 @@ def request_bulk_limits(changes: dict[str, Any], actor) -> tuple[Job, bool]:
     changes = {k: _plain(v) for k, v in changes.items() if k in BULK_LIMIT_FIELDS}
     job, created = jobs.create("bulk_update_user_limits", {"changes": changes},
                                requested_by=getattr(actor, "user_id", None))
+    if not created and job.params.get("changes") != changes:
+        raise Conflict("Another bulk limits update is running; try again when it has finished",
+                       {"jobId": str(job.id), "changes": job.params.get("changes")},
+                       code="BULK_UPDATE_RUNNING")
     if created:
         audit.record("USERS_BULK_LIMITS_REQUESTED", "job", job.id,
                      details={"changes": changes})

@@ -8,10 +8,10 @@ import hashlib
 import uuid
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.extensions import db
-from app.models import ApiKey, AuditLog, Subscription, User
+from app.models import ApiKey, AuditLog, Job, Subscription, User
 from tests.integration.provisioning_support import (
     chat,
     seed_models,
@@ -46,6 +46,11 @@ def test_detail_has_counts_budget_and_spend(client, world, app):
     assert body["apiKeysCount"] == 0 and body["currentSpend"] == 0
     assert body["syncStatus"] in ("synced", "pending")
     assert body["effectiveLimits"]["maxBudget"] == app.config["DEFAULT_USER_MAX_BUDGET"]
+    # the dialog shows what LiteLLM enforces (the default here), and the user's own values
+    assert body["maxBudget"] == app.config["DEFAULT_USER_MAX_BUDGET"]
+    assert body["rpmLimit"] == app.config["DEFAULT_USER_RPM_LIMIT"]
+    assert body["ownLimits"] == {"maxBudget": None, "tpmLimit": None, "rpmLimit": None,
+                                 "budgetDuration": None}
     missing = client.get(f"/api/v1/admin/users/{uuid.uuid4()}", headers=headers["admin"])
     assert missing.status_code == 404
 
@@ -228,6 +233,23 @@ def test_readonly_admin_reads_every_tab_and_changes_nothing(client, world):
     for method, url, body in writes:
         response = getattr(client, method)(url, json=body, headers=headers["user"])
         assert response.status_code == 403, (method, url)
+
+
+def test_a_second_bulk_update_with_other_values_is_refused_while_one_runs(client, world,
+                                                                          app):
+    headers, _ = world
+    with app.app_context():
+        db.session.add(Job(kind="bulk_update_user_limits", status="running",
+                           flight_key="bulk_update_user_limits",
+                           params={"changes": {"max_budget": 5.0}}))
+        db.session.commit()
+    url = "/api/v1/admin/users/bulk-update-limits"
+    other = client.post(url, json={"maxBudget": 6}, headers=headers["admin"])
+    assert other.status_code == 409
+    assert other.get_json()["error"]["code"] == "BULK_UPDATE_RUNNING"
+    with app.app_context():
+        db.session.execute(update(Job).values(status="cancelled"))
+        db.session.commit()
 
 
 @pytest.mark.parametrize("path,method,body", [

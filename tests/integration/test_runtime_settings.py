@@ -103,7 +103,8 @@ def test_user_defaults_apply_to_new_users_and_litellm(app, client, login, sim, c
     assert remote["rpm_limit"] == app.config["DEFAULT_USER_RPM_LIMIT"]
     admin_row = client.get(f"/api/v1/admin/users/{user_id(client, admin)}",
                            headers=admin).get_json()
-    assert admin_row["maxBudget"] is None  # existing users keep theirs
+    assert admin_row["ownLimits"]["maxBudget"] is None  # existing users keep theirs
+    assert admin_row["maxBudget"] == app.config["DEFAULT_USER_MAX_BUDGET"]
 
 
 @pytest.mark.parametrize("body", [{"maxBudget": -1}, {"tpmLimit": "x"}, {"rpmLimit": 2.5},
