@@ -249,7 +249,8 @@ def reset_spend(user_id: uuid.UUID, actor) -> tuple[User, Job]:
 
 def request_bulk_limits(changes: dict[str, Any], actor) -> tuple[Job, bool]:
     """Ask for every active user's budget/limits to be set (a job with progress, one at a
-    time: a second request while one runs gets the running job). One commit."""
+    time: asking again for the same values while it runs gets the running job, other values
+    are refused with 409). One commit."""
     changes = {k: _plain(v) for k, v in changes.items() if k in BULK_LIMIT_FIELDS}
     job, created = jobs.create("bulk_update_user_limits", {"changes": changes},
                                requested_by=getattr(actor, "user_id", None))
@@ -270,11 +271,10 @@ def run_bulk_update_limits(params: dict[str, Any], progress) -> dict[str, Any]:
     from sqlalchemy import update as sql_update
 
     changes = {k: v for k, v in params["changes"].items() if k in BULK_LIMIT_FIELDS}
-    ids = list(db.session.scalars(select(User.id).where(User.is_active.is_(True))
-                                  .order_by(User.username)))
-    db.session.execute(sql_update(User).where(User.id.in_(ids)).values(**changes)
-                       .execution_options(synchronize_session=False))
-    db.session.commit()
+    ids = sorted(db.session.scalars(
+        sql_update(User).where(User.is_active.is_(True)).values(**changes)
+        .returning(User.id).execution_options(synchronize_session=False)), key=str)
+    db.session.commit()  # a re-run (redelivery) sets the same values again: idempotent
     errors, done = [], 0
     for index, user_id in enumerate(ids, start=1):
         try:
