@@ -89,17 +89,25 @@ def test_admin_sets_key_limits_and_currency_then_manages_a_users_budget_keys_and
         with page.expect_response(lambda r: r.url.endswith("/admin/settings/api-key-defaults")
                                   and r.request.method == "GET"):
             page.goto("/admin/tools")  # the limits tab, which loads the current values
+        page.locator("#defaults-max-budget").fill("7")
         page.locator("#maximums-max-budget").fill("20")
         page.locator("#limits-tab-content").get_by_role("button", name="Save Defaults").last.click()
         expect(toast(page, "API key defaults saved")).to_be_visible()
         limits = _api(site, "GET", "/api/v1/config/api-key-defaults").json()
-        assert limits["maximums"]["maxBudget"] == 20
+        assert limits["maximums"]["maxBudget"] == 20 and limits["defaults"]["maxBudget"] == 7
         # currency tab: euros from now on, for everyone
         page.get_by_role("tab", name="Currency").click()
         page.locator("#currency-select").select_option("EUR")
         page.get_by_role("button", name="Save Currency").click()
         expect(toast(page, "Currency settings saved successfully")).to_be_visible()
         assert _api(site, "GET", "/api/v1/config").json()["currency"]["code"] == "EUR"
+
+        # anyone's own key dialog pre-fills the new default (read from /config at load)
+        page.goto("/api-keys")
+        page.get_by_role("button", name="Create API Key").first.click()
+        own = page.get_by_role("dialog", name="Create API Key")
+        expect(own.locator("#key-max-budget")).to_have_value("7")
+        own.get_by_role("button", name="Cancel").click()
 
         # the user dialog: counts and budget, then a new budget
         page.reload()  # the UI reads the currency at load
