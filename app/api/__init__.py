@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from app.api import (
     admin_keys,
+    admin_settings,
     admin_subscriptions,
     admin_usage,
+    admin_users,
     api_keys,
     audit,
     auth,
@@ -27,6 +29,8 @@ from app.api.base import Api
 BLUEPRINTS = [health.blp, auth.blp, jobs.blp, models.blp]
 BLUEPRINTS += [subscriptions.blp, api_keys.blp, admin_subscriptions.blp, admin_keys.blp]
 BLUEPRINTS += [users.blp, teams.blp, audit.blp]
+# The admin user dialog and the runtime settings of the settings page.
+BLUEPRINTS += [admin_users.blp, admin_settings.blp]
 BLUEPRINTS += [usage.blp, admin_usage.blp]
 BLUEPRINTS += [notifications.blp, notifications.admin_blp, governance.budgets_blp,
                governance.reviews_blp, governance.renewals_blp, governance.keys_blp]

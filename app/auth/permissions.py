@@ -45,6 +45,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "metrics:read": ADMIN_READ,
     "usage:read_all": ADMIN_READ,
     "usage:export": ADMIN_READ,  # a report of what admins may read; writes only a file
+    "settings:read": ADMIN_READ,
     "notifications:read_all": ADMIN_READ,  # channels (never their secrets), delivery log
     "budgets:read_all": ADMIN_READ,  # budget period ledger and alerts
     # admin writes
