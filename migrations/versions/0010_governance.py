@@ -2,7 +2,7 @@
 the budget period ledger, idle-disabled keys, rotation grace values, time-boxed subscriptions
 
 Revision ID: 0010_governance
-Revises: 0005_user_role_sources
+Revises: 0007_runtime_settings
 Create Date: 2026-12-03 13:40:00
 """
 from alembic import op
@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql
 
 
 revision = '0010_governance'
-down_revision = '0005_user_role_sources'
+down_revision = '0007_runtime_settings'
 branch_labels = None
 depends_on = None
 
