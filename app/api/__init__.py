@@ -9,6 +9,8 @@ from app.api import (
     api_keys,
     audit,
     auth,
+    banners,
+    branding,
     health,
     jobs,
     metrics,
@@ -27,7 +29,7 @@ BLUEPRINTS += [subscriptions.blp, api_keys.blp, admin_subscriptions.blp, admin_k
 BLUEPRINTS += [users.blp, teams.blp, audit.blp]
 BLUEPRINTS += [usage.blp, admin_usage.blp]
 # What the web UI reads on every page load.
-BLUEPRINTS += [ui_config.config_blp, ui_config.branding_blp, ui_config.banners_blp]
+BLUEPRINTS += [ui_config.config_blp, branding.blp, banners.blp]
 # Outside the versioned API: operational endpoints, and the web UI's sign-in (its contract).
 ROOT_BLUEPRINTS = [metrics.blp, ui_auth.blp]
 
