@@ -23,6 +23,7 @@ TASK_MODULES = ("worker.tasks.maintenance", "worker.tasks.provisioning.accounts"
                 "worker.tasks.provisioning.keys")
 TASK_MODULES += ("worker.tasks.usage",)
 TASK_MODULES += ("worker.tasks.sync",)
+TASK_MODULES += ("worker.tasks.backups",)
 
 
 def celery_config(settings: Settings) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.api import (
+    admin_backup,
     admin_keys,
     admin_subscriptions,
     admin_usage,
@@ -27,6 +28,7 @@ from app.api.base import Api
 BLUEPRINTS = [health.blp, auth.blp, jobs.blp, models.blp]
 BLUEPRINTS += [subscriptions.blp, api_keys.blp, admin_subscriptions.blp, admin_keys.blp]
 BLUEPRINTS += [users.blp, teams.blp, audit.blp]
+BLUEPRINTS += [admin_backup.blp]
 BLUEPRINTS += [usage.blp, admin_usage.blp]
 # What the web UI reads on every page load.
 BLUEPRINTS += [ui_config.config_blp, branding.blp, banners.blp]

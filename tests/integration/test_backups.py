@@ -1,0 +1,239 @@
+"""Backup and restore: a backup is a job writing a pg_dump archive (0600) with its exact row
+counts; a restore (refused while other jobs run) test-restores into a scratch database, then
+brings back exactly what was backed up, keeping the audit trail append-only. Readonly admins
+see backups but never download, create, delete or restore them."""
+
+from __future__ import annotations
+
+import base64
+import json
+import stat
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from app.extensions import db
+from app.models import AuditLog, Base, Job
+from tests.support.apps import settle_jobs
+
+# The trail and the job queue outlive a restore (see app/services/backups.py); every other
+# table comes back exactly as it was.
+LIVE_TABLES = ("jobs", "audit_logs")
+
+
+@pytest.fixture
+def created(app):
+    """Backup ids made by a test, deleted after it (other runs share BACKUP_DIR)."""
+    ids: list[str] = []
+    yield ids
+    directory = Path(app.config["BACKUP_DIR"]).resolve()
+    for backup_id in ids:
+        (directory / backup_id).unlink(missing_ok=True)
+        (directory / f"{backup_id}.meta.json").unlink(missing_ok=True)
+
+
+def contents(app) -> dict[str, list]:
+    """Every row of every table (and the schema revision), in a stable order."""
+    with app.app_context():
+        tables = [t.name for t in Base.metadata.sorted_tables if t.name not in LIVE_TABLES]
+        found = {}
+        for name in [*tables, "alembic_version"]:
+            rows = db.session.execute(text(f'SELECT * FROM "{name}"')).all()
+            found[name] = sorted(repr(tuple(bytes(v) if isinstance(v, memoryview) else v
+                                            for v in row)) for row in rows)
+        db.session.remove()
+    return found
+
+
+def wait_job(client, headers, job_id: str, timeout: float = 120.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get(f"/api/v1/jobs/{job_id}", headers=headers).get_json()
+        if job.get("status") in ("succeeded", "failed", "cancelled"):
+            return job
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+
+
+def make_backup(client, admin, created) -> dict:
+    response = client.post("/api/v1/admin/backup/create", json={"database": "litemaas"},
+                           headers=admin)
+    assert response.status_code == 202, response.get_json()
+    job = wait_job(client, admin, response.get_json()["jobId"])
+    assert job["status"] == "succeeded", job
+    created.append(job["result"]["backupId"])
+    return job["result"]["backup"]
+
+
+def test_a_restore_brings_back_exactly_what_was_backed_up(app, client, login, celery_worker,
+                                                          created):
+    admin, user = login("admin"), login("user")
+    banner = client.post("/api/v1/banners/admin", headers=admin, json={
+        "name": "Before", "content": {"en": "before the backup"}, "isActive": True,
+        "isDismissible": True}).get_json()["banner"]
+    client.post(f"/api/v1/banners/{banner['id']}/dismiss", headers=user)
+    client.patch("/api/v1/branding", headers=admin,
+                 json={"loginTitleEnabled": True, "loginTitle": "Before"})
+    client.put("/api/v1/branding/images/login-logo", headers=admin, json={
+        "data": base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(range(256))).decode(),
+        "mimeType": "image/png"})
+    settle_jobs(app)
+    before = contents(app)
+
+    backup = make_backup(client, admin, created)
+    counts = backup["metadata"]["rowCounts"]
+    assert {name: counts[name] for name in before if name != "alembic_version"} == \
+        {name: len(rows) for name, rows in before.items() if name != "alembic_version"}
+    path = Path(app.config["BACKUP_DIR"]).resolve() / backup["id"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    listed = client.get("/api/v1/admin/backup", headers=login("adminro")).get_json()["data"]
+    assert backup["id"] in [b["id"] for b in listed]
+
+    # the world moves on
+    client.delete(f"/api/v1/banners/admin/{banner['id']}", headers=admin)
+    client.patch("/api/v1/branding", headers=admin, json={"loginTitle": "After"})
+    client.delete("/api/v1/branding/images/login-logo", headers=admin)
+    login("newcomer")
+    settle_jobs(app)
+    assert contents(app) != before
+    with app.app_context():
+        since_backup = set(db.session.scalars(select(AuditLog.id)))
+
+    response = client.post(f"/api/v1/admin/backup/{backup['id']}/restore", headers=admin,
+                           json={"database": "litemaas"})
+    if response.status_code == 202:
+        job = wait_job(client, admin, response.get_json()["jobId"])
+        assert job["status"] == "succeeded", job
+    else:
+        assert response.status_code == 200, response.get_json()
+        assert response.get_json()["data"]["success"] is True
+    settle_jobs(app)  # the reconciliation a restore queues
+
+    assert contents(app) == before
+    with app.app_context():
+        kept = set(db.session.scalars(select(AuditLog.id)))
+        actions = set(db.session.scalars(select(AuditLog.action)))
+        restore_job = db.session.scalar(select(Job).where(Job.kind == "backup_restore"))
+        assert restore_job.status == "succeeded"
+    assert since_backup <= kept, "the audit trail lost rows written after the backup"
+    assert "BACKUP_RESTORED" in actions and "BANNER_DELETED" in actions
+    assert client.get("/api/v1/branding").get_json()["loginTitle"] == "Before"
+
+
+def test_test_restore_checks_a_backup_in_a_scratch_database(app, client, login, celery_worker,
+                                                            created):
+    admin = login("admin")
+    settle_jobs(app)
+    backup = make_backup(client, admin, created)
+    response = client.post(f"/api/v1/admin/backup/{backup['id']}/test-restore", headers=admin,
+                           json={"database": "litemaas", "testSchemaName": "backup_test_x1"})
+    assert response.status_code == 200, response.get_json()
+    result = response.get_json()["data"]
+    assert result["success"] is True and result["warnings"] == []
+    assert result["tablesRestored"] == backup["metadata"]["tableCount"]
+    assert result["rowsRestored"] == sum(backup["metadata"]["rowCounts"].values())
+    assert result["testSchema"] == "ltm_backup_test_x1"
+    with app.app_context():  # the scratch database is gone
+        assert db.session.execute(text("SELECT 1 FROM pg_database WHERE datname = "
+                                       "'ltm_backup_test_x1'")).first() is None
+        db.session.remove()
+
+
+def test_a_changed_backup_file_is_never_restored(app, client, login, celery_worker, created):
+    admin = login("admin")
+    settle_jobs(app)
+    backup = make_backup(client, admin, created)
+    path = Path(app.config["BACKUP_DIR"]).resolve() / backup["id"]
+    with path.open("ab") as handle:
+        handle.write(b"tampered")
+    response = client.post(f"/api/v1/admin/backup/{backup['id']}/restore", headers=admin,
+                           json={"database": "litemaas"})
+    assert response.status_code == 422, response.get_json()
+    assert "SHA-256" in response.get_json()["error"]["message"]
+
+
+def test_a_restore_is_refused_while_other_jobs_run(app, client, login, celery_worker, created):
+    admin = login("admin")
+    settle_jobs(app)
+    backup = make_backup(client, admin, created)
+    with app.app_context():
+        db.session.add(Job(kind="worker_ping", status="running", params={}))
+        db.session.commit()
+    response = client.post(f"/api/v1/admin/backup/{backup['id']}/restore", headers=admin,
+                           json={"database": "litemaas"})
+    assert response.status_code == 409
+    assert response.get_json()["error"]["code"] == "JOBS_RUNNING"
+    with app.app_context():
+        db.session.execute(text("UPDATE jobs SET status = 'cancelled' WHERE status = 'running'"))
+        db.session.commit()
+
+
+def test_status_download_and_delete(app, client, login, celery_worker, created):
+    admin, adminro = login("admin"), login("adminro")
+    assert client.get("/api/v1/admin/backup/status", headers=admin).get_json()["data"] == \
+        {"state": "idle"}
+    settle_jobs(app)
+    backup = make_backup(client, admin, created)
+    state = client.get("/api/v1/admin/backup/status", headers=adminro).get_json()["data"]
+    assert state["state"] == "completed" and state["backup"]["id"] == backup["id"]
+    caps = client.get("/api/v1/admin/backup/capabilities", headers=adminro).get_json()["data"]
+    assert caps["litemaasAvailable"] is True and caps["litellmConfigured"] is False
+    download = client.get(f"/api/v1/admin/backup/{backup['id']}/download", headers=admin)
+    assert download.status_code == 200 and download.data.startswith(b"PGDMP")
+    assert download.headers["Content-Disposition"].startswith("attachment")
+    assert client.get(f"/api/v1/admin/backup/{backup['id']}/download",
+                      headers=adminro).status_code == 403
+    with app.app_context():
+        assert db.session.scalar(select(AuditLog.id).where(
+            AuditLog.action == "BACKUP_DOWNLOADED")) is not None
+        db.session.remove()
+    assert client.delete(f"/api/v1/admin/backup/{backup['id']}",
+                         headers=adminro).status_code == 403
+    assert client.delete(f"/api/v1/admin/backup/{backup['id']}", headers=admin).status_code \
+        == 200
+    assert client.get(f"/api/v1/admin/backup/{backup['id']}", headers=admin).status_code == 404
+
+
+@pytest.mark.parametrize("backup_id", ["../../etc/passwd", "..%2F..%2Fetc%2Fpasswd",
+                                       "litemaas-x.dump", "x" * 300])
+def test_unknown_or_crafted_backup_ids_are_404(client, login, backup_id):
+    admin = login("admin")
+    for method, suffix in (("GET", ""), ("GET", "/download"), ("DELETE", "")):
+        response = client.open(f"/api/v1/admin/backup/{backup_id}{suffix}", method=method,
+                               headers=admin)
+        assert response.status_code == 404, (method, suffix, response.status_code)
+    restore = client.post(f"/api/v1/admin/backup/{backup_id}/restore", headers=admin,
+                          json={"database": "litemaas"})
+    assert restore.status_code == 404
+
+
+def test_bad_backup_requests_are_refused(client, login, app):
+    admin = login("admin")
+    for body in ({}, {"database": "postgres"}, {"database": "litemaas", "extra": 1}):
+        assert client.post("/api/v1/admin/backup/create", json=body,
+                           headers=admin).status_code == 400
+    litellm = client.post("/api/v1/admin/backup/create", json={"database": "litellm"},
+                          headers=admin)
+    assert litellm.status_code == 400
+    assert litellm.get_json()["error"]["code"] == "DATABASE_NOT_CONFIGURED"
+    for who in ("adminro", "user"):
+        assert client.post("/api/v1/admin/backup/create", json={"database": "litemaas"},
+                           headers=login(who)).status_code == 403
+    assert client.get("/api/v1/admin/backup", headers=login("user")).status_code == 403
+    with app.app_context():
+        assert db.session.scalar(select(Job.id).where(Job.kind == "backup_create")) is None
+
+
+def test_metadata_file_is_private_and_names_its_checksum(app, client, login, celery_worker,
+                                                         created):
+    admin = login("admin")
+    settle_jobs(app)
+    backup = make_backup(client, admin, created)
+    meta = Path(app.config["BACKUP_DIR"]).resolve() / f"{backup['id']}.meta.json"
+    assert stat.S_IMODE(meta.stat().st_mode) == 0o600
+    listed = client.get(f"/api/v1/admin/backup/{backup['id']}", headers=admin).get_json()
+    assert json.loads(meta.read_text())["sha256"] == listed["data"]["metadata"]["sha256"]
+    assert len(listed["data"]["metadata"]["sha256"]) == 64
