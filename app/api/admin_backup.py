@@ -3,8 +3,6 @@ admins see backups and their status; only admins create, download, delete and re
 
 from __future__ import annotations
 
-import re
-
 from flask import current_app, send_file
 from flask.views import MethodView
 
@@ -118,9 +116,8 @@ def _restore_answer(job):
         error = finished.error or {}
         raise Unprocessable(error.get("message") or f"The job {finished.status}",
                             {"jobId": str(finished.id)}, code="RESTORE_FAILED")
-    data = {re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): value
-            for key, value in (finished.result or {}).items()}
-    return {"job_id": finished.id, "status": finished.status, "data": data}, 200
+    return ({"job_id": finished.id, "status": finished.status,
+             "data": backups.snake_keys(finished.result or {})}, 200)
 
 
 @blp.route("/<string:backup_id>/test-restore")

@@ -248,14 +248,20 @@ def status() -> dict[str, Any]:
     view = {"state": state, "database": job.params.get("database"), "job_id": job.id,
             "started_at": job.started_at or job.created_at, "completed_at": job.finished_at}
     if state == "running":
-        view["progress"] = result.get("progress") or {
-            "currentTable": "", "tablesCompleted": 0, "tablesTotal": 0, "rowsProcessed": 0,
-            "rowsTotal": 0, "elapsed": 0}
+        progress = {"currentTable": "", "tablesCompleted": 0, "tablesTotal": 0,
+                    "rowsProcessed": 0, "rowsTotal": 0, "elapsed": 0,
+                    **(result.get("progress") or {})}
+        view["progress"] = snake_keys(progress)
     elif state == "completed":
         view["backup"] = result.get("backup")
     else:
         view["error"] = (job.error or {}).get("message") or job.status
     return view
+
+
+def snake_keys(values: dict[str, Any]) -> dict[str, Any]:
+    """A job result's camelCase keys as the schemas' attribute names."""
+    return {re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): value for key, value in values.items()}
 
 
 # --- the work (worker) ----------------------------------------------------------------------
