@@ -21,7 +21,10 @@ from app.services import branding
 
 blp = Blueprint("branding", __name__, url_prefix="/branding",
                 description="Branding of the web UI: sign-in page and header")
-IMAGE_KIND = "<any(" + ", ".join(f'"{k}"' for k in BRANDING_IMAGE_KINDS) + "):kind>"
+# Any text routes here, so the permission check answers first (403 before 404 for a
+# readonly admin); the service refuses unknown kinds with 404.
+KIND_PARAMETER = {"in": "path", "name": "kind", "required": True,
+                  "schema": {"type": "string", "enum": list(BRANDING_IMAGE_KINDS)}}
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml")
 # Served images never run anything, even an SVG opened on its own.
 IMAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
@@ -45,9 +48,10 @@ class Branding(MethodView):
         return branding.update_settings(body, authenticate())
 
 
-@blp.route(f"/images/{IMAGE_KIND}")
+@blp.route("/images/<string:kind>")
 class BrandingImage(MethodView):
     @blp.auth(PUBLIC)
+    @blp.doc(parameters=[KIND_PARAMETER])
     @blp.doc(responses={"200": {"description": "The image, with the type its bytes show",
                                 "content": {t: {"schema": {"type": "string",
                                                            "format": "binary"}}
@@ -69,8 +73,10 @@ class BrandingImage(MethodView):
         return response
 
     @blp.auth("branding:write")
+    @blp.doc(parameters=[KIND_PARAMETER])
     @blp.arguments(BrandingImageUploadSchema)
     @blp.response(200, BrandingMessageSchema)
+    @blp.alt_response(404, response="NOT_FOUND", description="Unknown image kind")
     @blp.alt_response(413, schema=ErrorSchema,
                       description="Body larger than the image limit allows")
     def put(self, body, kind: str):
@@ -80,6 +86,7 @@ class BrandingImage(MethodView):
         return {"message": f"Image {kind} uploaded successfully"}
 
     @blp.auth("branding:write")
+    @blp.doc(parameters=[KIND_PARAMETER])
     @blp.response(200, BrandingMessageSchema)
     @blp.alt_response(404, response="NOT_FOUND")
     def delete(self, kind: str):

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app.errors import NotFound, ValidationError
 from app.extensions import db
-from app.models import BrandingImage, BrandingSettings
+from app.models import BRANDING_IMAGE_KINDS, BrandingImage, BrandingSettings
 from app.services import audit
 
 TEXT_FIELDS = ("login_logo_enabled", "login_title_enabled", "login_title",
@@ -79,8 +79,17 @@ def update_settings(data: dict[str, Any], identity) -> dict[str, Any]:
     return settings_view()
 
 
+def _known(kind: str) -> str:
+    if kind not in BRANDING_IMAGE_KINDS:
+        raise NotFound("Unknown image kind", {"resource": "image", "id": kind[:64],
+                                              "kinds": list(BRANDING_IMAGE_KINDS)},
+                       code="IMAGE_NOT_FOUND")
+    return kind
+
+
 def upload_image(kind: str, encoded: str, declared_mime: str, identity) -> Image:
     """Store an image after checking its bytes; the stored type is the one they show."""
+    _known(kind)
     data = _decode(encoded)
     limit = current_app.config["BRANDING_IMAGE_MAX_BYTES"]
     if len(data) > limit:
@@ -114,7 +123,7 @@ def upload_image(kind: str, encoded: str, declared_mime: str, identity) -> Image
 
 
 def delete_image(kind: str, identity) -> None:
-    image = db.session.get(BrandingImage, kind)
+    image = db.session.get(BrandingImage, _known(kind))
     if image is None:
         raise NotFound(f"No {kind} image has been uploaded", {"resource": "image", "id": kind},
                        code="IMAGE_NOT_FOUND")
@@ -124,7 +133,7 @@ def delete_image(kind: str, identity) -> None:
 
 
 def get_image(kind: str) -> Image:
-    image = db.session.get(BrandingImage, kind)
+    image = db.session.get(BrandingImage, _known(kind))
     if image is None:
         raise NotFound(f"No {kind} image has been uploaded", {"resource": "image", "id": kind},
                        code="IMAGE_NOT_FOUND")
