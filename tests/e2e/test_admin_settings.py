@@ -29,6 +29,19 @@ USER = FakeUser(sub="e2e-user-0002", username="uma", email="uma@example.com",
                 name="Uma User", groups=["developers"])
 
 
+@pytest.fixture(autouse=True)
+def leave_settings_as_found(site):
+    """The site is shared with the other journeys: banners and branding made here go after."""
+    yield
+    for banner in site.stack.admin("GET", "/api/v1/banners/admin").json():
+        site.stack.admin("DELETE", f"/api/v1/banners/admin/{banner['id']}")
+    site.stack.admin("PATCH", "/api/v1/branding", json={
+        "loginLogoEnabled": False, "loginTitleEnabled": False, "loginTitle": None,
+        "loginSubtitleEnabled": False, "loginSubtitle": None, "headerBrandEnabled": False})
+    for kind in ("login-logo", "header-brand-light", "header-brand-dark"):
+        site.stack.admin("DELETE", f"/api/v1/branding/images/{kind}")
+
+
 @pytest.fixture
 def people(site):
     """Lets a journey sign in as several people; the provider's default person comes back."""
