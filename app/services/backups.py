@@ -19,7 +19,6 @@ is migrated to this code's version, and a reconciliation with LiteLLM is queued.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -39,7 +38,7 @@ from app.errors import Conflict, NotFound, ServiceUnavailable, ValidationError
 from app.extensions import db
 from app.models import ACTIVE_JOB_STATUSES, AuditLog, Job, User
 from app.services import audit, jobs, pg_tools
-from app.services.jobs import JobCancelled, JobKind
+from app.services.jobs import JobCancelled
 
 DATABASES = ("litemaas", "litellm")
 BACKUP_KIND, RESTORE_KIND, TEST_RESTORE_KIND = "backup_create", "backup_restore", \
@@ -51,12 +50,6 @@ RESTORE_FLIGHT = "backup:restore"  # one restore or test-restore at a time
 AUDIT_OVERLAP = timedelta(minutes=10)  # rows committed around the snapshot are kept too
 RESTORE_LOCK_TIMEOUT = "60s"
 
-jobs.register_kind(BACKUP_KIND, JobKind("worker.tasks.backups.backup_create",
-                                        single_flight=True))
-jobs.register_kind(RESTORE_KIND, JobKind("worker.tasks.backups.backup_restore",
-                                         single_flight=True))
-jobs.register_kind(TEST_RESTORE_KIND, JobKind("worker.tasks.backups.backup_test_restore",
-                                              single_flight=True))
 
 
 # --- where things are -----------------------------------------------------------------------
@@ -571,6 +564,4 @@ def _after_litemaas_restore(own_row: dict[str, Any], kept: list[dict[str, Any]])
                    for row in kept if row["id"] not in present]
         if missing:
             conn.execute(AuditLog.__table__.insert(), missing)
-    if "reconcile" in jobs.KINDS:  # LiteLLM still holds today's keys: repair the drift
-        with contextlib.suppress(ServiceUnavailable):  # the row is queued; beat publishes it
-            jobs.enqueue("reconcile", {"trigger": "restore"})
+    jobs.enqueue("reconcile", {"trigger": "restore"})  # LiteLLM still holds today's keys
