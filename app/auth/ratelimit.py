@@ -24,6 +24,7 @@ from app.errors import envelope
 # as upstream LiteMaaS exempts them; changing them is limited like any other call.
 EXEMPT_PREFIXES = ("/docs", "/metrics", "/api/v1/config")
 EXEMPT_READ_PREFIXES = ("/api/v1/branding", "/api/v1/banners")
+LIMITED_READ_PREFIXES = ("/api/v1/branding/images",)  # bytes from the database: counted
 EXEMPT_PATHS = frozenset({"/api/v1/health", "/api/v1/health/"})
 DEV_TOKEN_PATH = "/api/auth/dev-token"  # asked before every UI request in mock mode only
 
@@ -54,7 +55,8 @@ def _exempt() -> bool:
         return current_app.config["MOCK_AUTH"]  # development only; refused (404) otherwise
     return (request.method == "OPTIONS" or request.path in EXEMPT_PATHS
             or request.path.startswith(EXEMPT_PREFIXES)
-            or (request.method == "GET" and request.path.startswith(EXEMPT_READ_PREFIXES)))
+            or (request.method == "GET" and request.path.startswith(EXEMPT_READ_PREFIXES)
+                and not request.path.startswith(LIMITED_READ_PREFIXES)))
 
 
 def _too_many_requests(error: RateLimitExceeded):

@@ -449,8 +449,11 @@ def _scratch_restore(database: str, backup_id: str, meta: dict[str, Any],
     admin = pg_tools.connect(url)
     admin.autocommit = True
     try:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+        with admin.cursor() as cur:  # only a database made here is ever dropped here
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (scratch,))
+            if cur.fetchone() is not None:
+                raise RuntimeError(f"The scratch database {scratch} already exists; choose "
+                                   "another name")
             cur.execute(f'CREATE DATABASE "{scratch}"')
         try:
             _pg_restore(tools, url, scratch, backup_dir() / backup_id, clean=False)

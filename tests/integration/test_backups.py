@@ -125,20 +125,23 @@ def test_a_restore_brings_back_exactly_what_was_backed_up(app, client, login, ce
 
 def test_test_restore_checks_a_backup_in_a_scratch_database(app, client, login, celery_worker,
                                                             created):
+    import uuid
+
+    scratch = f"backup_test_{uuid.uuid4().hex[:8]}"  # test runs share the server
     admin = login("admin")
     settle_jobs(app)
     backup = make_backup(client, admin, created)
     response = client.post(f"/api/v1/admin/backup/{backup['id']}/test-restore", headers=admin,
-                           json={"database": "litemaas", "testSchemaName": "backup_test_x1"})
+                           json={"database": "litemaas", "testSchemaName": scratch})
     assert response.status_code == 200, response.get_json()
     result = response.get_json()["data"]
     assert result["success"] is True and result["warnings"] == []
     assert result["tablesRestored"] == backup["metadata"]["tableCount"]
     assert result["rowsRestored"] == sum(backup["metadata"]["rowCounts"].values())
-    assert result["testSchema"] == "ltm_backup_test_x1"
+    assert result["testSchema"] == f"ltm_{scratch}"
     with app.app_context():  # the scratch database is gone
-        assert db.session.execute(text("SELECT 1 FROM pg_database WHERE datname = "
-                                       "'ltm_backup_test_x1'")).first() is None
+        assert db.session.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                  {"n": f"ltm_{scratch}"}).first() is None
         db.session.remove()
 
 
@@ -237,3 +240,89 @@ def test_metadata_file_is_private_and_names_its_checksum(app, client, login, cel
     listed = client.get(f"/api/v1/admin/backup/{backup['id']}", headers=admin).get_json()
     assert json.loads(meta.read_text())["sha256"] == listed["data"]["metadata"]["sha256"]
     assert len(listed["data"]["metadata"]["sha256"]) == 64
+
+
+def test_litellm_database_is_backed_up_and_restored_when_configured(app, settings):
+    """LiteLLM's own database (LITELLM_DATABASE_URL): the same backup, test-restore and
+    restore, run here by the service in a second app configured for it."""
+    import uuid
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from app.services import backups
+    from tests.support.apps import extra_app
+
+    base = make_url(settings.sqlalchemy_url)
+    name = f"ltm_fake_litellm_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    litellm = create_engine(base.set(database=name))
+    table = '"LiteLLM_VerificationToken"'
+    with litellm.begin() as conn:
+        conn.execute(text(f"CREATE TABLE {table} (token text PRIMARY KEY, spend numeric)"))
+        conn.execute(text(f"INSERT INTO {table} VALUES ('a', 1.5), ('b', 0), ('c', 2)"))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    backup_id = None
+    try:
+        with extra_app(settings, LITELLM_DATABASE_URL=url) as other, other.app_context():
+            assert backups.capabilities()["litellm_available"] is True
+            job = Job(kind="backup_create", status="running", params={"database": "litellm"})
+            db.session.add(job)
+            db.session.commit()
+            result = backups.run_backup(job.id, {"database": "litellm"})
+            backup_id = result["backupId"]
+            assert result["backup"]["metadata"]["rowCounts"] == {
+                "LiteLLM_VerificationToken": 3}
+            job.status = "succeeded"
+            db.session.commit()
+            with litellm.begin() as conn:
+                conn.execute(text(f"DELETE FROM {table} WHERE token <> 'a'"))
+                conn.execute(text(f"UPDATE {table} SET spend = 99"))
+            restore = Job(kind="backup_restore", status="running",
+                          params={"database": "litellm", "backupId": backup_id})
+            db.session.add(restore)
+            db.session.commit()
+            done = backups.run_restore(restore.id, restore.params)
+            assert done["success"] and done["testRestore"]["rowsRestored"] == 3
+            db.session.remove()
+        with litellm.connect() as conn:
+            rows = conn.execute(text(f"SELECT token, spend FROM {table} ORDER BY 1")).all()
+        assert [(t, float(s)) for t, s in rows] == [("a", 1.5), ("b", 0.0), ("c", 2.0)]
+    finally:
+        litellm.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        if backup_id:
+            directory = Path(app.config["BACKUP_DIR"]).resolve()
+            (directory / backup_id).unlink(missing_ok=True)
+            (directory / f"{backup_id}.meta.json").unlink(missing_ok=True)
+
+
+def test_a_test_restore_never_drops_a_database_it_did_not_make(app, client, login,
+                                                                celery_worker, created):
+    import uuid
+
+    name = f"precious_{uuid.uuid4().hex[:8]}"  # test runs share the server
+    admin = login("admin")
+    settle_jobs(app)
+    backup = make_backup(client, admin, created)
+    with app.app_context(), db.engine.connect().execution_options(
+            isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'CREATE DATABASE "ltm_{name}"'))
+    try:
+        response = client.post(f"/api/v1/admin/backup/{backup['id']}/test-restore",
+                               headers=admin,
+                               json={"database": "litemaas", "testSchemaName": name})
+        assert response.status_code == 422
+        assert "already exists" in response.get_json()["error"]["message"]
+        with app.app_context():
+            assert db.session.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                      {"n": f"ltm_{name}"}).first() is not None
+            db.session.remove()
+    finally:
+        with app.app_context(), db.engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "ltm_{name}" WITH (FORCE)'))
