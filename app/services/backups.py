@@ -10,7 +10,8 @@ download it, and every download is audited.
 A restore is refused while other jobs run. It first checks the file against its SHA-256 and
 restores it into a scratch database, comparing every table's row count with the backup's
 (the test-restore; also offered on its own); only then does it replace the live database in
-one transaction (``pg_restore --clean --single-transaction``: a failure changes nothing).
+one transaction (the public schema dropped and the archive replayed by psql
+``--single-transaction``: a failure changes nothing, and tables added since go too).
 For this backend's database the audit trail stays append-only across a restore: rows written
 since the backup are put back, and the restore itself is audited. Jobs the backup caught
 queued or running are marked cancelled (their work belongs to another timeline), the schema
@@ -19,11 +20,14 @@ is migrated to this code's version, and a reconciliation with LiteLLM is queued.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -456,7 +460,7 @@ def _scratch_restore(database: str, backup_id: str, meta: dict[str, Any],
                                    "another name")
             cur.execute(f'CREATE DATABASE "{scratch}"')
         try:
-            _pg_restore(tools, url, scratch, backup_dir() / backup_id, clean=False)
+            _pg_restore(tools, url, scratch, backup_dir() / backup_id)
             check = pg_tools.connect(url, database=scratch)
             try:
                 with check.cursor() as cur:
@@ -476,18 +480,54 @@ def _scratch_restore(database: str, backup_id: str, meta: dict[str, Any],
             "rowsRestored": sum(counts.values()), "warnings": warnings, "testSchema": scratch}
 
 
-def _pg_restore(tools, url: str, database: str, path: Path, *, clean: bool) -> None:
+def _pg_restore(tools, url: str, database: str, path: Path) -> None:
+    """Restore an archive into an empty database."""
     command = [tools.pg_restore, "--no-owner", "--no-privileges", "--exit-on-error",
-               f"--dbname={database}"]
-    if clean:
-        command += ["--clean", "--if-exists", "--single-transaction"]
+               f"--dbname={database}", str(path)]
+    env = {**os.environ, **pg_tools.libpq_env(url, database)}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=6 * 3600)
+    if done.returncode != 0:
+        raise RuntimeError("pg_restore failed: " + _errors(done.stderr))
+
+
+REPLACE_PREAMBLE = b"DROP SCHEMA IF EXISTS public CASCADE;\nCREATE SCHEMA public;\n"
+
+
+def _replace_database(tools, url: str, database: str, path: Path) -> None:
+    """The live database becomes exactly the archive, in one transaction: the public schema
+    is dropped (so tables a later migration added go too) and the archive's SQL replayed
+    (``pg_restore -f - | psql --single-transaction``). A failure changes nothing."""
     env = {**os.environ, **pg_tools.libpq_env(url, database),
            "PGOPTIONS": f"-c lock_timeout={RESTORE_LOCK_TIMEOUT}"}
-    done = subprocess.run([*command, str(path)], env=env, capture_output=True, text=True,
-                          timeout=6 * 3600)
-    if done.returncode != 0:
-        errors = [line for line in done.stderr.splitlines() if "error" in line.lower()]
-        raise RuntimeError("pg_restore failed: " + " | ".join(errors[:5])[:1000])
+    with tempfile.TemporaryFile() as restore_err, tempfile.TemporaryFile() as psql_err:
+        psql = subprocess.Popen(
+            [tools.psql, "--no-psqlrc", "--quiet", "--single-transaction",
+             "--set=ON_ERROR_STOP=1", f"--dbname={database}", "--file=-"],
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=psql_err)
+        restore = subprocess.Popen(
+            [tools.pg_restore, "--no-owner", "--no-privileges", "--file=-", str(path)],
+            env=env, stdout=subprocess.PIPE, stderr=restore_err)
+        try:
+            psql.stdin.write(REPLACE_PREAMBLE)
+            shutil.copyfileobj(restore.stdout, psql.stdin, 1 << 20)
+        except BrokenPipeError:
+            pass  # psql stopped at an error: reported below
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                psql.stdin.close()
+        restore.stdout.close()
+        restore_code, psql_code = restore.wait(), psql.wait(timeout=6 * 3600)
+        if restore_code or psql_code:
+            restore_err.seek(0)
+            psql_err.seek(0)
+            raise RuntimeError("restore failed, nothing changed: " + _errors(
+                restore_err.read().decode(errors="replace")
+                + psql_err.read().decode(errors="replace")))
+
+
+def _errors(stderr: str) -> str:
+    errors = [line for line in stderr.splitlines() if "error" in line.lower()]
+    return " | ".join(errors[:5])[:1000] or "no detail"
 
 
 def run_restore(job_id: uuid.UUID, params: dict[str, Any]) -> dict[str, Any]:
@@ -511,12 +551,12 @@ def run_restore(job_id: uuid.UUID, params: dict[str, Any]) -> dict[str, Any]:
         own_row = {c.name: getattr(own, c.name) for c in Job.__table__.columns}
         db.session.rollback()  # (the runner still holds this session's job: not removed)
         db.engine.dispose()  # no pooled connection holds a lock the restore needs
-        _pg_restore(tools_for(database), database_url(database), _live_name(database),
-                    backup_dir() / backup_id, clean=True)
+        _replace_database(tools_for(database), database_url(database),
+                          _live_name(database), backup_dir() / backup_id)
         _after_litemaas_restore(own_row, kept)
     else:
-        _pg_restore(tools_for(database), database_url(database), _live_name(database),
-                    backup_dir() / backup_id, clean=True)
+        _replace_database(tools_for(database), database_url(database), _live_name(database),
+                          backup_dir() / backup_id)
     result = {"success": True, "tablesRestored": meta["metadata"]["tableCount"],
               "rowsRestored": sum(meta["metadata"]["rowCounts"].values()),
               "duration": round(time.monotonic() - started, 2), "warnings": [],

@@ -1,4 +1,4 @@
-"""pg_dump and pg_restore matched to the server they work on.
+"""pg_dump, pg_restore and psql matched to the server they work on.
 
 pg_dump refuses a server newer than itself, and an archive is best restored by the same major
 version, so the tools are chosen by the server's major version: the one equal to it, else the
@@ -44,6 +44,10 @@ class PgTools:
     @property
     def pg_restore(self) -> str:
         return str(self.bin_dir / "pg_restore")
+
+    @property
+    def psql(self) -> str:
+        return str(self.bin_dir / "psql")
 
 
 def libpq_env(url: str, database: str | None = None) -> dict[str, str]:
@@ -103,14 +107,15 @@ def _version(binary: str) -> int | None:
 
 
 def available(configured: str = "") -> list[PgTools]:
-    """Every directory holding both tools, with their major version."""
+    """Every directory holding the three tools, with their major version."""
     tools, seen = [], set()
     for directory in _candidate_dirs(configured):
         if directory in seen:
             continue
         seen.add(directory)
         dump, restore = directory / "pg_dump", directory / "pg_restore"
-        if not (os.access(dump, os.X_OK) and os.access(restore, os.X_OK)):
+        if not all(os.access(directory / tool, os.X_OK) for tool in
+                   ("pg_dump", "pg_restore", "psql")):
             continue
         major = _version(str(dump))
         if major is not None and _version(str(restore)) == major:
