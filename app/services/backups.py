@@ -1,46 +1,33 @@
-"""Backup and restore of this backend's database (and LiteLLM's, when
-``LITELLM_DATABASE_URL`` is set), as jobs with progress, into ``BACKUP_DIR``.
+"""Backups of this backend's database (and LiteLLM's, when ``LITELLM_DATABASE_URL`` is set),
+as jobs with progress, into ``BACKUP_DIR``; restoring them is app/services/restores.py.
 
 A backup is ``pg_dump --format=custom`` taken in one exported snapshot, so the row counts
 recorded next to it (``<id>.meta.json``: tables, rows per table, SHA-256, server and tool
 versions, schema revision) are exactly what the file holds. Files are owner-only (0600 in a
 0700 directory): a backup holds every table, encrypted key values included, so only admins
 download it, and every download is audited.
-
-A restore is refused while other jobs run. It first checks the file against its SHA-256 and
-restores it into a scratch database, comparing every table's row count with the backup's
-(the test-restore; also offered on its own); only then does it replace the live database in
-one transaction (the public schema dropped and the archive replayed by psql
-``--single-transaction``: a failure changes nothing, and tables added since go too).
-For this backend's database the audit trail stays append-only across a restore: rows written
-since the backup are put back, and the restore itself is audited. Jobs the backup caught
-queued or running are marked cancelled (their work belongs to another timeline), the schema
-is migrated to this code's version, and a reconciliation with LiteLLM is queued.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 
 from app.errors import Conflict, NotFound, ServiceUnavailable, ValidationError
 from app.extensions import db
-from app.models import ACTIVE_JOB_STATUSES, AuditLog, Job, User
+from app.models import ACTIVE_JOB_STATUSES, Job, User
 from app.services import audit, jobs, pg_tools
 from app.services.jobs import JobCancelled
 
@@ -51,8 +38,6 @@ FORMAT_VERSION = "litemaas-py/1"
 BACKUP_ID = re.compile(r"(litemaas|litellm)-\d{8}T\d{6}Z-[0-9a-f]{8}\.dump")
 SCRATCH_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
 RESTORE_FLIGHT = "backup:restore"  # one restore or test-restore at a time
-AUDIT_OVERLAP = timedelta(minutes=10)  # rows committed around the snapshot are kept too
-RESTORE_LOCK_TIMEOUT = "60s"
 
 
 
@@ -265,7 +250,7 @@ def snake_keys(values: dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclass
-class _Progress:
+class Progress:
     job_id: uuid.UUID
     started: float
     tables_total: int = 0
@@ -291,7 +276,7 @@ def run_backup(job_id: uuid.UUID, params: dict[str, Any],
     """pg_dump in one snapshot whose row counts are recorded with the file."""
     database = params["database"]
     url, tools = database_url(database), tools_for(database)
-    progress = _Progress(job_id, time.monotonic())
+    progress = Progress(job_id, time.monotonic())
     now = datetime.now(UTC)
     backup_id = f"{database}-{now:%Y%m%dT%H%M%SZ}-{job_id.hex[:8]}.dump"
     final = backup_dir() / backup_id
@@ -302,14 +287,14 @@ def run_backup(job_id: uuid.UUID, params: dict[str, Any],
         with snapshot_conn.cursor() as cur:
             cur.execute("SELECT pg_export_snapshot(), now(), current_setting('server_version')")
             snapshot, snapshot_at, server_version = cur.fetchone()
-            counts = _row_counts(cur)
+            counts = row_counts(cur)
             revision = _alembic_revision(cur)
         progress.tables_total, progress.rows_total = len(counts), sum(counts.values())
         progress.report(1, f"dumping {len(counts)} tables")
         _dump(tools, url, snapshot, partial, counts, progress)
     finally:
         snapshot_conn.close()
-    digest = _sha256(partial)
+    digest = sha256_of(partial)
     os.replace(partial, final)
     meta = {"formatVersion": FORMAT_VERSION, "database": database,
             "timestamp": now.isoformat(), "snapshotAt": snapshot_at.isoformat(),
@@ -327,7 +312,7 @@ def run_backup(job_id: uuid.UUID, params: dict[str, Any],
     return {"backup": backup, "backupId": backup_id}
 
 
-def _row_counts(cur) -> dict[str, int]:
+def row_counts(cur) -> dict[str, int]:
     cur.execute("""
         SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -353,7 +338,7 @@ DUMPING = re.compile(r'dumping contents of table "(?:(?P<schema>[^"]+)\.)?(?P<ta
 
 
 def _dump(tools, url: str, snapshot: str, target: Path, counts: dict[str, int],
-          progress: _Progress) -> None:
+          progress: Progress) -> None:
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)
     os.close(fd)
@@ -393,7 +378,7 @@ def _dump(tools, url: str, snapshot: str, target: Path, counts: dict[str, int],
                     rowsProcessed=progress.rows_total)
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -416,195 +401,3 @@ def _username(user_id: uuid.UUID | None) -> str | None:
     user = db.session.get(User, user_id)
     db.session.rollback()
     return user.username if user else None
-
-
-# --- restore --------------------------------------------------------------------------------
-
-
-def _verified(backup_id: str) -> dict[str, Any]:
-    meta = info(backup_id)
-    if _sha256(backup_dir() / backup_id) != meta["metadata"]["sha256"]:
-        raise RuntimeError("The backup file does not match its recorded SHA-256 (corrupt or "
-                           "changed); nothing was restored")
-    return meta
-
-
-def run_test_restore(job_id: uuid.UUID, params: dict[str, Any]) -> dict[str, Any]:
-    """Restore into a scratch database, compare each table's rows with the backup's, drop it."""
-    started = time.monotonic()
-    progress = _Progress(job_id, started)
-    meta = _verified(params["backupId"])
-    progress.report(10, "restoring into a scratch database")
-    result = _scratch_restore(params["database"], params["backupId"], meta["metadata"],
-                              params.get("scratchName") or f"restore_test_{job_id.hex[:8]}")
-    result["duration"] = round(time.monotonic() - started, 2)
-    audit.record_now("BACKUP_TEST_RESTORED", "backup", params["backupId"],
-                     success=result["success"], details={k: result[k] for k in (
-                         "tablesRestored", "rowsRestored", "testSchema", "warnings")})
-    if not result["success"]:
-        raise RuntimeError("Test restore found differences: " + "; ".join(result["warnings"]))
-    return result
-
-
-def _scratch_restore(database: str, backup_id: str, meta: dict[str, Any],
-                     name: str) -> dict[str, Any]:
-    url, tools = database_url(database), tools_for(database)
-    scratch = f"ltm_{name}"[:63]
-    admin = pg_tools.connect(url)
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:  # only a database made here is ever dropped here
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (scratch,))
-            if cur.fetchone() is not None:
-                raise RuntimeError(f"The scratch database {scratch} already exists; choose "
-                                   "another name")
-            cur.execute(f'CREATE DATABASE "{scratch}"')
-        try:
-            _pg_restore(tools, url, scratch, backup_dir() / backup_id)
-            check = pg_tools.connect(url, database=scratch)
-            try:
-                with check.cursor() as cur:
-                    counts = _row_counts(cur)
-            finally:
-                check.close()
-        finally:
-            with admin.cursor() as cur:
-                cur.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-    finally:
-        admin.close()
-    expected = meta["rowCounts"]
-    warnings = [f"{table}: backup has {expected.get(table)} rows, restored {counts.get(table)}"
-                for table in sorted(set(expected) | set(counts))
-                if expected.get(table) != counts.get(table)]
-    return {"success": not warnings, "tablesRestored": len(counts),
-            "rowsRestored": sum(counts.values()), "warnings": warnings, "testSchema": scratch}
-
-
-def _pg_restore(tools, url: str, database: str, path: Path) -> None:
-    """Restore an archive into an empty database."""
-    command = [tools.pg_restore, "--no-owner", "--no-privileges", "--exit-on-error",
-               f"--dbname={database}", str(path)]
-    env = {**os.environ, **pg_tools.libpq_env(url, database)}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=6 * 3600)
-    if done.returncode != 0:
-        raise RuntimeError("pg_restore failed: " + _errors(done.stderr))
-
-
-REPLACE_PREAMBLE = b"DROP SCHEMA IF EXISTS public CASCADE;\nCREATE SCHEMA public;\n"
-
-
-def _replace_database(tools, url: str, database: str, path: Path) -> None:
-    """The live database becomes exactly the archive, in one transaction: the public schema
-    is dropped (so tables a later migration added go too) and the archive's SQL replayed
-    (``pg_restore -f - | psql --single-transaction``). A failure changes nothing."""
-    env = {**os.environ, **pg_tools.libpq_env(url, database),
-           "PGOPTIONS": f"-c lock_timeout={RESTORE_LOCK_TIMEOUT}"}
-    with tempfile.TemporaryFile() as restore_err, tempfile.TemporaryFile() as psql_err:
-        psql = subprocess.Popen(
-            [tools.psql, "--no-psqlrc", "--quiet", "--single-transaction",
-             "--set=ON_ERROR_STOP=1", f"--dbname={database}", "--file=-"],
-            env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=psql_err)
-        restore = subprocess.Popen(
-            [tools.pg_restore, "--no-owner", "--no-privileges", "--file=-", str(path)],
-            env=env, stdout=subprocess.PIPE, stderr=restore_err)
-        try:
-            psql.stdin.write(REPLACE_PREAMBLE)
-            shutil.copyfileobj(restore.stdout, psql.stdin, 1 << 20)
-        except BrokenPipeError:
-            pass  # psql stopped at an error: reported below
-        finally:
-            with contextlib.suppress(BrokenPipeError):
-                psql.stdin.close()
-        restore.stdout.close()
-        restore_code, psql_code = restore.wait(), psql.wait(timeout=6 * 3600)
-        if restore_code or psql_code:
-            restore_err.seek(0)
-            psql_err.seek(0)
-            raise RuntimeError("restore failed, nothing changed: " + _errors(
-                restore_err.read().decode(errors="replace")
-                + psql_err.read().decode(errors="replace")))
-
-
-def _errors(stderr: str) -> str:
-    errors = [line for line in stderr.splitlines() if "error" in line.lower()]
-    return " | ".join(errors[:5])[:1000] or "no detail"
-
-
-def run_restore(job_id: uuid.UUID, params: dict[str, Any]) -> dict[str, Any]:
-    """Test-restore first; then replace the live database in one transaction."""
-    started = time.monotonic()
-    progress = _Progress(job_id, started)
-    database, backup_id = params["database"], params["backupId"]
-    refuse_if_jobs_run(exclude=job_id)
-    db.session.rollback()
-    meta = _verified(backup_id)
-    progress.report(5, "test-restore into a scratch database")
-    test = _scratch_restore(database, backup_id, meta["metadata"],
-                            f"restore_check_{job_id.hex[:8]}")
-    if not test["success"]:
-        raise RuntimeError("The test-restore found differences; the live database was not "
-                           "touched: " + "; ".join(test["warnings"]))
-    progress.report(50, f"restoring the {database} database")
-    if database == "litemaas":
-        kept = _audit_rows_since(meta["metadata"]["snapshotAt"])
-        own = db.session.get(Job, job_id)
-        own_row = {c.name: getattr(own, c.name) for c in Job.__table__.columns}
-        db.session.rollback()  # (the runner still holds this session's job: not removed)
-        db.engine.dispose()  # no pooled connection holds a lock the restore needs
-        _replace_database(tools_for(database), database_url(database),
-                          _live_name(database), backup_dir() / backup_id)
-        _after_litemaas_restore(own_row, kept)
-    else:
-        _replace_database(tools_for(database), database_url(database), _live_name(database),
-                          backup_dir() / backup_id)
-    result = {"success": True, "tablesRestored": meta["metadata"]["tableCount"],
-              "rowsRestored": sum(meta["metadata"]["rowCounts"].values()),
-              "duration": round(time.monotonic() - started, 2), "warnings": [],
-              "backupId": backup_id, "database": database,
-              "testRestore": {k: test[k] for k in ("tablesRestored", "rowsRestored")}}
-    audit.record_now("BACKUP_RESTORED", "backup", backup_id,
-                     details={"database": database, "tables": result["tablesRestored"],
-                              "rows": result["rowsRestored"],
-                              "backupTakenAt": meta["timestamp"]})
-    return result
-
-
-def _live_name(database: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    from config.settings import sqlalchemy_url
-
-    return make_url(sqlalchemy_url(database_url(database))).database
-
-
-def _audit_rows_since(snapshot_at: str) -> list[dict[str, Any]]:
-    since = datetime.fromisoformat(snapshot_at) - AUDIT_OVERLAP
-    rows = db.session.scalars(select(AuditLog).where(AuditLog.created_at >= since)).all()
-    kept = [{c.name: getattr(r, c.name) for c in AuditLog.__table__.columns} for r in rows]
-    db.session.rollback()
-    return kept
-
-
-def _after_litemaas_restore(own_row: dict[str, Any], kept: list[dict[str, Any]]) -> None:
-    from app.db_migrate import upgrade_with_lock
-
-    upgrade_with_lock(current_app._get_current_object())
-    now = datetime.now(UTC)
-    with db.engine.begin() as conn:
-        conn.execute(update(Job).where(Job.status.in_(ACTIVE_JOB_STATUSES))
-                     .values(status="cancelled", finished_at=now,
-                             error={"message": "cancelled by a restore: this job was queued "
-                                               "or running when the backup was taken"}))
-        users = set(conn.execute(select(User.id)).scalars())
-        if own_row["requested_by"] not in users:
-            own_row["requested_by"] = None
-        conn.execute(text("DELETE FROM jobs WHERE id = :id"), {"id": own_row["id"]})
-        conn.execute(Job.__table__.insert().values(
-            {**own_row, "status": "running", "heartbeat_at": now}))
-        present = set(conn.execute(select(AuditLog.id).where(
-            AuditLog.id.in_([row["id"] for row in kept]))).scalars()) if kept else set()
-        missing = [{**row, "actor_id": row["actor_id"] if row["actor_id"] in users else None}
-                   for row in kept if row["id"] not in present]
-        if missing:
-            conn.execute(AuditLog.__table__.insert(), missing)
-    jobs.enqueue("reconcile", {"trigger": "restore"})  # LiteLLM still holds today's keys

@@ -83,9 +83,11 @@ def switch_on(page, switch_id: str) -> None:
     expect(box).to_be_checked()
 
 
-def image_loaded(page, selector: str) -> bool:
-    return page.locator(selector).first.evaluate(
-        "img => img.complete && img.naturalWidth > 0")
+def wait_image_loaded(page, selector: str) -> None:
+    """The browser fetched and decoded the image (a broken one never gets a width)."""
+    page.wait_for_function(
+        "sel => { const img = document.querySelector(sel);"
+        " return img !== null && img.complete && img.naturalWidth > 0; }", arg=selector)
 
 
 # -- banners ---------------------------------------------------------------------------------
@@ -137,7 +139,7 @@ def test_admin_changes_branding_seen_on_the_login_page_and_header(page, site, pe
         # the tab shows the stored image once the upload succeeded
         preview = f"img[src*='/api/v1/branding/images/{kind}']"
         expect(page.locator(preview).first).to_be_visible()
-        assert image_loaded(page, preview)
+        wait_image_loaded(page, preview)
     expect(toast(page, "Image uploaded successfully")).to_be_visible()
     switch_on(page, "login-logo-enabled")
     switch_on(page, "login-title-enabled")
@@ -150,13 +152,13 @@ def test_admin_changes_branding_seen_on_the_login_page_and_header(page, site, pe
     # the header shows the uploaded brand at once
     header = "header img[src*='/api/v1/branding/images/header-brand']"
     expect(page.locator(header)).to_be_visible()
-    assert image_loaded(page, header)
+    wait_image_loaded(page, header)
     sign_out(page, site)
 
     expect(page.get_by_role("heading", name="ACME Model Service")).to_be_visible()
     logo = "img[src='/api/v1/branding/images/login-logo']"
     expect(page.locator(logo)).to_be_visible()
-    assert image_loaded(page, logo)
+    wait_image_loaded(page, logo)
 
 
 # -- backups ---------------------------------------------------------------------------------

@@ -256,7 +256,7 @@ def test_litellm_database_is_backed_up_and_restored_when_configured(app, setting
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
-    from app.services import backups
+    from app.services import backups, restores
     from tests.support.apps import extra_app
 
     base = make_url(settings.sqlalchemy_url)
@@ -290,7 +290,7 @@ def test_litellm_database_is_backed_up_and_restored_when_configured(app, setting
                           params={"database": "litellm", "backupId": backup_id})
             db.session.add(restore)
             db.session.commit()
-            done = backups.run_restore(restore.id, restore.params)
+            done = restores.run_restore(restore.id, restore.params)
             assert done["success"] and done["testRestore"]["rowsRestored"] == 3
             db.session.remove()
         with litellm.connect() as conn:

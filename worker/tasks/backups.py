@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.services import backups
+from app.services import backups, restores
 from worker.runner import JobRun, job_task
 
 
@@ -15,10 +15,10 @@ def backup_create(run: JobRun) -> dict:
 @job_task
 def backup_test_restore(run: JobRun) -> dict:
     """Restore a backup into a scratch database and compare it with the backup's counts."""
-    return backups.run_test_restore(run.job_id, run.params)
+    return restores.run_test_restore(run.job_id, run.params)
 
 
 @job_task
 def backup_restore(run: JobRun) -> dict:
     """Test-restore, then replace the live database with the backup (one transaction)."""
-    return backups.run_restore(run.job_id, run.params)
+    return restores.run_restore(run.job_id, run.params)
