@@ -180,3 +180,27 @@ def test_bulk_visibility_refuses_unknown_or_malformed_ids(client, login):
         assert response.status_code == 400, body
     assert client.get(f"/api/v1/banners/admin/{banner['id']}",
                       headers=admin).get_json()["isActive"] is False
+
+
+def test_bad_edits_are_refused_and_change_nothing(client, login):
+    admin = login("admin")
+    banner = _create(client, admin)
+    path = f"/api/v1/banners/admin/{banner['id']}"
+    for method, body in (
+        ("patch", {}),
+        ("patch", {"targetUserIds": ["00000000-0000-4000-8000-000000000000"]}),
+        ("patch", {"targetRoles": ["superuser"]}),
+        ("patch", {"linkUrl": "javascript:alert(document.cookie)"}),
+        ("patch", {"endDate": "2000-01-01T00:00:00Z", "startDate": "2001-01-01T00:00:00Z"}),
+        ("patch", {"priority": -1}),
+        ("patch", {"content": {"en": ""}}),
+        ("put", {"content": {"en": "x"}}),  # the settings form always sends isActive
+        ("put", {"isActive": True}),
+        ("put", {"isActive": True, "content": {"en": "x"}, "targetRoles": ["user"]}),
+    ):
+        response = getattr(client, method)(path, json=body, headers=admin)
+        assert response.status_code == 400, (method, body, response.get_json())
+    assert client.get(path, headers=admin).get_json() == banner
+    assert client.patch("/api/v1/banners/admin/00000000-0000-4000-8000-000000000000",
+                        json={"priority": 1}, headers=admin).status_code == 404
+    assert client.post("/api/v1/banners/not-a-uuid/dismiss", headers=admin).status_code == 404
