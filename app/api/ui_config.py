@@ -1,6 +1,9 @@
 """What the web UI reads on every page load, before and after sign-in: public configuration
 (`/config`, `/config/admin-analytics`, `/config/api-key-defaults`). Branding and banners have
-their own blueprints (app/api/branding.py, app/api/banners.py)."""
+their own blueprints (app/api/branding.py, app/api/banners.py).
+
+Public and cheap: the runtime settings (currency, API key defaults) come from a per-process
+cache (app.services.settings)."""
 
 from __future__ import annotations
 
@@ -13,13 +16,12 @@ from app.schemas.ui_config import (
     ApiKeyDefaultsSchema,
     PublicConfigSchema,
 )
-from app.services import key_defaults
+from app.services import key_defaults, settings
 from app.services.usage_rollup import MAX_RANGE_DAYS
 
 config_blp = Blueprint("config", __name__, url_prefix="/config",
                        description="Public configuration for the web UI")
 
-USD = {"code": "USD", "symbol": "$", "name": "US Dollar"}
 ADMIN_PAGE_LIMIT = 100  # the admin usage pagers' maximum limit
 
 
@@ -27,13 +29,14 @@ ADMIN_PAGE_LIMIT = 100  # the admin usage pagers' maximum limit
 @config_blp.auth(PUBLIC)
 @config_blp.response(200, PublicConfigSchema)
 def public_config():
-    """Version, environment, sign-in mode and provider, currency, and LiteLLM's public URL."""
+    """Version, environment, sign-in mode and provider, the currency an admin chose, and
+    LiteLLM's public URL."""
     config = current_app.config
     return {
         "version": config["API_VERSION"],
         "environment": "production" if config["APP_ENV"] == "production" else "development",
         "usage_cache_ttl_minutes": max(1, config["USAGE_ROLLUP_INTERVAL"] // 60),
-        "currency": USD,
+        "currency": settings.currency(),
         "auth_mode": "mock" if config["MOCK_AUTH"] else "oauth",
         "auth_provider": config["OAUTH_PROVIDER"],
         "litellm_api_url": (config["LITELLM_PUBLIC_URL"] or config["LITELLM_API_URL"])

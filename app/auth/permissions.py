@@ -45,6 +45,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "usage:export": ADMIN_READ,  # a report of what admins may read; writes only a file
     "banners:read": ADMIN_READ,  # every banner, inactive ones included, and its history
     "backups:read": ADMIN_READ,  # list, status and capabilities (never the file itself)
+    "settings:read": ADMIN_READ,
     # admin writes
     "jobs:cancel": ADMIN_ONLY,
     "jobs:ping": ADMIN_ONLY,
