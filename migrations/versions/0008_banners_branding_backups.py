@@ -2,7 +2,7 @@
 (issue 16; backups live in BACKUP_DIR, not in the database they restore)
 
 Revision ID: 0008_banners_branding_backups
-Revises: 0005_user_role_sources
+Revises: 0007_runtime_settings
 Create Date: 2026-12-03 13:40:00
 """
 from alembic import op
@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision = '0008_banners_branding_backups'
-down_revision = '0005_user_role_sources'
+down_revision = '0007_runtime_settings'
 branch_labels = None
 depends_on = None
 
