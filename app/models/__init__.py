@@ -5,6 +5,14 @@ from app.models.audit import AuditLog
 from app.models.base import Base
 from app.models.cache import CacheVersion
 from app.models.catalog import AVAILABILITY, Model, SyncRun
+from app.models.content import (
+    BANNER_VARIANTS,
+    BRANDING_IMAGE_KINDS,
+    Banner,
+    BannerDismissal,
+    BrandingImage,
+    BrandingSettings,
+)
 from app.models.governance import (
     ApiKeyGraceValue,
     BudgetAlert,
@@ -27,6 +35,8 @@ from app.models.user import ROLES, TEAM_ROLES, Team, TeamMember, User, UserSessi
 __all__ = [
     "ACTIVE_JOB_STATUSES",
     "AVAILABILITY",
+    "BANNER_VARIANTS",
+    "BRANDING_IMAGE_KINDS",
     "JOB_STATUSES",
     "PROVISIONING_STATES",
     "ROLES",
@@ -36,7 +46,11 @@ __all__ = [
     "ApiKeyGraceValue",
     "ApiKeyModel",
     "AuditLog",
+    "Banner",
+    "BannerDismissal",
     "Base",
+    "BrandingImage",
+    "BrandingSettings",
     "BudgetAlert",
     "BudgetPeriodLedger",
     "CacheVersion",
