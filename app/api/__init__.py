@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.api import (
     admin_keys,
+    admin_models,
     admin_subscriptions,
     admin_usage,
     api_keys,
@@ -24,7 +25,7 @@ from app.api.base import Api
 
 BLUEPRINTS = [health.blp, auth.blp, jobs.blp, models.blp]
 BLUEPRINTS += [subscriptions.blp, api_keys.blp, admin_subscriptions.blp, admin_keys.blp]
-BLUEPRINTS += [users.blp, teams.blp, audit.blp]
+BLUEPRINTS += [users.blp, teams.blp, audit.blp, admin_models.blp]
 BLUEPRINTS += [usage.blp, admin_usage.blp]
 # What the web UI reads on every page load.
 BLUEPRINTS += [ui_config.config_blp, ui_config.branding_blp, ui_config.banners_blp]
