@@ -65,18 +65,22 @@ def _call(action: str, secret: str | None, fn, *args, **kwargs) -> Any:
     """One LiteLLM call; its failures become our errors, with the provider key redacted."""
     try:
         return fn(*args, **kwargs)
-    except LiteLLMUnavailable as exc:
-        raise ServiceUnavailable(f"LiteLLM is unavailable; the model was not {action}",
-                                 {"reason": redact(exc.message, (secret,))},
-                                 headers={"Retry-After": "10"}) from None
     except LiteLLMError as exc:
-        message = redact(exc.message, (secret,))
-        if STORE_HINT in message:
+        if STORE_HINT in exc.message:  # LiteLLM answers it as a 500
             raise LiteLLMRefused(
                 "LiteLLM keeps no models in its database: start it with STORE_MODEL_IN_DB=True",
                 {"litellmStatus": exc.status}, code="LITELLM_STORE_MODEL_IN_DB_REQUIRED") from None
-        raise LiteLLMRefused(f"LiteLLM refused: the model was not {action}",
-                             {"litellmStatus": exc.status, "reason": message[:500]}) from None
+        _raise_for(exc, action, secret)
+
+
+def _raise_for(exc: LiteLLMError, action: str, secret: str | None):
+    message = redact(exc.message, (secret,))
+    if isinstance(exc, LiteLLMUnavailable):
+        raise ServiceUnavailable(f"LiteLLM is unavailable; the model was not {action}",
+                                 {"reason": message[:500]}, headers={"Retry-After": "10"}
+                                 ) from None
+    raise LiteLLMRefused(f"LiteLLM refused: the model was not {action}",
+                         {"litellmStatus": exc.status, "reason": message[:500]}) from None
 
 
 def _provider(body: dict[str, Any]) -> str:

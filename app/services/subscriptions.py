@@ -355,7 +355,7 @@ def review_many(subscription_ids: list[uuid.UUID], identity: Identity, action: s
             if action == "approve":
                 subscription, job = approve(subscription_id, identity, reason), None
             else:
-                subscription, job = deny(subscription_id, identity, reason or "")
+                subscription, job = deny(subscription_id, identity, reason or "", DENIABLE)
         except (NotFound, Conflict, Forbidden, Unprocessable) as exc:
             db.session.rollback()
             errors.append({"subscription": str(subscription_id), "error": exc.message})
@@ -371,12 +371,12 @@ def review_many(subscription_ids: list[uuid.UUID], identity: Identity, action: s
             "results": results}
 
 
-def deny(subscription_id: uuid.UUID, identity: Identity,
-         reason: str) -> tuple[Subscription, Job | None]:
-    """pending (or active) → denied, with the reason the requester will see; an active
-    subscription's model leaves the owner's keys."""
+def deny(subscription_id: uuid.UUID, identity: Identity, reason: str,
+         allowed: tuple[str, ...] = ("pending",)) -> tuple[Subscription, Job | None]:
+    """pending (or, from the approvals page, active) → denied, with the reason the requester
+    will see; an active subscription's model leaves the owner's keys."""
     subscription = _locked(subscription_id)
-    _require_status(subscription, DENIABLE, "denied")
+    _require_status(subscription, allowed, "denied")
     old_status = subscription.status
     _change(subscription, "denied", identity, "SUBSCRIPTION_DENIED", reason, reviewed=True)
     return subscription, _commit_losing_access(subscription, old_status, identity)
