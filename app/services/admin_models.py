@@ -277,9 +277,14 @@ def test_connection(body: dict[str, Any], identity: Identity) -> dict[str, Any]:
     params = {"model": f"{_provider(body)}/{backend}", "api_base": body["api_base"],
               "api_key": api_key}
     answer = _call("tested", api_key, _client().test_connection, params, "chat", TEST_TIMEOUT)
+    outcome = _test_outcome(answer, backend, api_key)
     audit.record_now("MODEL_CONNECTION_TESTED", "model", body.get("model_id") or backend,
-                     success=answer.get("status") == "success",
-                     details={"apiBase": body["api_base"], "backendModelName": backend})
+                     details={"apiBase": body["api_base"], "backendModelName": backend,
+                              "result": outcome["result"]})
+    return outcome
+
+
+def _test_outcome(answer: dict[str, Any], backend: str, api_key: str) -> dict[str, Any]:
     if answer.get("status") == "success":
         return {"success": True, "result": "model_found",
                 "message": f"Model '{backend}' answered through LiteLLM."}
