@@ -8,7 +8,7 @@ precedence over it.
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, request
 from flask.views import MethodView
 
 from app.api.base import Blueprint
@@ -84,11 +84,14 @@ class Sync(MethodView):
         answered: same job id), then wait up to ``MODEL_SYNC_WAIT_SECONDS`` for it: 200 with
         the job id and the counts the web UI shows (``totalModels``, ``newModels``,
         ``updatedModels``, ``unavailableModels``, ``errors``, ``syncedAt``) when it finished,
-        202 with the job id otherwise."""
+        202 with the job id otherwise (at once with ``Prefer: respond-async``)."""
         job, _ = model_sync.request_sync(authenticate().user_id,
                                          force=(body or {}).get("force_update", False))
         answer, status, headers = accepted(job)
-        finished = model_sync.wait_for(job.id, current_app.config["MODEL_SYNC_WAIT_SECONDS"])
+        wait = current_app.config["MODEL_SYNC_WAIT_SECONDS"]
+        if "respond-async" in request.headers.get("Prefer", "").lower():  # RFC 7240
+            wait = 0
+        finished = model_sync.wait_for(job.id, wait) if wait > 0 else None
         if finished is None:
             return answer, status, headers
         if finished.status != "succeeded":

@@ -44,7 +44,8 @@ def catalogue_ids(client, headers=None) -> list[str]:
 
 
 def test_admin_creates_a_model_in_litellm_and_the_catalogue_shows_it_at_once(
-        app, client, login, sim, celery_worker):
+        app, client, login, sim, celery_worker, monkeypatch):
+    monkeypatch.setitem(app.config, "MODEL_SYNC_WAIT_SECONDS", 20)
     admin = login("admin")
     before = client.get("/api/v1/models?limit=1000")  # cached answer, now stale
     assert "team-llama" not in [m["id"] for m in before.get_json()["data"]]
@@ -242,7 +243,8 @@ def test_restricting_a_model_sends_active_subscriptions_back_to_pending_and_out_
 
 
 def test_refresh_models_answers_the_counts_when_the_sync_finishes(
-        app, client, login, sim, celery_worker):
+        app, client, login, sim, celery_worker, monkeypatch):
+    monkeypatch.setitem(app.config, "MODEL_SYNC_WAIT_SECONDS", 20)
     admin = login("admin")
     answer = client.post("/api/v1/models/sync", json={}, headers=admin)
     assert answer.status_code == 200, answer.get_json()
@@ -252,16 +254,28 @@ def test_refresh_models_answers_the_counts_when_the_sync_finishes(
     assert body["updatedModels"] == 0 and body["errors"] == [] and body["syncedAt"]
     again = client.post("/api/v1/models/sync", json={}, headers=admin).get_json()
     assert (again["totalModels"], again["newModels"]) == (12, 0)
+    # a client that does not want to wait says so (RFC 7240)
+    quick = client.post("/api/v1/models/sync", json={},
+                        headers={**admin, "Prefer": "respond-async"})
+    assert quick.status_code == 202 and "totalModels" not in quick.get_json()
+    settle_jobs(app)
+
+
+def test_a_sync_that_fails_within_the_wait_is_a_502_with_its_job(
+        app, client, login, sim, celery_worker, monkeypatch):
+    monkeypatch.setitem(app.config, "MODEL_SYNC_WAIT_SECONDS", 20)
+    sim.state.configure(garbage="wrong_shape")  # a permanent error: fails at once
+    answer = client.post("/api/v1/models/sync", json={}, headers=login("admin"))
+    assert answer.status_code == 502, answer.get_json()
+    error = answer.get_json()["error"]
+    assert error["code"] == "SYNC_FAILED" and error["details"]["jobId"]
 
 
 def test_refresh_models_answers_202_with_the_job_when_the_wait_runs_out(
-        app, client, login, sim, celery_worker):
-    # no wait: the job is not finished yet
-    app.config["MODEL_SYNC_WAIT_SECONDS"] = 0
-    try:
-        answer = client.post("/api/v1/models/sync", json={}, headers=login("admin"))
-    finally:
-        app.config["MODEL_SYNC_WAIT_SECONDS"] = 5.0
+        app, client, login, sim, celery_worker, monkeypatch):
+    monkeypatch.setitem(app.config, "MODEL_SYNC_WAIT_SECONDS", 0.5)
+    sim.state.configure(latency_ms=2500)  # the fetch outlasts the wait
+    answer = client.post("/api/v1/models/sync", json={}, headers=login("admin"))
     assert answer.status_code == 202
     assert answer.headers["Location"].endswith(answer.get_json()["jobId"])
     assert "totalModels" not in answer.get_json()
