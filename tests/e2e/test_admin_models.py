@@ -80,9 +80,9 @@ def _form(dialog, values: dict[str, str]) -> None:
 
 
 def _row(page, name: str):
-    """The models table's row of a model (its name cell, exactly)."""
-    return page.get_by_role("row").filter(
-        has=page.get_by_role("cell", name=name, exact=True))
+    """The models table's row of a model (its first cell is the name, exactly)."""
+    return page.locator("tbody tr").filter(has=page.locator(
+        "td:first-child", has_text=re.compile("^" + re.escape(name) + "$")))
 
 
 def _line(page, *texts: str):
@@ -120,11 +120,11 @@ def test_admin_creates_tests_edits_restricts_and_deletes_a_model(page, site):
         assert site.stack.sim_master_key not in created.text
 
         # edit: the rate limit goes to LiteLLM
-        _row(page, name).get_by_role("cell", name=name, exact=True).click()
+        _row(page, name).locator("td").first.click()
         dialog = page.get_by_role("dialog")
         expect(dialog.get_by_role("heading", name="Edit Model")).to_be_visible()
         expect(dialog.locator("#api-key")).to_have_value("")  # never shown again
-        _form(dialog, {"#rpm": "7"})
+        _form(dialog, {"#rpm input": "7"})
         click_until(dialog.get_by_role("button", name="Update", exact=True), "Update",
                     toast(page, "Model Updated"))
         assert _in_litellm(site, name)[0]["litellm_params"]["rpm"] == 7
@@ -134,12 +134,15 @@ def test_admin_creates_tests_edits_restricts_and_deletes_a_model(page, site):
         # back to review and the page of approvals shows it pending
         subscribe(page, name)
         go(page, "Model Management", "/admin/models")
-        _row(page, name).get_by_role("cell", name=name, exact=True).click()
+        _row(page, name).locator("td").first.click()
         dialog = page.get_by_role("dialog", name=re.compile("Edit Model"))
         dialog.get_by_text("Require Admin Approval").click()
-        warning = page.get_by_role("dialog", name=re.compile("Enable Restricted Access"))
-        expect(warning.get_by_text("move all active subscriptions")).to_be_visible()
-        footer(warning).get_by_role("button", name="Yes").click()
+        # a second modal over the form (PatternFly hides the first from assistive tech)
+        warning = page.locator(".pf-v6-c-modal-box").filter(
+            has_text="Enable Restricted Access?")
+        expect(warning).to_contain_text("move all active subscriptions")
+        warning.locator("button", has_text=re.compile("^Yes$")).click()
+        expect(warning).to_have_count(0)
         dialog = page.get_by_role("dialog", name=re.compile("Edit Model"))
         click_until(dialog.get_by_role("button", name="Update", exact=True), "Update",
                     toast(page, "Model Updated"))
@@ -154,8 +157,8 @@ def test_admin_creates_tests_edits_restricts_and_deletes_a_model(page, site):
         go(page, "Model Management", "/admin/models")
         _row(page, name).get_by_role("button", name=re.compile("Kebab|actions", re.I)).click()
         page.get_by_role("menuitem", name="Delete").click()
-        confirm = page.get_by_role("dialog", name=re.compile("Delete"))
-        click_until(footer(confirm).get_by_role("button", name="Delete", exact=True), "Delete",
+        confirm = page.get_by_role("dialog").filter(has_text=name)
+        click_until(confirm.get_by_role("button", name="Delete", exact=True), "Delete",
                     toast(page, "Model Deleted"))
         expect(_row(page, name)).to_have_count(0)
         assert not _in_litellm(site, name)
@@ -215,6 +218,7 @@ def test_admin_approves_and_denies_requests_in_bulk(page, site):
 def test_refresh_models_shows_the_counts(page, site):
     with signed_in(page, site):
         go(page, "Settings and Tools", "/admin/tools")
+        page.get_by_role("tab", name="Models Sync").click()
         page.get_by_role("button", name="Refresh Models from LiteLLM").click()
         expect(toast(page, "Models synchronized successfully")).to_be_visible()
         summary = page.locator(".pf-v6-c-alert").filter(has_text="Last Synchronization")
@@ -271,6 +275,7 @@ def test_readonly_admin_sees_the_pages_and_every_write_is_refused(page, site):
 
         # Settings and Tools: the refresh button is there, disabled for a readonly admin
         go(page, "Settings and Tools", "/admin/tools")
+        page.get_by_role("tab", name="Models Sync").click()
         button = page.get_by_role("button", name="Refresh Models from LiteLLM")
         expect(button).to_be_visible()
         expect(button).to_have_attribute("aria-disabled", "true")
