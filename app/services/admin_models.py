@@ -160,15 +160,12 @@ def create(body: dict[str, Any], identity: Identity) -> Model:
     if api_key:
         model.encrypted_api_key = secrets.encrypt_secret(api_key)
     restricted = bool(body.get("restricted_access", False))
-    job = None
-    if model.restricted != restricted:
+    if model.restricted != restricted:  # a model revived under its old name
         model.restricted = restricted
-        job = _cascade(model, identity)
+        _cascade(model, identity)
     audit.record("MODEL_CREATED", "model", name, details={
         **_audit_body(body), "litellmModelId": model_id})
-    db.session.commit()
-    if job is not None:
-        jobs.publish(job)
+    db.session.commit()  # a cascade job (if any) is published after this commit
     return model
 
 
@@ -246,10 +243,8 @@ def delete(model_id: str, identity: Identity) -> tuple[Model, Job | None]:
     model.encrypted_api_key = None
     audit.record("MODEL_DELETED", "model", model_id,
                  details={"litellmModelId": litellm_id, "cleanupJobId": str(job_id or "")})
-    db.session.commit()
+    db.session.commit()  # the clean-up job is published after this commit
     job = jobs.get(job_id) if job_id else None
-    if job is not None:
-        jobs.publish(job)
     db.session.expire_all()
     return catalogue.get(model_id), job
 

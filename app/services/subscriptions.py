@@ -22,7 +22,7 @@ from app.auth.identity import Identity
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.extensions import db
 from app.models import Job, Model, Subscription, SubscriptionStatusHistory, UsageDaily, User
-from app.services import audit, jobs
+from app.services import audit
 from app.services import key_provisioning as provisioning
 
 REQUESTABLE_AGAIN = ("cancelled", "denied")  # a new request reuses the row
@@ -166,9 +166,7 @@ def _commit_losing_access(subscription: Subscription, old_status: str,
     if old_status == "active":
         job = provisioning.create_access_job([subscription.model_id], subscription.user_id,
                                              identity.user_id)
-    db.session.commit()
-    if job is not None:
-        jobs.publish(job)
+    db.session.commit()  # the job is published after this commit
     return job
 
 
@@ -417,9 +415,7 @@ def delete_subscription(subscription_id: uuid.UUID, identity: Identity,
     job = None
     if old_status == "active":
         job = provisioning.create_access_job([model_id], owner, identity.user_id)
-    db.session.commit()
-    if job is not None:
-        jobs.publish(job)
+    db.session.commit()  # the job (if any) is published after this commit
     return job
 
 
@@ -442,8 +438,8 @@ def approval_stats() -> dict[str, int]:
 
 
 def restriction_changed(model: Model, identity: Identity) -> Job | None:
-    """Follow a flip of ``model.restricted`` (in the caller's unit of work; it commits, then
-    publishes the returned job), as upstream LiteMaaS does.
+    """Follow a flip of ``model.restricted`` (in the caller's unit of work; the returned job
+    is published once the caller commits), as upstream LiteMaaS does.
 
     Now restricted: every active subscription waits for approval again (``pending``, reason
     "Model now requires approval") and a ``remove_models_from_keys`` job strips the model from
