@@ -164,6 +164,7 @@ def update_with_job(model_id: str, changes: dict[str, Any],
             setattr(model, name, changes[name])
     if diff:
         audit.record("MODEL_UPDATED", "model", model.id, details={"changes": diff})
+    job = None
     if "restricted" in diff:
         job = subscriptions.restriction_changed(model, identity)
     db.session.commit()  # the job (if any) is published after this commit
