@@ -70,10 +70,16 @@ class AdminModelById(MethodView):
         """Change a model in LiteLLM (``PATCH /model/{id}/update``) and the catalogue;
         ``description`` and ``restrictedAccess`` are LiteMaaS' own (restricting moves active
         subscriptions back to pending and, by ``jobId``, the model out of their keys;
-        opening approves pending requests, never the acting admin's own)."""
-        model, job = admin_models.update(model_id, body, authenticate())
-        return {"success": True, "message": f"Model '{model_id}' updated successfully",
-                "model": _ref(model), "job_id": job.id if job is not None else None}
+        opening approves pending requests, never the acting admin's own). Only fields that
+        differ from the catalogue go to LiteLLM; a model of LiteLLM's config file keeps its
+        LiteLLM part (``ignoredFields``; 409 when nothing else was asked)."""
+        model, job, ignored = admin_models.update(model_id, body, authenticate())
+        message = f"Model '{model_id}' updated successfully"
+        if ignored:
+            message += (" (it comes from LiteLLM's config file: only its description and "
+                        f"restricted access changed; not changed: {', '.join(ignored)})")
+        return {"success": True, "message": message, "model": _ref(model),
+                "job_id": job.id if job is not None else None, "ignored_fields": ignored}
 
     @blp.auth("models:write")
     @blp.response(200, AdminModelResultSchema)

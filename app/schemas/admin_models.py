@@ -94,6 +94,8 @@ class AdminModelResultSchema(ma.Schema):
     model = ma.fields.Nested(AdminModelRefSchema)
     job_id = ma.fields.UUID(allow_none=True, data_key="jobId", metadata={
         "description": "The job taking the model out of API keys (restriction or delete)"})
+    ignored_fields = ma.fields.List(ma.fields.String(), data_key="ignoredFields", metadata={
+        "description": "Edit of a model of LiteLLM's config file: fields left unchanged"})
 
 
 class AdminModelTestSchema(StrictSchema):

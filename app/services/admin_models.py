@@ -187,37 +187,93 @@ def _require_managed(model: Model) -> str:
     return model.litellm_model_id
 
 
-def update(model_id: str, body: dict[str, Any], identity: Identity) -> tuple[Model, Job | None]:
+LITELLM_FIELDS = ("backend_model_name", *PARAM_FIELDS, *INFO_FIELDS)
+
+
+def _current(model: Model) -> dict[str, Any]:
+    """What the catalogue holds for each field the form sends (the UI sends them all)."""
+    shown = catalogue.view(model, None, True)
+    info = (model.litellm_info or {}).get("model_info") or {}
+    current = {name: shown.get(name) for name in (
+        "api_base", "input_cost_per_token", "output_cost_per_token", "tpm", "rpm",
+        "max_tokens", "supports_vision", "supports_function_calling",
+        "supports_parallel_function_calling", "supports_tool_choice")}
+    current["backend_model_name"] = model.backend_model
+    current["supports_embeddings"] = bool(info.get("supports_embeddings")) or (
+        "embeddings" in (model.features or []))
+    current["supports_tokenize"] = bool(info.get("supports_tokenize"))
+    current["supports_convert"] = bool(info.get("supports_convert"))
+    return current
+
+
+def _same(wanted: Any, held: Any) -> bool:
+    if isinstance(wanted, bool) or isinstance(held, bool):
+        return bool(wanted) == bool(held)
+    if wanted is None or held is None:
+        return wanted is held
+    if isinstance(wanted, int | float) and not isinstance(held, str):
+        return abs(float(wanted) - float(held)) <= 1e-15 * max(1.0, abs(float(wanted)))
+    return wanted == held
+
+
+def update(model_id: str, body: dict[str, Any],
+           identity: Identity) -> tuple[Model, Job | None, list[str]]:
+    """Change what differs from the catalogue (the UI's form sends every field): LiteLLM's
+    part through ``PATCH /model/{id}/update``, LiteMaaS' own (description, restriction) here.
+    A model of LiteLLM's config file keeps its LiteLLM part: when the request also changes
+    LiteMaaS' own fields those are applied and the others are reported back as ignored (the
+    UI's edit form of such a model still restricts it); otherwise 409 ``MODEL_NOT_MANAGED``.
+    Returns (model, cascade job or None, ignored fields)."""
     model = catalogue.get(model_id)
     if body.get("model_name") not in (None, model_id):
         raise ValidationError("A model cannot be renamed; create a new one",
                               {"model_name": ["renaming is not supported"]})
     api_key = body.get("api_key")
-    provider = _provider(body) if "supports_convert" in body else (
-        (model.litellm_info or {}).get("litellm_params", {}).get("custom_llm_provider")
-        or "openai")
-    params = _litellm_params(body, body.get("backend_model_name"), provider)
-    info = _model_info(body)
-    info.pop("description", None)  # LiteMaaS' own field
-    if params or info or api_key:
-        litellm_id = _require_managed(model)
-        sent = {**params, **({"api_key": api_key} if api_key else {})}
-        _call("changed", api_key, _client().model_patch, litellm_id, sent, info)
-        stored = model.litellm_info or {}
-        _write_row({"model_name": model_id,
-                    "litellm_params": {**(stored.get("litellm_params") or {}), **params},
-                    "model_info": {**(stored.get("model_info") or {}), **info}})
-        model = catalogue.get(model_id)
-        if api_key:
-            model.encrypted_api_key = secrets.encrypt_secret(api_key)
-        audit.record("MODEL_UPDATED", "model", model_id, details={
-            "litellm": _audit_body({**params, **info, **({"api_key": 1} if api_key else {})})})
-        db.session.commit()
+    current = _current(model)
+    changed = {name: body[name] for name in LITELLM_FIELDS
+               if name in body and not _same(body[name], current.get(name))}
     own = {name: body[name] for name in ("description", "restricted_access") if name in body}
+    ignored: list[str] = []
+    if changed or api_key:
+        if _managed(model):
+            _change_in_litellm(model, changed, api_key)
+            model = catalogue.get(model_id)
+        elif own:
+            ignored = sorted([*changed, *(["api_key"] if api_key else [])])
+        else:
+            _require_managed(model)  # raises MODEL_NOT_MANAGED
     job = None
     if own:
         model, job = catalogue.update_with_job(model_id, own, identity)
-    return model, job
+    return model, job, ignored
+
+
+def _managed(model: Model) -> bool:
+    try:
+        _require_managed(model)
+    except Conflict:
+        return False
+    return True
+
+
+def _change_in_litellm(model: Model, changed: dict[str, Any], api_key: str | None) -> None:
+    litellm_id = _require_managed(model)
+    stored = model.litellm_info or {}
+    provider = _provider(changed) if "supports_convert" in changed else (
+        (stored.get("litellm_params") or {}).get("custom_llm_provider") or "openai")
+    params = _litellm_params(changed, changed.get("backend_model_name"), provider)
+    info = _model_info(changed)
+    sent = {**params, **({"api_key": api_key} if api_key else {})}
+    _call("changed", api_key, _client().model_patch, litellm_id, sent, info)
+    _write_row({"model_name": model.id,
+                "litellm_params": {**(stored.get("litellm_params") or {}), **params},
+                "model_info": {**(stored.get("model_info") or {}), **info}})
+    model = catalogue.get(model.id)
+    if api_key:
+        model.encrypted_api_key = secrets.encrypt_secret(api_key)
+    audit.record("MODEL_UPDATED", "model", model.id, details={
+        "litellm": _audit_body({**params, **info, **({"api_key": 1} if api_key else {})})})
+    db.session.commit()
 
 
 def delete(model_id: str, identity: Identity) -> tuple[Model, Job | None]:

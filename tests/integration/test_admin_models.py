@@ -126,6 +126,9 @@ def test_admin_edits_a_model_in_litellm(app, client, login, sim):
     (call,) = sim_calls(sim, f"/model/{changed.get_json()['model']['litellm_model_id']}/update")
     assert call["method"] == "PATCH" and call["json"]["litellm_params"]["rpm"] == 7
     assert "api_key" not in call["json"]["litellm_params"]
+    # only what changed goes to LiteLLM (the form sends every field)
+    assert set(call["json"]["litellm_params"]) == {"rpm", "input_cost_per_token"}
+    assert "model_info" not in call["json"]
     item = client.get("/api/v1/models/team-llama").get_json()
     assert (item["rpm"], item["inputCostPerToken"], item["description"]) == (
         7, 0.000005, "Better llama")
@@ -142,10 +145,19 @@ def test_models_of_litellms_config_file_cannot_be_changed_or_deleted_here(
     assert changed.status_code == 409
     assert changed.get_json()["error"]["code"] == "MODEL_NOT_MANAGED"
     assert client.delete(f"{ADMIN_MODELS}/gpt-4o", headers=admin).status_code == 409
-    # LiteMaaS' own fields still change on any model
-    own = client.put(f"{ADMIN_MODELS}/gpt-4o", json={"description": "Flagship"}, headers=admin)
-    assert own.status_code == 200
-    assert client.get("/api/v1/models/gpt-4o").get_json()["description"] == "Flagship"
+    # LiteMaaS' own fields still change on any model; what the UI's form sends for
+    # LiteLLM's part is reported as ignored
+    own = client.put(f"{ADMIN_MODELS}/gpt-4o", headers=admin, json={
+        "description": "Flagship", "restrictedAccess": True, "rpm": 100, "tpm": 1000,
+        "max_tokens": 4000, "supports_vision": True, "api_key": "never-sent"})
+    assert own.status_code == 200, own.get_json()
+    assert own.get_json()["ignoredFields"] == [
+        "api_key", "max_tokens", "rpm", "supports_vision", "tpm"]  # seeded without flags
+    assert "config file" in own.get_json()["message"]
+    shown = client.get("/api/v1/models/gpt-4o").get_json()
+    assert (shown["description"], shown["restrictedAccess"]) == ("Flagship", True)
+    assert not sim_calls(sim, "/model/gpt-4o/update") and not [
+        c for c in sim.state.calls if c["path"].endswith("/update")]
     assert client.put(f"{ADMIN_MODELS}/nope", json={"rpm": 5}, headers=admin).status_code == 404
 
 
