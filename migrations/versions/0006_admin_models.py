@@ -3,7 +3,7 @@
 without typing it; never returned by any route.
 
 Revision ID: 0006_admin_models
-Revises: 0007_runtime_settings
+Revises: 0008_banners_branding_backups
 Create Date: 2026-12-03 14:00:00
 """
 from alembic import op
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0006_admin_models'
-down_revision = '0007_runtime_settings'  # re-chained after main's 0007 (it came first)
+down_revision = '0008_banners_branding_backups'  # re-chained after main's 0007, 0008
 branch_labels = None
 depends_on = None
 
