@@ -310,7 +310,7 @@ def enqueue_figures(stack: Stack, base: str, token: str) -> dict:
         stack.wait_for_job(uuid.UUID(running), statuses=("running",), timeout=60)
         runs = load_runs(f"{base}/api/v1/models/sync", ENQUEUE_SECONDS, ENQUEUE_CONNECTIONS,
                          method="POST", body="{}",
-                         headers=[f"Authorization: Bearer {token}"])
+                         headers=[f"Authorization: Bearer {token}", "Prefer: respond-async"])
         again = requests.post(f"{base}/api/v1/models/sync", json={}, headers=headers,
                               timeout=10).json()["jobId"]
         if again != running:

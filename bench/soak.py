@@ -174,7 +174,7 @@ def admin_loop(base: str, headers: dict, sim, deadline: float, rec: Recorder,
             with sim.state.lock:
                 sim.state.catalog.mutate(2)
             answer = rec.call(session, "sync", "POST", f"{base}/api/v1/models/sync", json={})
-            if answer is not None and answer.status_code == 202:
+            if answer is not None and answer.status_code in (200, 202):
                 job_id = answer.json()["jobId"]
                 if job_id not in sync_jobs:
                     sync_jobs.append(job_id)

@@ -128,6 +128,9 @@ class Settings:
     MODEL_SYNC_INTERVAL: int = 300  # seconds, 0 disables the scheduled sync
     MODEL_SYNC_ON_START: bool = True
     MODEL_SYNC_ALLOW_EMPTY: bool = False
+    # POST /models/sync waits this long for its job: 200 with the counts when it finished,
+    # 202 with the job id otherwise (0: always 202 at once).
+    MODEL_SYNC_WAIT_SECONDS: float = 5.0
     USAGE_ROLLUP_INTERVAL: int = 900
     RECONCILE_INTERVAL: int = 3600
     # Keys in LiteLLM of LiteMaaS users that LiteMaaS did not make are always reported by

@@ -127,7 +127,9 @@ class ModelCatalog:
     def model_info_bytes(self) -> bytes:
         """The ``/model/info`` body, cached so the same state answers byte-identical JSON."""
         if self._model_info_bytes is None:
-            payload = {"data": self.visible()}
+            # private bookkeeping ("_secret": the provider key of a /model/new) never shows
+            payload = {"data": [{k: v for k, v in m.items() if not k.startswith("_")}
+                                for m in self.visible()]}
             self._model_info_bytes = json.dumps(payload, separators=(",", ":")).encode()
         return self._model_info_bytes
 
@@ -145,6 +147,25 @@ class ModelCatalog:
             mutate_one(model["model_info"], rng)
         self._model_info_bytes = None
         return sorted(model["model_name"] for model in chosen)
+
+    def add(self, entry: dict) -> None:
+        """A model added by ``/model/new`` (LiteLLM keeps it in its database)."""
+        self.models.append(entry)
+        self._model_info_bytes = None
+
+    def by_id(self, model_id: str) -> dict | None:
+        return next((m for m in self.models if m["model_info"].get("id") == model_id), None)
+
+    def drop(self, model_id: str) -> dict | None:
+        """Forget a model added by ``/model/new`` (``/model/delete``)."""
+        model = self.by_id(model_id)
+        if model is not None:
+            self.models.remove(model)
+            self._model_info_bytes = None
+        return model
+
+    def changed(self) -> None:
+        self._model_info_bytes = None
 
     def remove(self, names: list[str]) -> list[str]:
         known = {m["model_name"] for m in self.models} & set(names)

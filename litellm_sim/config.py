@@ -22,6 +22,7 @@ _ENV_NAMES = {
     "activity_requests": "SIM_ACTIVITY_REQUESTS",
     "budget_exceeded_status": "SIM_BUDGET_EXCEEDED_STATUS",
     "master_key": "LITELLM_MASTER_KEY",
+    "store_model_in_db": "STORE_MODEL_IN_DB",
 }
 
 
@@ -45,6 +46,9 @@ class SimConfig:
     activity_auto: bool = False
     activity_interval: float = 10.0
     activity_requests: int = 5
+    # LiteLLM's STORE_MODEL_IN_DB: /model/new, /model/{id}/update and /model/delete work only
+    # with it (LiteLLM answers 500 otherwise).
+    store_model_in_db: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **knobs: Any) -> SimConfig:
@@ -85,7 +89,7 @@ def _coerce(name: str, value: Any) -> Any:
         if seconds <= 0:
             raise ValueError("activity_interval must be > 0")
         return seconds
-    if name in ("down", "premium", "activity_auto"):
+    if name in ("down", "premium", "activity_auto", "store_model_in_db"):
         return _as_bool(value)
     if name == "garbage":
         return _garbage_mode(value)

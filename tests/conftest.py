@@ -67,6 +67,8 @@ def settings(database_url, redis_url, sim) -> Settings:
         LITELLM_API_KEY=sim.master_key,
         LITELLM_TIMEOUT_SECONDS=3.0,
         MODEL_SYNC_ON_START=False,
+        # POST /models/sync answers 202 at once here; tests of the wait set it themselves
+        MODEL_SYNC_WAIT_SECONDS=0,
         RATE_LIMIT_ENABLED=True,
         JOB_LEASE_SECONDS=6,
         CELERY_VISIBILITY_TIMEOUT=8,

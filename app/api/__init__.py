@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.api import (
     admin_backup,
     admin_keys,
+    admin_models,
     admin_settings,
     admin_subscriptions,
     admin_usage,
@@ -31,7 +32,7 @@ from app.api.base import Api
 
 BLUEPRINTS = [health.blp, auth.blp, jobs.blp, models.blp]
 BLUEPRINTS += [subscriptions.blp, api_keys.blp, admin_subscriptions.blp, admin_keys.blp]
-BLUEPRINTS += [users.blp, teams.blp, audit.blp]
+BLUEPRINTS += [users.blp, teams.blp, audit.blp, admin_models.blp]
 BLUEPRINTS += [admin_backup.blp]
 # The admin user dialog and the runtime settings of the settings page.
 BLUEPRINTS += [admin_users.blp, admin_settings.blp]

@@ -8,20 +8,22 @@ precedence over it.
 
 from __future__ import annotations
 
+from flask import current_app, request
 from flask.views import MethodView
 
 from app.api.base import Blueprint
 from app.api.jobs import accepted
 from app.api.pagination import paginate
-from app.auth.identity import authenticate
+from app.auth.identity import authenticate, peek_identity
 from app.auth.permissions import PUBLIC
-from app.schemas.base import JobAcceptedSchema
+from app.errors import AppError
 from app.schemas.models import (
     CatalogModelDetailSchema,
     ModelListQuerySchema,
     ModelPageSchema,
     ModelPatchSchema,
     ModelsHealthSchema,
+    SyncAnswerSchema,
     SyncRequestSchema,
     SyncStatsQuerySchema,
     SyncStatsSchema,
@@ -30,7 +32,18 @@ from app.schemas.models import (
 from app.services import model_sync, read_cache
 from app.services import models as catalogue
 
+
+class SyncFailed(AppError):
+    status, code = 502, "SYNC_FAILED"
+
+
 blp = Blueprint("models", __name__, url_prefix="/models", description="Model catalogue and sync")
+
+
+def _reads_all() -> bool:
+    """Whether the (optional) caller is an admin or readonly admin: they also see apiBase."""
+    identity = peek_identity()
+    return identity is not None and identity.can_read_all
 
 
 @blp.route("")
@@ -44,26 +57,49 @@ class Models(MethodView):
         createdAt or updatedAt (``-`` for descending). Answers are cached per query until the
         catalogue changes (``ETag``; ``If-None-Match`` gives 304)."""
 
+        admin = _reads_all()
+
         def page():
             found = paginate(catalogue.list_query(query), query["page"], query["limit"])
             last_success = catalogue.last_success_at()
-            found["data"] = [catalogue.view(model, last_success) for model in found["data"]]
+            found["data"] = [catalogue.view(model, last_success, admin)
+                             for model in found["data"]]
             return ModelPageSchema().dump(found)
 
-        return read_cache.json_response("catalogue", query, page)
+        # admins' answers (with apiBase) are cached apart from everyone else's
+        return read_cache.json_response("catalogue", {**query, "_admin": admin}, page)
 
 
 @blp.route("/sync")
 class Sync(MethodView):
     @blp.auth("models:sync")
     @blp.arguments(SyncRequestSchema, required=False)
-    @blp.response(202, JobAcceptedSchema)
+    @blp.response(202, SyncAnswerSchema)
+    @blp.alt_response(200, schema=SyncAnswerSchema,
+                      description="The sync finished within MODEL_SYNC_WAIT_SECONDS: counts")
+    @blp.alt_response(502, response="BAD_GATEWAY",
+                      description="The sync failed within the wait (SYNC_FAILED, jobId)")
     def post(self, body):
-        """Queue a model sync with LiteLLM. While one is queued or running, its job is
-        answered (same job id)."""
+        """Queue a model sync with LiteLLM (while one is queued or running, its job is
+        answered: same job id), then wait up to ``MODEL_SYNC_WAIT_SECONDS`` for it: 200 with
+        the job id and the counts the web UI shows (``totalModels``, ``newModels``,
+        ``updatedModels``, ``unavailableModels``, ``errors``, ``syncedAt``) when it finished,
+        202 with the job id otherwise (at once with ``Prefer: respond-async``)."""
         job, _ = model_sync.request_sync(authenticate().user_id,
                                          force=(body or {}).get("force_update", False))
-        return accepted(job)
+        answer, status, headers = accepted(job)
+        wait = current_app.config["MODEL_SYNC_WAIT_SECONDS"]
+        if "respond-async" in request.headers.get("Prefer", "").lower():  # RFC 7240
+            wait = 0
+        finished = model_sync.wait_for(job.id, wait) if wait > 0 else None
+        if finished is None:
+            return answer, status, headers
+        if finished.status != "succeeded":
+            raise SyncFailed(f"The model sync {finished.status}: "
+                             f"{(finished.error or {}).get('message', 'see the job')}",
+                             {"jobId": str(finished.id)})
+        return {**answer, "status": finished.status,
+                **model_sync.ui_counts(finished)}, 200, headers
 
 
 @blp.route("/sync/stats")
@@ -100,7 +136,7 @@ class ModelById(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, model_id: str):
         """One model, whatever its availability."""
-        return catalogue.detail_view(catalogue.get(model_id))
+        return catalogue.detail_view(catalogue.get(model_id), _reads_all())
 
     @blp.auth("models:write")
     @blp.arguments(ModelPatchSchema)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -80,6 +81,38 @@ class LiteLLMClient:
 
     def health_readiness(self) -> dict:
         return _expect(self._request("GET", "/health/readiness"), dict, "GET /health/readiness")
+
+    # -- model management (LiteLLM needs STORE_MODEL_IN_DB=True) --------------------------------
+
+    def model_new(self, model_name: str, litellm_params: dict[str, Any],
+                  model_info: dict[str, Any]) -> dict:
+        """``POST /model/new``: the stored row (``model_id`` is LiteLLM's id of the model)."""
+        return self._post("/model/new", {"model_name": model_name,
+                                         "litellm_params": litellm_params,
+                                         "model_info": model_info})
+
+    def model_patch(self, model_id: str, litellm_params: dict[str, Any] | None = None,
+                    model_info: dict[str, Any] | None = None) -> dict:
+        """``PATCH /model/{id}/update``: merges what is given into the stored model."""
+        payload: dict[str, Any] = {}
+        if litellm_params:
+            payload["litellm_params"] = litellm_params
+        if model_info:
+            payload["model_info"] = model_info
+        path = f"/model/{quote(model_id, safe='')}/update"
+        return _expect(self._request("PATCH", path, json=payload), dict, "PATCH /model/update")
+
+    def model_delete(self, model_id: str) -> dict:
+        return self._post("/model/delete", {"id": model_id})
+
+    def test_connection(self, litellm_params: dict[str, Any], mode: str = "chat",
+                        timeout: float | None = None) -> dict:
+        """``POST /health/test_connection``: LiteLLM calls the deployment once for real;
+        ``{"status": "success"|"error", "result": {..., "error"}}``."""
+        return _expect(self._request("POST", "/health/test_connection",
+                                     json={"mode": mode, "litellm_params": litellm_params},
+                                     timeout=timeout),
+                       dict, "POST /health/test_connection")
 
     # -- keys -----------------------------------------------------------------------------------
 
@@ -204,14 +237,14 @@ class LiteLLMClient:
         return _expect(self._request("POST", path, json=payload), dict, f"POST {path}")
 
     def _request(self, method: str, path: str, *, params: dict | None = None,
-                 json: Any = None) -> Any:
+                 json: Any = None, timeout: float | None = None) -> Any:
         context = f"{method} {path}"
         started = time.perf_counter()
         outcome = "error"
         try:
             response = self._session.request(
                 method, self.base_url + path, params=_query(params), json=json,
-                timeout=self._timeout,
+                timeout=timeout or self._timeout,
             )
             outcome = str(response.status_code)
         except requests.RequestException as exc:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -69,6 +70,8 @@ class Model(Base):
         String(16), nullable=False, server_default="available", index=True
     )
     content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    # The provider key of a model created from LiteMaaS, Fernet-encrypted; never returned.
+    encrypted_api_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     litellm_info: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     first_seen_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=text("now()")

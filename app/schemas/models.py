@@ -50,6 +50,8 @@ class ModelSchema(CamelSchema):
     supports_embeddings = ma.fields.Boolean(required=True)
     backend_model_name = ma.fields.String(allow_none=True)
     litellm_model_id = ma.fields.String(allow_none=True)
+    api_base = ma.fields.String(allow_none=True, metadata={
+        "description": "The provider endpoint: shown to admins and readonly admins only"})
     tpm = ma.fields.Integer(allow_none=True)
     rpm = ma.fields.Integer(allow_none=True)
     restricted = ma.fields.Boolean(required=True)
@@ -119,6 +121,23 @@ class SyncRequestSchema(CamelSchema):
     force_update = ma.fields.Boolean(
         load_default=False,
         metadata={"description": "Skip the unchanged-payload short cut and rewrite every row"})
+
+
+class SyncAnswerSchema(CamelSchema):
+    """202: the job (still queued or running after the short wait). 200: the same, plus the
+    counts of the finished run, as the web UI's "Refresh models" reads them."""
+
+    job_id = ma.fields.UUID(required=True)
+    status = ma.fields.String(required=True)
+    links = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True)
+    success = ma.fields.Boolean()
+    total_models = ma.fields.Integer()
+    new_models = ma.fields.Integer()
+    updated_models = ma.fields.Integer()
+    unavailable_models = ma.fields.Integer()
+    unchanged_models = ma.fields.Integer()
+    errors = ma.fields.List(ma.fields.String())
+    synced_at = ma.fields.AwareDateTime()
 
 
 class SyncRunSchema(CamelSchema):

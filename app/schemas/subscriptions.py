@@ -118,14 +118,38 @@ class SubscriptionListQuerySchema(PageQuerySchema):
     sort = ma.fields.String(load_default="-createdAt", validate=validate.OneOf(sorted(SORTS)))
 
 
+class DateOrInstant(ma.fields.Field):
+    """``2026-12-03`` (a whole UTC day) or an ISO instant ``2026-12-03T10:00:00.000Z`` (what
+    the web UI sends); an instant without a zone is refused."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or len(value) > 40:
+            raise ma.ValidationError("A date (YYYY-MM-DD) or an ISO date-time with zone")
+        if "T" in value:
+            return ma.fields.AwareDateTime()._deserialize(value, attr, data, **kwargs)
+        return ma.fields.Date()._deserialize(value, attr, data, **kwargs)
+
+
+_MULTI = {"description": "Repeat the parameter for several values"}
+
+
 class AdminSubscriptionListQuerySchema(SubscriptionListQuerySchema):
     user_id = ma.fields.UUID()
-    date_from = ma.fields.Date()
-    date_to = ma.fields.Date()
+    date_from = DateOrInstant()
+    date_to = DateOrInstant()
+    statuses = ma.fields.List(ma.fields.String(validate=validate.OneOf(SUBSCRIPTION_STATUSES)),
+                              validate=validate.Length(max=10), metadata=_MULTI)
+    model_ids = ma.fields.List(ma.fields.String(validate=validate.Length(min=1, max=255)),
+                               validate=validate.Length(max=100), metadata=_MULTI)
+    user_ids = ma.fields.List(ma.fields.UUID(), validate=validate.Length(max=100),
+                              metadata=_MULTI)
+    search = ma.fields.String(validate=validate.Length(min=1, max=200), metadata={
+        "description": "In the username, email or model id"})
 
     @ma.validates_schema
     def _ordered(self, data, **kwargs):
-        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and type(start) is type(end) and start > end:
             raise ma.ValidationError("dateFrom must not be after dateTo", "dateFrom")
 
 
@@ -229,3 +253,62 @@ def subscription_view(subscription: Subscription, model: Model, user: User | Non
 
 def history_view(entries: list[SubscriptionStatusHistory]) -> dict:
     return {"data": entries}
+
+
+# -- the approvals page: bulk review, revert, delete, stats ---------------------------------------
+
+MAX_BULK = 500
+
+
+class BulkReviewSchema(CamelSchema):
+    subscription_ids = ma.fields.List(ma.fields.UUID(), required=True,
+                                      validate=validate.Length(min=1, max=MAX_BULK))
+    reason = ma.fields.String(validate=REASON)
+
+
+class BulkDenySchema(BulkReviewSchema):
+    reason = ma.fields.String(required=True, validate=REASON)
+
+
+class BulkItemResultSchema(CamelSchema):
+    subscription_id = ma.fields.UUID(required=True)
+    success = ma.fields.Boolean(required=True)
+    status = ma.fields.String()
+    code = ma.fields.String()
+    error = ma.fields.String()
+    job_id = ma.fields.UUID(allow_none=True)
+
+
+class BulkErrorSchema(ma.Schema):
+    subscription = ma.fields.String(required=True)
+    error = ma.fields.String(required=True)
+
+
+class BulkResultSchema(CamelSchema):
+    successful = ma.fields.Integer(required=True)
+    failed = ma.fields.Integer(required=True)
+    errors = ma.fields.List(ma.fields.Nested(BulkErrorSchema), required=True)
+    results = ma.fields.List(ma.fields.Nested(BulkItemResultSchema), required=True,
+                             metadata={"description": "One per subscription, in order"})
+
+
+class RevertSchema(CamelSchema):
+    new_status = ma.fields.String(required=True,
+                                  validate=validate.OneOf(("active", "denied", "pending")))
+    reason = ma.fields.String(validate=REASON)
+
+
+class DeleteReasonSchema(CamelSchema):
+    reason = ma.fields.String(validate=REASON, allow_none=True)
+
+
+class DeletedSchema(CamelSchema):
+    success = ma.fields.Boolean(required=True)
+    job_id = ma.fields.UUID(allow_none=True)
+
+
+class ApprovalStatsSchema(CamelSchema):
+    pending_count = ma.fields.Integer(required=True)
+    approved_today = ma.fields.Integer(required=True)
+    denied_today = ma.fields.Integer(required=True)
+    total_requests = ma.fields.Integer(required=True)

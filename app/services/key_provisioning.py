@@ -119,6 +119,26 @@ def decrypt_stored(key: ApiKey) -> str | None:
         return None
 
 
+def encrypt_secret(value: str) -> bytes:
+    """Any other secret kept in the database (a model's provider key): Fernet with
+    ENCRYPTION_KEY, else the transit key (production requires one of them)."""
+    return (_storage_cipher() or _transit_cipher()).encrypt(value.encode())
+
+
+def decrypt_secret(blob: bytes | None) -> str | None:
+    """``encrypt_secret``'s value back, or None (absent, or the key changed since)."""
+    if blob is None:
+        return None
+    for cipher in (_storage_cipher(), _transit_cipher()):
+        if cipher is None:
+            continue
+        try:
+            return cipher.decrypt(bytes(blob)).decode()
+        except InvalidToken:
+            continue
+    return None
+
+
 def _held_name(key_id: uuid.UUID) -> str:
     return redis_key("pending-api-key", str(key_id))
 

@@ -38,7 +38,7 @@ from flask import current_app
 from sqlalchemy import ARRAY, Text, any_, bindparam, func, insert, select, text
 
 from app.extensions import db
-from app.models import ApiKey, ApiKeyModel, Model, SyncRun
+from app.models import ApiKey, ApiKeyModel, Job, Model, SyncRun
 from app.models.catalog import SYNC_TRIGGERS
 from app.schemas.base import camelcase
 from app.services import audit, jobs
@@ -486,3 +486,38 @@ def request_sync(requested_by: uuid.UUID | None, force: bool = False):
     if force:
         params["force"] = True
     return jobs.enqueue(SYNC_KIND, params, requested_by=requested_by)
+
+
+FINISHED = ("succeeded", "failed", "cancelled")
+
+
+def wait_for(job_id: uuid.UUID, seconds: float) -> Job | None:
+    """The job once it finished, if it does within ``seconds`` (polled from PostgreSQL, the
+    source of truth), else None."""
+    deadline = time.monotonic() + max(0.0, seconds)
+    delay = 0.05
+    while True:
+        db.session.rollback()  # a fresh snapshot: the worker commits in its own transaction
+        job = db.session.get(Job, job_id)
+        if job is not None and job.status in FINISHED:
+            return job
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 1.5, 0.5)
+
+
+def ui_counts(job: Job) -> dict[str, Any]:
+    """A finished sync job as the web UI's "Refresh models" reads it."""
+    result = job.result or {}
+    run = db.session.get(SyncRun, uuid.UUID(result["runId"])) if result.get("runId") else None
+    errors = [f"{e.get('model') or e.get('index')}: {e.get('error')}"
+              for e in (run.errors if run is not None else [])][:MAX_RECORDED_ERRORS]
+    return {
+        "success": job.status == "succeeded",
+        "total_models": result.get("total", 0), "new_models": result.get("added", 0),
+        "updated_models": result.get("updated", 0) + result.get("revived", 0),
+        "unavailable_models": result.get("markedUnavailable", 0),
+        "unchanged_models": result.get("unchanged", 0), "errors": errors,
+        "synced_at": job.finished_at,
+    }

@@ -97,7 +97,8 @@ def last_seen(model: Model, last_success: datetime | None) -> datetime:
     return model.last_seen_at
 
 
-def view(model: Model, last_success: datetime | None) -> dict[str, Any]:
+def view(model: Model, last_success: datetime | None,
+         with_api_base: bool = False) -> dict[str, Any]:
     """A model as the API shows it (snake_case; the schema camel-cases)."""
     info = model.litellm_info or {}
     model_info = info.get("model_info") or {}
@@ -122,6 +123,7 @@ def view(model: Model, last_success: datetime | None) -> dict[str, Any]:
         "supports_reasoning": model.supports_reasoning,
         "supports_chat": "chat" in features, "supports_embeddings": "embeddings" in features,
         "backend_model_name": model.backend_model, "litellm_model_id": model.litellm_model_id,
+        "api_base": params.get("api_base") if with_api_base else None,
         "tpm": _int_or_none(params.get("tpm", model_info.get("tpm"))),
         "rpm": _int_or_none(params.get("rpm", model_info.get("rpm"))),
         "restricted": model.restricted, "restricted_access": model.restricted,
@@ -132,8 +134,8 @@ def view(model: Model, last_success: datetime | None) -> dict[str, Any]:
     }
 
 
-def detail_view(model: Model) -> dict[str, Any]:
-    item = view(model, last_success_at())
+def detail_view(model: Model, with_api_base: bool = False) -> dict[str, Any]:
+    item = view(model, last_success_at(), with_api_base)
     item["metadata"] = {name: item[name] for name in (
         "litellm_model_id", "backend_model_name", "max_tokens", "input_cost_per_token",
         "output_cost_per_token", "tpm", "rpm")}
@@ -145,6 +147,11 @@ def _int_or_none(value: Any) -> int | None:
 
 
 def update(model_id: str, changes: dict[str, Any], identity: Identity) -> Model:
+    return update_with_job(model_id, changes, identity)[0]
+
+
+def update_with_job(model_id: str, changes: dict[str, Any],
+                    identity: Identity) -> tuple[Model, Any]:
     """Admin edit of the fields a sync never overwrites: description and restricted. A flip
     of ``restricted`` moves the model's subscriptions (``subscriptions.restriction_changed``)."""
     model = get(model_id)
@@ -157,10 +164,11 @@ def update(model_id: str, changes: dict[str, Any], identity: Identity) -> Model:
             setattr(model, name, changes[name])
     if diff:
         audit.record("MODEL_UPDATED", "model", model.id, details={"changes": diff})
+    job = None
     if "restricted" in diff:
-        subscriptions.restriction_changed(model, identity)
+        job = subscriptions.restriction_changed(model, identity)
     db.session.commit()  # the job (if any) is published after this commit
-    return model
+    return model, job
 
 
 # -- sync statistics, integrity, health --------------------------------------------------------

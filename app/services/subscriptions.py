@@ -16,7 +16,7 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, asc, desc, false, func, select, tuple_
+from sqlalchemy import Select, asc, delete, desc, false, func, or_, select, tuple_
 
 from app.auth.identity import Identity
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -41,25 +41,44 @@ SORTS = {
 
 def list_query(user_id: uuid.UUID | None = None, status: str | None = None,
                model_id: str | None = None, sort: str = "-createdAt",
-               date_from: date | None = None, date_to: date | None = None,
-               with_user: bool = False) -> Select:
-    """Subscriptions joined with their model (and user); rows are (subscription, model[, user])."""
+               date_from: date | datetime | None = None, date_to: date | datetime | None = None,
+               with_user: bool = False, *, statuses: list[str] | None = None,
+               model_ids: list[str] | None = None, user_ids: list[uuid.UUID] | None = None,
+               search: str | None = None) -> Select:
+    """Subscriptions joined with their model (and user); rows are (subscription, model[, user]).
+    A date bound is a whole UTC day; a datetime bound is that instant (the web UI sends
+    instants). ``search``: a substring of the username, email or model id."""
     entities = (Subscription, Model, User) if with_user else (Subscription, Model)
     stmt = select(*entities).join(Model, Model.id == Subscription.model_id)
-    if with_user:
+    if with_user or search:
         stmt = stmt.join(User, User.id == Subscription.user_id)
     if user_id is not None:
         stmt = stmt.where(Subscription.user_id == user_id)
     if status:
         stmt = stmt.where(Subscription.status == status)
+    if statuses:
+        stmt = stmt.where(Subscription.status.in_(statuses))
     if model_id:
         stmt = stmt.where(Subscription.model_id == model_id)
+    if model_ids:
+        stmt = stmt.where(Subscription.model_id.in_(model_ids))
+    if user_ids:
+        stmt = stmt.where(Subscription.user_id.in_(user_ids))
+    if search:
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace(
+            "_", "\\_") + "%"
+        stmt = stmt.where(or_(User.username.ilike(pattern, escape="\\"),
+                              User.email.ilike(pattern, escape="\\"),
+                              Subscription.model_id.ilike(pattern, escape="\\")))
     if date_from:
-        stmt = stmt.where(Subscription.created_at >= datetime.combine(date_from, time(),
-                                                                      tzinfo=UTC))
+        start = date_from if isinstance(date_from, datetime) else datetime.combine(
+            date_from, time(), tzinfo=UTC)
+        stmt = stmt.where(Subscription.created_at >= start)
     if date_to:
-        stmt = stmt.where(Subscription.created_at < datetime.combine(
-            date_to + timedelta(days=1), time(), tzinfo=UTC))
+        end = date_to if isinstance(date_to, datetime) else datetime.combine(
+            date_to + timedelta(days=1), time(), tzinfo=UTC)
+        stmt = stmt.where(Subscription.created_at <= end if isinstance(date_to, datetime)
+                          else Subscription.created_at < end)
     return stmt.order_by(SORTS[sort], desc(Subscription.id))
 
 
@@ -304,16 +323,6 @@ def approve(subscription_id: uuid.UUID, identity: Identity,
     return subscription
 
 
-def deny(subscription_id: uuid.UUID, identity: Identity,
-         reason: str) -> tuple[Subscription, Job | None]:
-    """pending → denied, with the reason the requester will see."""
-    subscription = _locked(subscription_id)
-    _require_status(subscription, ("pending",), "denied")
-    old_status = subscription.status
-    _change(subscription, "denied", identity, "SUBSCRIPTION_DENIED", reason, reviewed=True)
-    return subscription, _commit_losing_access(subscription, old_status, identity)
-
-
 def suspend(subscription_id: uuid.UUID, identity: Identity,
             reason: str) -> tuple[Subscription, Job | None]:
     """active → suspended; the model leaves the owner's keys."""
@@ -336,18 +345,117 @@ def reactivate(subscription_id: uuid.UUID, identity: Identity,
     return subscription
 
 
+# -- bulk review, revert, delete, stats (the web UI's approvals page) ----------------------------
+
+DENIABLE = ("pending", "active")
+REVERTIBLE = ("active", "denied", "pending")
+
+
+def review_many(subscription_ids: list[uuid.UUID], identity: Identity, action: str,
+                reason: str | None) -> dict[str, Any]:
+    """Approve or deny each subscription on its own (one commit each): what one cannot take
+    (not found, wrong status, one's own request, model unavailable) is reported for that item
+    and the others go on. ``{"successful", "failed", "errors": [{subscription, error}],
+    "results": [{subscriptionId, success, status | code, error}]}``."""
+    results, errors, jobs_made = [], [], []
+    for subscription_id in dict.fromkeys(subscription_ids):  # each once, in the order given
+        try:
+            if action == "approve":
+                subscription, job = approve(subscription_id, identity, reason), None
+            else:
+                subscription, job = deny(subscription_id, identity, reason or "", DENIABLE)
+        except (NotFound, Conflict, Forbidden, Unprocessable) as exc:
+            db.session.rollback()
+            errors.append({"subscription": str(subscription_id), "error": exc.message})
+            results.append({"subscription_id": subscription_id, "success": False,
+                            "code": exc.code, "error": exc.message})
+            continue
+        if job is not None:
+            jobs_made.append(job.id)
+        results.append({"subscription_id": subscription_id, "success": True,
+                        "status": subscription.status, "job_id": job.id if job else None})
+    ok = sum(1 for result in results if result["success"])
+    return {"successful": ok, "failed": len(results) - ok, "errors": errors,
+            "results": results}
+
+
+def deny(subscription_id: uuid.UUID, identity: Identity, reason: str,
+         allowed: tuple[str, ...] = ("pending",)) -> tuple[Subscription, Job | None]:
+    """pending (or, from the approvals page, active) → denied, with the reason the requester
+    will see; an active subscription's model leaves the owner's keys."""
+    subscription = _locked(subscription_id)
+    _require_status(subscription, allowed, "denied")
+    old_status = subscription.status
+    _change(subscription, "denied", identity, "SUBSCRIPTION_DENIED", reason, reviewed=True)
+    return subscription, _commit_losing_access(subscription, old_status, identity)
+
+
+def revert(subscription_id: uuid.UUID, new_status: str, identity: Identity,
+           reason: str | None) -> tuple[Subscription, Job | None]:
+    """An admin's override among active, denied and pending. Going to ``active`` is an
+    approval: never one's own request (nor by an admin API key), and only on an available
+    model; leaving ``active`` strips the model from the owner's keys."""
+    subscription = _locked(subscription_id)
+    if subscription.status == new_status:
+        raise Conflict(f"The subscription is already {new_status}",
+                       {"status": subscription.status}, code="INVALID_STATUS_TRANSITION")
+    _require_status(subscription, REVERTIBLE, "reverted")
+    if new_status == "active":
+        _refuse_own(subscription, identity, "approve")
+        _require_available(model_of(subscription))
+    old_status = subscription.status
+    _change(subscription, new_status, identity, "SUBSCRIPTION_STATUS_REVERTED", reason,
+            reviewed=new_status != "pending")
+    if new_status == "pending":
+        subscription.reviewed_by = subscription.reviewed_at = None
+    return subscription, _commit_losing_access(subscription, old_status, identity)
+
+
+def delete_subscription(subscription_id: uuid.UUID, identity: Identity,
+                        reason: str | None) -> Job | None:
+    """Remove a subscription and its history for good (audited with the reason); if it gave
+    access, a job strips the model from the owner's keys."""
+    subscription = _locked(subscription_id)
+    old_status, owner, model_id = subscription.status, subscription.user_id, subscription.model_id
+    audit.record("SUBSCRIPTION_DELETED", "subscription", subscription.id, details={
+        "modelId": model_id, "userId": str(owner), "status": old_status, "reason": reason})
+    db.session.execute(delete(SubscriptionStatusHistory)
+                       .where(SubscriptionStatusHistory.subscription_id == subscription.id))
+    db.session.delete(subscription)
+    job = None
+    if old_status == "active":
+        job = provisioning.create_access_job([model_id], owner, identity.user_id)
+    db.session.commit()  # the job (if any) is published after this commit
+    return job
+
+
+def approval_stats() -> dict[str, int]:
+    """pending now; approved and denied today (UTC, by review time); requests that went
+    through review at all (pending, active or denied)."""
+    today = datetime.combine(datetime.now(UTC).date(), time(), tzinfo=UTC)
+    reviewed_today = Subscription.reviewed_at >= today
+    row = db.session.execute(select(
+        func.count().filter(Subscription.status == "pending"),
+        func.count().filter(Subscription.status == "active", reviewed_today),
+        func.count().filter(Subscription.status == "denied", reviewed_today),
+        func.count().filter(Subscription.status.in_(("pending", "active", "denied"))),
+    )).one()
+    return dict(zip(("pending_count", "approved_today", "denied_today", "total_requests"),
+                    row, strict=True))
+
+
 # -- the model's restricted flag changed --------------------------------------------------------
 
 
 def restriction_changed(model: Model, identity: Identity) -> Job | None:
     """Follow a flip of ``model.restricted`` (in the caller's unit of work; the returned job
-    is published once the caller commits).
+    is published once the caller commits), as upstream LiteMaaS does.
 
-    Now open: pending requests are granted, reviewed by the admin who opened the model, except
-    that admin's own (and all of them when an admin API key flips it): those still need another
-    admin. Now restricted: active subscriptions that no admin ever reviewed (taken while the
-    model was open) wait for approval again and the model leaves their keys, so opening a model
-    for a moment cannot hand anyone, the flipping admin included, lasting access.
+    Now restricted: every active subscription waits for approval again (``pending``, reason
+    "Model now requires approval") and a ``remove_models_from_keys`` job strips the model from
+    those owners' keys. Now open: pending requests are granted, reviewed by the admin who opened
+    the model, except that admin's own (and all of them when an admin API key flips it): those
+    still need another admin, so flipping the flag never grants anyone their own request.
     """
     if not model.restricted:
         for subscription in _locked_with_status(model.id, "pending"):
@@ -358,11 +466,12 @@ def restriction_changed(model: Model, identity: Identity) -> Job | None:
             _change(subscription, "active", identity, "SUBSCRIPTION_APPROVED",
                     "Model restriction removed", reviewed=True)
         return None
-    unreviewed = [s for s in _locked_with_status(model.id, "active") if s.reviewed_by is None]
-    for subscription in unreviewed:
+    active = _locked_with_status(model.id, "active")
+    for subscription in active:
+        subscription.reviewed_by = subscription.reviewed_at = None
         _change(subscription, "pending", identity, "SUBSCRIPTION_REQUIRES_APPROVAL",
                 "Model now requires approval")
-    if not unreviewed:
+    if not active:
         return None
     return provisioning.create_access_job([model.id], None, identity.user_id)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from litellm_sim.routes import activity, chat, control, keys, models, teams, users
+from litellm_sim.routes import activity, chat, control, keys, model_admin, models, teams, users
 
 
 def register_routes(app: Flask) -> None:
-    for module in (models, keys, users, teams, activity, chat, control):
+    for module in (models, model_admin, keys, users, teams, activity, chat, control):
         app.register_blueprint(module.blueprint)

@@ -3,7 +3,7 @@ so every web process may cache runtime settings and still never serve one older 
 last committed write
 
 Revision ID: 0007_runtime_settings
-Revises: 0005_user_role_sources
+Revises: 0006_admin_models
 Create Date: 2026-12-03 13:45:00
 
 The trigger is the statement trigger of 0003 (``bump_cache_version``): it takes the scope
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0007_runtime_settings'
-down_revision = '0005_user_role_sources'
+down_revision = '0006_admin_models'
 branch_labels = None
 depends_on = None
 

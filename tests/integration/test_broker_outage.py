@@ -210,6 +210,45 @@ def test_enqueue_endpoints_answer_202_with_the_recorded_job(app, client, login, 
     assert client.get(f"/api/v1/jobs/{job_id}", headers=admin).get_json()["status"] == "queued"
 
 
+# -- issue 16: models in LiteLLM and the approvals page -------------------------------------
+
+
+def test_admin_model_restricted_and_deleted(app, client, world, broker, sim):
+    admin = world["admin"]
+    created = client.post("/api/v1/admin/models", headers=admin, json={
+        "model_name": "outage-model", "backend_model_name": "gpt-4o",
+        "api_base": f"{sim.url}/v1", "api_key": "prov-key", "input_cost_per_token": 0,
+        "output_cost_per_token": 0, "tpm": 1, "rpm": 1, "max_tokens": 1,
+        "supports_vision": False, "supports_function_calling": False,
+        "supports_parallel_function_calling": False, "supports_tool_choice": False})
+    assert created.status_code == 201, created.get_json()
+    subscribe(client, world["user"], "outage-model")
+    _outage(app, broker, lambda: client.put("/api/v1/admin/models/outage-model",
+                                            json={"restrictedAccess": True}, headers=admin),
+            {"remove_models_from_keys"})
+    assert _row(app, Model, "outage-model").restricted is True
+    _outage(app, broker, lambda: client.delete("/api/v1/admin/models/outage-model",
+                                               headers=admin), {"remove_models_from_keys"})
+    assert _row(app, Model, "outage-model").availability == "unavailable"
+
+
+@pytest.mark.parametrize("how", ["bulk-deny", "revert", "delete"])
+def test_approvals_page_takes_access_away(app, client, world, broker, how):
+    subscription, admin = world["subscription"], world["admin"]
+    calls = {
+        "bulk-deny": lambda: client.post("/api/v1/admin/subscriptions/deny", headers=admin,
+                                         json={"subscriptionIds": [subscription["id"]],
+                                               "reason": "outage"}),
+        "revert": lambda: client.post(f"/api/v1/admin/subscriptions/{subscription['id']}"
+                                      "/revert", json={"newStatus": "denied"}, headers=admin),
+        "delete": lambda: client.delete(f"/api/v1/admin/subscriptions/{subscription['id']}",
+                                        headers=admin),
+    }
+    _outage(app, broker, calls[how], {"remove_models_from_keys"})
+    row = _row(app, Subscription, uuid.UUID(subscription["id"]))
+    assert row is None if how == "delete" else row.status == "denied"
+
+
 @pytest.mark.parametrize(("action", "kind"), [("restore", "backup_restore"),
                                               ("test-restore", "backup_test_restore")])
 def test_restores_answer_202_with_the_recorded_job(app, client, login, broker, monkeypatch,

@@ -155,6 +155,20 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/models/health"): Op(PUBLIC),
     ("GET", "/api/v1/models/{model_id}"): Op(PUBLIC),
     ("PATCH", "/api/v1/models/{model_id}"): Op("models:write", body={"description": "tested"}),
+    # models in LiteLLM (the world's models come from LiteLLM's config file: 409 to delete)
+    ("POST", "/api/v1/admin/models"): Op("models:write", body=lambda w: {
+        "model_name": f"rbac-{uuid.uuid4().hex[:8]}", "backend_model_name": "gpt-4o",
+        "api_base": "http://127.0.0.1:9/v1", "api_key": "prov-rbac-secret",
+        "input_cost_per_token": 0.000001, "output_cost_per_token": 0.000002, "tpm": 10,
+        "rpm": 10, "max_tokens": 100, "supports_vision": False,
+        "supports_function_calling": False, "supports_parallel_function_calling": False,
+        "supports_tool_choice": False}),
+    ("POST", "/api/v1/admin/models/test"): Op(
+        "models:write", body={"api_base": "http://127.0.0.1:9/v1", "api_key": "x",
+                              "backend_model_name": "gpt-4o"}),
+    ("PUT", "/api/v1/admin/models/{model_id}"): Op(
+        "models:write", body={"description": "tested"}),
+    ("DELETE", "/api/v1/admin/models/{model_id}"): Op("models:write", ok=_lenient(409)),
     # subscriptions
     ("GET", "/api/v1/subscriptions"): Op("subscriptions:read"),
     ("POST", "/api/v1/subscriptions"): Op(
@@ -174,7 +188,17 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "subscriptions:write", scope="self"),
     ("POST", "/api/v1/subscriptions/{subscription_id}/request-review"): Op(
         "subscriptions:write", scope="self", ok=_lenient(409)),  # only a denied one
-    ("GET", "/api/v1/admin/subscriptions"): Op("admin:read"),
+    ("GET", "/api/v1/admin/subscriptions"): Op("admin:read", query="?statuses=pending"),
+    ("GET", "/api/v1/admin/subscriptions/stats"): Op("admin:read"),
+    ("POST", "/api/v1/admin/subscriptions/approve"): Op(
+        "subscriptions:review", body=lambda w: {"subscriptionIds": [w.pending_subscription_id]}),
+    ("POST", "/api/v1/admin/subscriptions/deny"): Op(
+        "subscriptions:review",
+        body=lambda w: {"subscriptionIds": [w.pending_subscription_id], "reason": "no"}),
+    ("POST", "/api/v1/admin/subscriptions/{subscription_id}/revert"): Op(
+        "subscriptions:review", params={"subscription_id": "pending_subscription_id"},
+        body={"newStatus": "denied"}),
+    ("DELETE", "/api/v1/admin/subscriptions/{subscription_id}"): Op("subscriptions:review"),
     ("POST", "/api/v1/admin/subscriptions/{subscription_id}/approve"): Op(
         "subscriptions:review", params={"subscription_id": "pending_subscription_id"}, body={},
         expect={"admin_api_key": 403}),  # a grant names a signed-in reviewer (L1)

@@ -158,3 +158,89 @@ def test_simulator_answers_like_the_real_litellm(litellm_sim):
                    for (label, ours), (_, theirs) in zip(simulated, real, strict=True)
                    if ours != theirs]
     assert differences == [], "\n".join(f"{label}: {sides}" for label, sides in differences)
+
+
+# -- model management (STORE_MODEL_IN_DB) -----------------------------------------------------
+
+
+def model_scenario(b: Backend, upstream: str, upstream_key: str, upstream_model: str,
+                   config_model_id: str) -> list[tuple[str, Any]]:
+    """/model/new, PATCH /model/{id}/update, /model/delete and /health/test_connection as
+    POST /admin/models and its test use them."""
+    seen: list[tuple[str, Any]] = []
+    name = f"contract-{uuid.uuid4().hex[:8]}"
+    secret = "provider-secret-" + uuid.uuid4().hex
+    made = b.call("POST", "/model/new", json={
+        "model_name": name, "litellm_params": {
+            "model": "openai/fake-chat", "api_base": upstream, "api_key": secret,
+            "custom_llm_provider": "openai", "input_cost_per_token": 0.000001,
+            "output_cost_per_token": 0.000002, "tpm": 1000, "rpm": 100},
+        "model_info": {"db_model": True, "max_tokens": 1024, "supports_vision": False}})
+    body = made.json()
+    model_id = body.get("model_id")
+    seen.append(("model/new", (kind(made), sorted(body), body["model_info"]["id"] == model_id,
+                               body["model_info"]["db_model"], secret not in made.text,
+                               body["litellm_params"]["rpm"])))
+    listed = [m for m in b.call("GET", "/model/info").json()["data"]
+              if m["model_name"] == name]
+    seen.append(("model/info lists it", (len(listed), listed[0]["model_info"]["id"] == model_id,
+                                         listed[0]["litellm_params"]["api_base"] == upstream,
+                                         "api_key" in listed[0]["litellm_params"],
+                                         secret not in str(listed))))
+    patched = b.call("PATCH", f"/model/{model_id}/update",
+                     json={"litellm_params": {"rpm": 50}, "model_info": {"max_tokens": 2048}})
+    seen.append(("model/update", (kind(patched), patched.json()["model_id"] == model_id,
+                                  patched.json()["litellm_params"]["rpm"])))
+    listed = [m for m in b.call("GET", "/model/info").json()["data"] if m["model_name"] == name]
+    seen.append(("model/info after update", (listed[0]["litellm_params"]["rpm"],
+                                             listed[0]["model_info"]["max_tokens"])))
+    seen.append(("model/update unknown", kind(b.call(
+        "PATCH", "/model/nope-123/update", json={"litellm_params": {"rpm": 5}}), 40)))
+    seen.append(("model/update config model", kind(b.call(
+        "PATCH", f"/model/{config_model_id}/update", json={"litellm_params": {"rpm": 5}}), 40)))
+
+    def probe(api_base: str, key: str, model: str = "openai/fake-chat") -> tuple:
+        answer = b.call("POST", "/health/test_connection", json={
+            "mode": "chat", "litellm_params": {"model": model, "api_base": api_base,
+                                               "api_key": key}})
+        result = answer.json().get("result") or {}
+        return (kind(answer), answer.json().get("status"),
+                str(result.get("error", ""))[:28], result.get("api_base") == api_base)
+
+    seen.append(("test_connection ok", probe(upstream, upstream_key, upstream_model)))
+    seen.append(("test_connection bad key", probe(b.url + "/v1", "sk-wrong-key",
+                                                  f"openai/{b.model}")))
+    seen.append(("test_connection refused", probe("http://127.0.0.1:9/v1", "k")))
+    seen.append(("test_connection no model", kind(b.call(
+        "POST", "/health/test_connection", json={"litellm_params": {}}), 40)))
+    gone = b.call("POST", "/model/delete", json={"id": model_id})
+    seen.append(("model/delete", (kind(gone), gone.json().get("message", "")[:6])))
+    seen.append(("model/info after delete", [m for m in b.call("GET", "/model/info").json()[
+        "data"] if m["model_name"] == name]))
+    seen.append(("model/delete again", kind(b.call("POST", "/model/delete",
+                                                    json={"id": model_id}), 22)))
+    return seen
+
+
+def _config_model_id(url: str, key: str, name: str) -> str:
+    models = requests.get(f"{url}/model/info", timeout=10,
+                          headers={"Authorization": f"Bearer {key}"}).json()["data"]
+    return next(m["model_info"]["id"] for m in models if m["model_name"] == name)
+
+
+def test_simulator_manages_models_like_the_real_litellm(litellm_sim):
+    import os
+
+    sim_model = requests.get(f"{litellm_sim.url}/model/info", timeout=10, headers={
+        "Authorization": f"Bearer {litellm_sim.master_key}"}).json()["data"][0]["model_name"]
+    simulated = model_scenario(
+        Backend(litellm_sim.url, litellm_sim.master_key, sim_model, sim_model),
+        litellm_sim.url + "/v1", litellm_sim.master_key, f"openai/{sim_model}",
+        _config_model_id(litellm_sim.url, litellm_sim.master_key, sim_model))
+    fake = f"http://127.0.0.1:{os.environ.get('FAKE_PORT', '4012')}/v1"
+    real = model_scenario(Backend(REAL_URL, MASTER_KEY, CHAT, CHAT), fake, "sk-fake-upstream",
+                          "openai/fake-chat", _config_model_id(REAL_URL, MASTER_KEY, CHAT))
+    differences = [(label, {"simulator": ours, "litellm": theirs})
+                   for (label, ours), (_, theirs) in zip(simulated, real, strict=True)
+                   if ours != theirs]
+    assert differences == [], "\n".join(f"{label}: {sides}" for label, sides in differences)

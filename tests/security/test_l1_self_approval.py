@@ -94,7 +94,9 @@ def test_access_taken_while_the_model_was_open_needs_approval_once_restricted(
     assert RESTRICTED not in left
 
 
-def test_reviewed_access_survives_restriction(app, client, login, sim):
+def test_restricting_sends_even_reviewed_access_back_to_review(app, client, login, sim):
+    """As upstream: marking a model restricted moves every active subscription back to
+    pending (reviewed or not); the reviewer of the old grant is forgotten."""
     seed_models(app, sim, restricted=(RESTRICTED,))
     admin, user = login("admin"), login("user")
     sub = subscribe(client, user, RESTRICTED)
@@ -102,4 +104,5 @@ def test_reviewed_access_survives_restriction(app, client, login, sim):
                        headers=admin).status_code == 200
     client.patch(MODEL, json={"restrictedAccess": False}, headers=admin)
     client.patch(MODEL, json={"restrictedAccess": True}, headers=admin)
-    assert status_of(client, user, sub) == "active"
+    again = client.get(f"/api/v1/subscriptions/{sub['id']}", headers=user).get_json()
+    assert (again["status"], again["reviewedBy"]) == ("pending", None)
