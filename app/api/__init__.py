@@ -24,7 +24,7 @@ from app.api.base import Api
 
 BLUEPRINTS = [health.blp, auth.blp, jobs.blp, models.blp]
 BLUEPRINTS += [subscriptions.blp, api_keys.blp, admin_subscriptions.blp, admin_keys.blp]
-BLUEPRINTS += [users.blp, teams.blp, audit.blp]
+BLUEPRINTS += [users.blp, teams.blp, audit.blp, audit.admin_blp]
 BLUEPRINTS += [usage.blp, admin_usage.blp]
 # What the web UI reads on every page load.
 BLUEPRINTS += [ui_config.config_blp, ui_config.branding_blp, ui_config.banners_blp]
