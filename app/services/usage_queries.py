@@ -351,14 +351,14 @@ def key_ids_of(wanted: list[str] | tuple[str, ...], owners: tuple[uuid.UUID, ...
 
 
 def admin_analytics_filter(query: dict[str, Any]) -> UsageFilter:
-    """Everyone's usage narrowed by the admin page's multi-selects: users, models, providers
-    and keys (by id or LiteLLM alias, of the selected users when some are)."""
-    start, end = date_range(query.get("start_date"), query.get("end_date"))
+    """Everyone's usage narrowed by the single filters (userId, teamId, apiKeyId, modelId,
+    provider) and the admin page's multi-selects: users, models, providers and keys (by id
+    or LiteLLM alias, of the selected users when some are)."""
     user_ids = tuple(sorted(set(query.get("user_ids") or ()), key=str))
-    return UsageFilter(start, end, user_ids=user_ids,
-                       model_ids=tuple(sorted(set(query.get("model_ids") or ()))),
-                       provider_ids=tuple(sorted(set(query.get("provider_ids") or ()))),
-                       api_key_ids=key_ids_of(query.get("api_key_ids") or (), user_ids))
+    return replace(usage_filter(query), user_ids=user_ids,
+                   model_ids=tuple(sorted(set(query.get("model_ids") or ()))),
+                   provider_ids=tuple(sorted(set(query.get("provider_ids") or ()))),
+                   api_key_ids=key_ids_of(query.get("api_key_ids") or (), user_ids))
 
 
 def _uuid_or_none(value: str) -> uuid.UUID | None:
