@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Response, current_app, jsonify, request, send_file
 from flask.views import MethodView
 
-from app.api.base import Blueprint
+from app.api.base import Blueprint, wire_json
 from app.api.jobs import accepted
 from app.auth.identity import authenticate
 from app.errors import ServiceUnavailable
@@ -172,7 +172,7 @@ def analytics(body):
     against the previous period of the same length, active users, top users, models and key,
     cost by model and provider, per day and per day and model. Filters (any of each): users,
     models, providers, keys (id or LiteLLM key alias)."""
-    return usage_queries.admin_analytics(usage_queries.admin_analytics_filter(body))
+    return wire_json(usage_queries.admin_analytics(usage_queries.admin_analytics_filter(body)))
 
 
 @blp.route("/refresh-today", methods=["POST"])

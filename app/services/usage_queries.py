@@ -26,6 +26,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    tuple_,
 )
 
 from app.api.pagination import paginate
@@ -396,10 +397,10 @@ def admin_analytics(usage: UsageFilter) -> dict[str, Any]:
     body, _, _ = _dashboard(usage)
     users, top_key = _people(usage)
     before = _previous(usage)
-    active = [entry for entry in users.values() if entry["tally"].requests]
-    ranked = sorted(active, key=lambda e: (-e["tally"].spend, -e["tally"].requests,
+    active = [entry for entry in users.values() if entry["figures"].requests]
+    ranked = sorted(active, key=lambda e: (-e["figures"].spend, -e["figures"].requests,
                                            e["username"] or ""))
-    top = [_user_summary(e["user_id"], e["username"], e["email"], e["role"], e["tally"])
+    top = [_user_summary(e["user_id"], e["username"], e["email"], e["role"], e["figures"])
            for e in ranked[:TOP_USERS]]
     previous_active = db.session.scalar(
         select(func.count(func.distinct(ROWS.c.user_id)))
@@ -419,77 +420,87 @@ def _previous(usage: UsageFilter) -> UsageFilter:
 
 
 def _people(usage: UsageFilter) -> tuple[dict[Any, dict[str, Any]], dict[str, Any] | None]:
-    """Per user (with name, email and role) and the top key, from one pass over the rows
-    grouped by user and key."""
+    """Per user (with name, email, role and figures) and the top key, from one pass over the
+    rows summed per user and key and per user (grouping sets)."""
+    user, key = ROWS.c.user_id, ROWS.c.api_key_id
     rows = db.session.execute(
-        select(ROWS.c.user_id, ROWS.c.api_key_id, *_sums(ROWS))
-        .where(*usage.conditions(ROWS)).group_by(ROWS.c.user_id, ROWS.c.api_key_id)).all()
-    user_ids = {row.user_id for row in rows if row.user_id is not None}
+        select(user, key, func.grouping(user, key).label("grouping"), *_sums(ROWS))
+        .where(*usage.conditions(ROWS)).group_by(func.grouping_sets(tuple_(user, key),
+                                                                    tuple_(user)))).all()
+    per_user = [row for row in rows if row.grouping == 1]
+    keys = [row for row in rows if row.grouping == 0 and row.api_key_id is not None]
     people = {row.id: row for row in db.session.execute(
-        select(User.id, User.username, User.email, User.roles).where(User.id.in_(user_ids)))}
+        select(User.id, User.username, User.email, User.roles)
+        .where(User.id.in_({row.user_id for row in per_user if row.user_id is not None})))}
     users: dict[Any, dict[str, Any]] = {}
-    keys: dict[Any, _Tally] = {}
-    for row in rows:
+    for row in per_user:
         person = people.get(row.user_id)
-        entry = users.setdefault(row.user_id, {
+        users[row.user_id] = {
             "user_id": row.user_id, "username": person.username if person else None,
             "email": person.email if person else None,
-            "role": _role_of(person.roles if person else ()), "tally": _Tally()})
-        entry["tally"].add(row)
-        if row.api_key_id is not None:
-            keys.setdefault((row.api_key_id, row.user_id), _Tally()).add(row)
+            "role": _role_of(person.roles if person else ()), "figures": row}
     if not keys:
         return users, None
-    (key_id, owner), tally = min(keys.items(), key=lambda item: (
-        -item[1].spend, -item[1].requests, str(item[0][0])))
-    key = db.session.execute(select(ApiKey.name, ApiKey.key_alias)
-                             .where(ApiKey.id == key_id)).one_or_none()
-    person = people.get(owner)
-    return users, {"keyId": str(key_id), "keyAlias": (key.key_alias or key.name) if key else "",
-                   "keyName": key.name if key else "", "userId": str(owner) if owner else "",
+    top = min(keys, key=lambda row: (-row.spend, -row.requests, str(row.api_key_id)))
+    names = db.session.execute(select(ApiKey.name, ApiKey.key_alias)
+                               .where(ApiKey.id == top.api_key_id)).one_or_none()
+    person = people.get(top.user_id)
+    return users, {"keyId": str(top.api_key_id),
+                   "keyAlias": (names.key_alias or names.name) if names else "",
+                   "keyName": names.name if names else "",
+                   "userId": str(top.user_id) if top.user_id else "",
                    "username": person.username if person else "",
-                   "requests": tally.requests, "tokens": tally.total,
-                   "cost": float(tally.spend)}
+                   "requests": top.requests, "tokens": top.total_tokens,
+                   "cost": float(top.spend)}
+
+
+# func.grouping(day, model_id, provider) of each grouping set of _dashboard's query (a bit is
+# set for each column the set leaves out)
+DAY_MODEL, DAY, MODEL, PROVIDER = 0b001, 0b011, 0b101, 0b110
 
 
 def _dashboard(usage: UsageFilter) -> tuple[dict[str, Any], _Tally, dict[str, Any]]:
     """What a user's and the admin dashboard share: totals, trends (but users'), cost by
-    model and provider, per day, per day and model, top models. One query per day and model
-    on ``usage.table`` and one for the previous period's totals."""
+    model and provider, per day, per day and model, top models. One query on ``usage.table``
+    summing per day and model, per day, per model and per provider at once (grouping sets),
+    and one for the previous period's totals."""
     days = (usage.end - usage.start).days + 1
     before = totals(_previous(usage))
     table = usage.table
+    day, model, provider = table.c.day, table.c.model_id, table.c.provider
     rows = db.session.execute(
-        select(table.c.day, table.c.model_id, func.max(table.c.provider).label("provider"),
-               *_sums(table))
-        .where(*usage.conditions()).group_by(table.c.day, table.c.model_id)
-        .order_by(table.c.day, table.c.model_id)).all()
+        select(day, model, provider, func.grouping(day, model, provider).label("grouping"),
+               func.max(provider).label("model_provider"), *_sums(table))
+        .where(*usage.conditions())
+        .group_by(func.grouping_sets(tuple_(day, model), tuple_(day), tuple_(model),
+                                     tuple_(provider)))
+        .order_by(day, model)).all()
     now = _Tally()
-    per_day: dict[date, _Tally] = {}
+    per_day: dict[date, dict[str, Any]] = {}
     per_day_model: dict[date, list[dict[str, Any]]] = {}
-    per_model: dict[str, _Tally] = {}
-    providers: dict[str, str] = {}
-    cost_by_provider: dict[str, Decimal] = {}
+    per_model: list[dict[str, Any]] = []
+    cost_by_provider: dict[str, float] = {}
     for row in rows:
-        provider = row.provider or "unknown"
-        now.add(row)
-        per_day.setdefault(row.day, _Tally()).add(row)
-        per_model.setdefault(row.model_id, _Tally()).add(row)
-        providers[row.model_id] = provider
-        cost_by_provider[provider] = cost_by_provider.get(provider, Decimal(0)) + row.spend
-        per_day_model.setdefault(row.day, []).append(
-            _model_summary(row.model_id, row.provider, _Tally().add(row)))
-    top_models = sorted((_model_summary(model, providers[model], tally)
-                         for model, tally in per_model.items()),
-                        key=lambda item: (-item["cost"], -item["requests"], item["modelId"]))
+        if row.grouping == DAY_MODEL:
+            per_day_model.setdefault(row.day, []).append(
+                _model_summary(row.model_id, row.model_provider, row))
+        elif row.grouping == DAY:
+            now.add(row)
+            per_day[row.day] = _counts(row)
+        elif row.grouping == MODEL:
+            per_model.append(_model_summary(row.model_id, row.model_provider, row))
+        elif row.grouping == PROVIDER:
+            name = row.provider or "unknown"
+            cost_by_provider[name] = cost_by_provider.get(name, 0.0) + float(row.spend)
+    top_models = sorted(per_model, key=lambda m: (-m["cost"], -m["requests"], m["modelId"]))
+    empty = _counts(_Tally())
     body = {
         "period": {"startDate": usage.start.isoformat(), "endDate": usage.end.isoformat()},
         "totalRequests": now.requests,
         "totalTokens": {"total": now.total, "prompt": now.prompt,
                         "completion": now.completion},
-        "totalCost": {"total": float(now.spend),
-                      "byProvider": {k: float(v) for k, v in cost_by_provider.items()},
-                      "byModel": {model: float(t.spend) for model, t in per_model.items()}},
+        "totalCost": {"total": float(now.spend), "byProvider": cost_by_provider,
+                      "byModel": {m["modelId"]: m["cost"] for m in per_model}},
         "successRate": round(100 * now.successful / now.requests, 2) if now.requests else 0,
         "averageLatency": 0,
         "topMetrics": {"topUser": None, "topModel": top_models[0] if top_models else None,
@@ -502,7 +513,7 @@ def _dashboard(usage: UsageFilter) -> tuple[dict[str, Any], _Tally, dict[str, An
             "completionTokensTrend": trend("completionTokens", now.completion,
                                            before["completion_tokens"]),
         },
-        "dailyUsage": [{"date": day.isoformat(), **_counts(per_day.get(day, _Tally()))}
+        "dailyUsage": [{"date": day.isoformat(), **per_day.get(day, empty)}
                        for day in (usage.start + timedelta(days=n) for n in range(days))],
         "dailyModelUsage": [{"date": day.isoformat(), "models": models}
                             for day, models in sorted(per_day_model.items())],
@@ -544,14 +555,20 @@ class _Tally:
         return self
 
 
-def _counts(tally: _Tally) -> dict[str, Any]:
-    return {"requests": tally.requests, "tokens": tally.total, "prompt_tokens": tally.prompt,
-            "completion_tokens": tally.completion, "cost": float(tally.spend)}
+def _counts(figures: Any) -> dict[str, Any]:
+    """The UI's counts of a tally or of a result row of ``_sums``."""
+    if isinstance(figures, _Tally):
+        return {"requests": figures.requests, "tokens": figures.total,
+                "prompt_tokens": figures.prompt, "completion_tokens": figures.completion,
+                "cost": float(figures.spend)}
+    return {"requests": figures.requests, "tokens": figures.total_tokens,
+            "prompt_tokens": figures.prompt_tokens,
+            "completion_tokens": figures.completion_tokens, "cost": float(figures.spend)}
 
 
-def _model_summary(model_id: str, provider: str | None, tally: _Tally) -> dict[str, Any]:
+def _model_summary(model_id: str, provider: str | None, figures: Any) -> dict[str, Any]:
     return {"modelId": model_id, "modelName": model_id, "provider": provider or "unknown",
-            **_counts(tally)}
+            **_counts(figures)}
 
 
 def _role(user: User) -> str:
@@ -564,9 +581,9 @@ def _role_of(roles) -> str:
 
 
 def _user_summary(user_id, username: str | None, email: str | None, role: str,
-                  tally: _Tally) -> dict[str, Any]:
+                  figures: Any) -> dict[str, Any]:
     return {"userId": str(user_id) if user_id else "", "username": username or "(unknown)",
-            "email": email or "", "role": role, **_counts(tally)}
+            "email": email or "", "role": role, **_counts(figures)}
 
 
 def filter_options(identity: Identity, start: date | None, end: date | None) -> dict[str, Any]:
