@@ -126,6 +126,18 @@ def _wait_for(job: Job) -> Job:
     return jobs.wait_until_finished(job.id, current_app.config["UI_JOB_WAIT_SECONDS"])
 
 
+def _unfinished(job: Job, failure_code: str) -> Response | None:
+    """The answer for a job that did not succeed within the wait: 202 with the job while it
+    is queued or running; a failed or cancelled one is a 503 naming it."""
+    if job.status == "succeeded":
+        return None
+    if job.status not in ("queued", "running"):
+        raise ServiceUnavailable(f"The {job.kind} job did not succeed",
+                                 {"jobId": str(job.id), "status": job.status,
+                                  "error": job.error or {}}, code=failure_code)
+    return _accepted_response(job)
+
+
 def _accepted_response(job: Job) -> Response:
     body, status, headers = accepted(job)
     response = jsonify(JobAcceptedSchema().dump(body))
@@ -145,6 +157,8 @@ class Export(MethodView):
         "The export job, still running (or `Prefer: respond-async` was sent); its result "
         "links to `GET /jobs/{id}/download`"))
     @blp.alt_response(404, response="NOT_FOUND", description="apiKeyIds names an unknown key")
+    @blp.alt_response(503, response="SERVICE_UNAVAILABLE",
+                      description="The export job failed within the wait")
     def post(self, body):
         """Export usage rows (one per day, user, key and model) as CSV or JSON, as a job. The
         web UI saves the answer as a file: the file is sent when the job finishes within a
@@ -152,8 +166,9 @@ class Export(MethodView):
         and the admin page's userIds, modelIds, providerIds and apiKeyIds."""
         usage = usage_queries.admin_analytics_filter(body)
         job = _wait_for(exports.request_export(body["format"], usage, authenticate().user_id))
-        if job.status != "succeeded":
-            return _accepted_response(job)
+        unfinished = _unfinished(job, "USAGE_EXPORT_FAILED")
+        if unfinished is not None:
+            return unfinished
         file = exports.download(job.id, authenticate())
         response = send_file(file.path, mimetype=file.mimetype, as_attachment=True,
                              download_name=file.filename, max_age=0)
@@ -189,12 +204,9 @@ def refresh_today():
     the job otherwise. A scheduled rollup already queued or running is the one waited for."""
     job, _ = usage_rollup.request_rollup(None, None, authenticate().user_id)
     job = _wait_for(job)
-    if job.status in ("queued", "running"):
-        return _accepted_response(job)
-    if job.status != "succeeded":
-        raise ServiceUnavailable("The usage rollup did not finish",
-                                 {"jobId": str(job.id), "status": job.status,
-                                  "error": job.error or {}}, code="USAGE_REFRESH_FAILED")
+    unfinished = _unfinished(job, "USAGE_REFRESH_FAILED")
+    if unfinished is not None:
+        return unfinished
     return {"message": "Current day usage data refreshed successfully",
             "refreshed_at": job.finished_at.isoformat(), "status": "success",
             "job_id": job.id, "links": {"self": f"/api/v1/jobs/{job.id}"}}
