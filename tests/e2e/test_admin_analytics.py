@@ -239,6 +239,27 @@ def test_readonly_admin_sees_the_pages_and_the_server_refuses_changes(page, site
 
 
 @pytest.fixture(autouse=True)
+def _leave_the_mock_admin_as_found(site):
+    """Mock mode signs every journey in as the same built-in admin: the subscriptions these
+    journeys made are cancelled afterwards, so the other journeys find that admin unchanged."""
+    yield
+    if site.mode != "mock":
+        return
+    base = site.stack.api_url + "/api/v1"
+    token = requests.post(f"{base}/auth/login", json={"username": "admin"},
+                          timeout=30).json()["accessToken"]
+    headers = {"Authorization": f"Bearer {token}"}
+    mine = requests.get(f"{base}/subscriptions", params={"limit": 100}, headers=headers,
+                        timeout=30).json()["data"]
+    for subscription in mine:
+        if subscription["modelId"] in (MODEL, AUDITED_MODEL) and \
+                subscription["status"] in ("active", "pending"):
+            answer = requests.delete(f"{base}/subscriptions/{subscription['id']}",
+                                     headers=headers, timeout=30)
+            assert answer.status_code < 300, answer.text
+
+
+@pytest.fixture(autouse=True)
 def _no_unexpected_refusals(page, request):
     """No 4xx/5xx reached the UI except the 403s the readonly journey provokes on purpose."""
     yield
