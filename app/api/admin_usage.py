@@ -121,9 +121,10 @@ class Rollup(MethodView):
 def _wait_for(job: Job) -> Job:
     """The job after the UI's short wait, unless the client asked for an asynchronous answer
     (``Prefer: respond-async``, RFC 7240) or the job already finished."""
-    if "respond-async" in request.headers.get("Prefer", "").lower():
+    seconds = current_app.config["UI_JOB_WAIT_SECONDS"]
+    if seconds <= 0 or "respond-async" in request.headers.get("Prefer", "").lower():
         return job
-    return jobs.wait_until_finished(job.id, current_app.config["UI_JOB_WAIT_SECONDS"])
+    return jobs.wait_until_finished(job.id, seconds)
 
 
 def _unfinished(job: Job, failure_code: str) -> Response | None:
@@ -209,7 +210,7 @@ def refresh_today():
         return unfinished
     return {"message": "Current day usage data refreshed successfully",
             "refreshed_at": job.finished_at.isoformat(), "status": "success",
-            "job_id": job.id, "links": {"self": f"/api/v1/jobs/{job.id}"}}
+            "job_id": job.id, "links": accepted(job)[0]["links"]}
 
 
 @blp.route("/filter-options")
