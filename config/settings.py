@@ -144,6 +144,8 @@ class Settings:
     HEALTH_CACHE_SECONDS: float = 5.0  # readiness probes run at most this often per process
     EXPORT_DIR: str = "exports"
     EXPORT_RETENTION_HOURS: int = 72  # export files are deleted this long after; 0 keeps them
+    # the web UI's export and "refresh today" wait this long for their job, then answer 202
+    UI_JOB_WAIT_SECONDS: float = 10.0
     # Database backups (pg_dump custom format + a .meta.json each, files 0600, directory 0700);
     # web and worker must share it. Outside the database on purpose: a restore never loses it.
     BACKUP_DIR: str = "backups"

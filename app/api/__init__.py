@@ -32,7 +32,7 @@ from app.api.base import Api
 
 BLUEPRINTS = [health.blp, auth.blp, jobs.blp, models.blp]
 BLUEPRINTS += [subscriptions.blp, api_keys.blp, admin_subscriptions.blp, admin_keys.blp]
-BLUEPRINTS += [users.blp, teams.blp, audit.blp, admin_models.blp]
+BLUEPRINTS += [users.blp, teams.blp, audit.blp, audit.admin_blp, admin_models.blp]
 BLUEPRINTS += [admin_backup.blp]
 # The admin user dialog and the runtime settings of the settings page.
 BLUEPRINTS += [admin_users.blp, admin_settings.blp]

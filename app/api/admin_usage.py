@@ -3,28 +3,34 @@ admins, answered from the daily rollup; rollup runs and exports are jobs."""
 
 from __future__ import annotations
 
+from flask import Response, current_app, jsonify, request, send_file
 from flask.views import MethodView
 
-from app.api.base import Blueprint
+from app.api.base import Blueprint, wire_json
 from app.api.jobs import accepted
 from app.auth.identity import authenticate
+from app.errors import ServiceUnavailable
+from app.models import Job
 from app.schemas.base import JobAcceptedSchema
 from app.schemas.usage import (
+    AdminAnalyticsRequestSchema,
     AdminBreakdownQuerySchema,
     AdminTimeseriesQuerySchema,
     AdminUsageQuerySchema,
     AdminUsageSummarySchema,
+    AnalyticsSchema,
     ExportRequestSchema,
     FilterOptionsQuerySchema,
     FilterOptionsSchema,
     ModelUsagePageSchema,
     ProviderUsagePageSchema,
+    RefreshTodaySchema,
     RollupRequestSchema,
     TeamUsagePageSchema,
     TimeseriesSchema,
     UserUsagePageSchema,
 )
-from app.services import exports, usage_queries, usage_rollup
+from app.services import exports, jobs, usage_queries, usage_rollup
 from app.services.usage_queries import Page
 
 blp = Blueprint("admin_usage", __name__, url_prefix="/admin/usage",
@@ -112,17 +118,99 @@ class Rollup(MethodView):
         return accepted(job)
 
 
+def _wait_for(job: Job) -> Job:
+    """The job after the UI's short wait, unless the client asked for an asynchronous answer
+    (``Prefer: respond-async``, RFC 7240) or the job already finished."""
+    seconds = current_app.config["UI_JOB_WAIT_SECONDS"]
+    if seconds <= 0 or "respond-async" in request.headers.get("Prefer", "").lower():
+        return job
+    return jobs.wait_until_finished(job.id, seconds)
+
+
+def _unfinished(job: Job, failure_code: str) -> Response | None:
+    """The answer for a job that did not succeed within the wait: 202 with the job while it
+    is queued or running; a failed or cancelled one is a 503 naming it."""
+    if job.status == "succeeded":
+        return None
+    if job.status not in ("queued", "running"):
+        raise ServiceUnavailable(f"The {job.kind} job did not succeed",
+                                 {"jobId": str(job.id), "status": job.status,
+                                  "error": job.error or {}}, code=failure_code)
+    return _accepted_response(job)
+
+
+def _accepted_response(job: Job) -> Response:
+    body, status, headers = accepted(job)
+    response = jsonify(JobAcceptedSchema().dump(body))
+    response.status_code = status
+    response.headers.update(headers)
+    return response
+
+
 @blp.route("/export")
 class Export(MethodView):
     @blp.auth("usage:export")
     @blp.arguments(ExportRequestSchema)
-    @blp.response(202, JobAcceptedSchema)
+    @blp.response(200, content_type="text/csv", description=(
+        "The file (CSV, or JSON with format=json) when the export job finished within the "
+        "short wait; its job id is in `X-Job-Id`"))
+    @blp.alt_response(202, schema=JobAcceptedSchema, description=(
+        "The export job, still running (or `Prefer: respond-async` was sent); its result "
+        "links to `GET /jobs/{id}/download`"))
+    @blp.alt_response(404, response="NOT_FOUND", description="apiKeyIds names an unknown key")
+    @blp.alt_response(503, response="SERVICE_UNAVAILABLE",
+                      description="The export job failed within the wait")
     def post(self, body):
-        """Export usage rows (one per day, user, key and model) as CSV or JSON (202 + job); its
-        result links to ``GET /jobs/{id}/download``."""
-        usage = usage_queries.usage_filter(body)
-        job = exports.request_export(body["format"], usage, authenticate().user_id)
-        return accepted(job)
+        """Export usage rows (one per day, user, key and model) as CSV or JSON, as a job. The
+        web UI saves the answer as a file: the file is sent when the job finishes within a
+        short wait (`UI_JOB_WAIT_SECONDS`), the job (202) otherwise. Filters: the single ones
+        and the admin page's userIds, modelIds, providerIds and apiKeyIds."""
+        usage = usage_queries.admin_analytics_filter(body)
+        job = _wait_for(exports.request_export(body["format"], usage, authenticate().user_id))
+        unfinished = _unfinished(job, "USAGE_EXPORT_FAILED")
+        if unfinished is not None:
+            return unfinished
+        file = exports.download(job.id, authenticate())
+        response = send_file(file.path, mimetype=file.mimetype, as_attachment=True,
+                             download_name=file.filename, max_age=0)
+        response.headers["X-Job-Id"] = str(job.id)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+@blp.route("/analytics", methods=["POST"])
+@blp.auth("usage:read_all")
+@blp.arguments(AdminAnalyticsRequestSchema)
+@blp.response(200, AnalyticsSchema)
+@blp.alt_response(404, response="NOT_FOUND", description="apiKeyIds names an unknown key")
+def analytics(body):
+    """Everyone's dashboard (the web UI's admin usage page): totals with the trend of each
+    against the previous period of the same length, active users, top users, models and key,
+    cost by model and provider, per day and per day and model. Filters (any of each): users,
+    models, providers, keys (id or LiteLLM key alias)."""
+    return wire_json(usage_queries.admin_analytics(usage_queries.admin_analytics_filter(body)))
+
+
+@blp.route("/refresh-today", methods=["POST"])
+@blp.auth("usage:admin")
+@blp.response(200, RefreshTodaySchema, description="The rollup finished within the short wait")
+@blp.alt_response(202, schema=JobAcceptedSchema, description="The rollup job, still running")
+@blp.alt_response(409, response="CONFLICT",
+                  description="A rollup of another range (a backfill) is queued or running")
+@blp.alt_response(503, response="SERVICE_UNAVAILABLE",
+                  description="The rollup failed (LiteLLM unreachable or answering badly)")
+def refresh_today():
+    """Roll up today's (and yesterday's) usage from LiteLLM now: the usage rollup job, answered
+    with its outcome when it finishes within a short wait (`UI_JOB_WAIT_SECONDS`), 202 with
+    the job otherwise. A scheduled rollup already queued or running is the one waited for."""
+    job, _ = usage_rollup.request_rollup(None, None, authenticate().user_id)
+    job = _wait_for(job)
+    unfinished = _unfinished(job, "USAGE_REFRESH_FAILED")
+    if unfinished is not None:
+        return unfinished
+    return {"message": "Current day usage data refreshed successfully",
+            "refreshed_at": job.finished_at.isoformat(), "status": "success",
+            "job_id": job.id, "links": accepted(job)[0]["links"]}
 
 
 @blp.route("/filter-options")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, stream_with_context
 from flask.views import MethodView
 
-from app.api.base import Blueprint
+from app.api.base import Blueprint, wire_json
 from app.auth.identity import authenticate
 from app.extensions import db
 from app.models import User
@@ -88,7 +88,7 @@ def analytics(body):
     identity = authenticate()
     usage = usage_queries.own_analytics_filter(identity, body)
     user = db.session.get(User, identity.user_id) if identity.user_id else None
-    return usage_queries.analytics(usage, user)
+    return wire_json(usage_queries.analytics(usage, user))
 
 
 @blp.route("/export", methods=["GET"])

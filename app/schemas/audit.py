@@ -21,6 +21,13 @@ class AuditLogSchema(CamelSchema):
     request_id = ma.fields.String(allow_none=True)
     details = ma.fields.Dict(required=True)
     created_at = ma.fields.AwareDateTime(required=True)
+    # the same facts under the web UI's names (upstream LiteMaaS's audit page)
+    user_id = ma.fields.UUID(allow_none=True, metadata={"description": "= actorId"})
+    username = ma.fields.String(allow_none=True, metadata={"description": "= actorUsername"})
+    email = ma.fields.String(allow_none=True, metadata={"description": "The actor's email"})
+    metadata = ma.fields.Dict(metadata={"description": "= details"})
+    error_message = ma.fields.String(allow_none=True, metadata={
+        "description": "Why a failed action failed (from its details), else null"})
 
 
 class AuditPaginationSchema(CamelSchema):
@@ -64,3 +71,61 @@ class AuditQuerySchema(CamelSchema):
             raise ma.ValidationError("Use either cursor or page, not both", "cursor")
         if data.get("from_") and data.get("to") and data["from_"] >= data["to"]:
             raise ma.ValidationError("from must be before to", "from")
+
+
+class DayOrMoment(ma.fields.Field):
+    """``YYYY-MM-DD`` (a whole UTC day, as the web UI's date inputs send it) or an ISO 8601
+    moment with an offset; loads as ``(moment, is_day)``."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        from datetime import UTC, date, datetime
+
+        if not isinstance(value, str) or len(value) > 40:
+            raise ma.ValidationError("Not a valid date or date-time.")
+        try:
+            if len(value) == 10:
+                day = date.fromisoformat(value)
+                return datetime(day.year, day.month, day.day, tzinfo=UTC), True
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ma.ValidationError("Not a valid date or date-time.") from None
+        if moment.tzinfo is None:
+            raise ma.ValidationError("A date-time needs an offset (e.g. Z).")
+        return moment, False
+
+
+class AdminAuditQuerySchema(CamelSchema):
+    """The web UI's audit page: page mode with totals, its filters and a free-text search."""
+
+    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    limit = ma.fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    action = ma.fields.String(validate=validate.Length(min=1, max=100))
+    resource_type = ma.fields.String(validate=validate.Length(min=1, max=50))
+    user_id = ma.fields.UUID(metadata={"description": "The actor's user id"})
+    start_date = DayOrMoment(metadata={
+        "description": "From this day (YYYY-MM-DD, UTC) or moment (inclusive)"})
+    end_date = DayOrMoment(metadata={
+        "description": "Through this day (YYYY-MM-DD, UTC, the whole day) or up to this moment"})
+    search = ma.fields.String(validate=validate.Length(min=1, max=200), metadata={
+        "description": "Case-insensitive text in the action, resource, actor or details"})
+    exclude_resource_types = ma.fields.String(validate=validate.Length(min=1, max=500), metadata={
+        "description": "Comma-separated resource types to leave out (the UI sends API_ACCESS)"})
+
+    @ma.validates_schema
+    def ordered(self, data, **kwargs):
+        if data.get("start_date") and data.get("end_date") and \
+                data["start_date"][0] > data["end_date"][0]:
+            raise ma.ValidationError("startDate must not be after endDate", "startDate")
+
+
+class AuditActionsQuerySchema(CamelSchema):
+    resource_type = ma.fields.String(validate=validate.Length(min=1, max=50))
+    exclude_resource_types = ma.fields.String(validate=validate.Length(min=1, max=500))
+
+
+class AuditActionsSchema(CamelSchema):
+    actions = ma.fields.List(ma.fields.String(), required=True)
+
+
+class AuditCategoriesSchema(CamelSchema):
+    categories = ma.fields.List(ma.fields.String(), required=True)

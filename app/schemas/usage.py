@@ -73,8 +73,22 @@ class RollupRequestSchema(DateRangeQuerySchema):
     """Without dates: the scheduled window. With dates: recompute exactly that range."""
 
 
-class ExportRequestSchema(AdminUsageQuerySchema):
-    format = ma.fields.String(required=True, validate=validate.OneOf(["csv", "json"]))
+class AdminFiltersSchema(ma.Schema):
+    """The admin usage page's multi-selects (any of each; empty or absent: no filter)."""
+
+    user_ids = ma.fields.List(ma.fields.UUID(), validate=validate.Length(max=100))
+    model_ids = ma.fields.List(ma.fields.String(validate=MODEL_ID),
+                               validate=validate.Length(max=100))
+    provider_ids = ma.fields.List(ma.fields.String(validate=PROVIDER),
+                                  validate=validate.Length(max=50))
+    api_key_ids = ma.fields.List(ma.fields.String(validate=validate.Length(min=1, max=255)),
+                                 validate=validate.Length(max=100), metadata={
+                                     "description": "Keys by id or LiteLLM key alias (of the "
+                                                    "selected users when some are)"})
+
+
+class ExportRequestSchema(AdminUsageQuerySchema, AdminFiltersSchema):
+    format = ma.fields.String(load_default="csv", validate=validate.OneOf(["csv", "json"]))
 
 
 # --- output -------------------------------------------------------------------------------
@@ -208,6 +222,21 @@ class UsageExportQuerySchema(CamelSchema):
                                   validate=validate.Length(max=50))
     api_key_ids = ma.fields.List(ma.fields.String(validate=validate.Length(min=1, max=255)),
                                  data_key="apiKeyIds[]", validate=validate.Length(max=100))
+
+
+class AdminAnalyticsRequestSchema(CamelSchema, AdminFiltersSchema):
+    """``POST /admin/usage/analytics``: a date range and the page's filters."""
+
+    start_date = ma.fields.Date(required=True)
+    end_date = ma.fields.Date(required=True)
+
+
+class RefreshTodaySchema(CamelSchema):
+    message = ma.fields.String(required=True)
+    refreshed_at = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    job_id = ma.fields.UUID(required=True)
+    links = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
 
 
 class _WireSchema(ma.Schema):

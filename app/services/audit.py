@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import g, has_request_context, request
-from sqlalchemy import select, tuple_
+from sqlalchemy import Text, cast, or_, select, tuple_
 
 from app.errors import ValidationError
 from app.extensions import db
@@ -108,9 +108,20 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 def list_query(*, actor: str | None = None, actor_id: uuid.UUID | None = None,
                action: str | None = None, resource_type: str | None = None,
                resource_id: str | None = None, success: bool | None = None,
-               since: datetime | None = None, until: datetime | None = None):
-    """Audit rows matching the filters, newest first (each filter has an index to use)."""
-    stmt = select(AuditLog, User.username).outerjoin(User, User.id == AuditLog.actor_id)
+               since: datetime | None = None, until: datetime | None = None,
+               search: str | None = None, exclude_resource_types: tuple[str, ...] = ()):
+    """Audit rows matching the filters, newest first (each filter but ``search`` has an index
+    to use). ``search`` is a case-insensitive substring of the action, resource id, actor
+    (label or username) or details."""
+    stmt = (select(AuditLog, User.username, User.email)
+            .outerjoin(User, User.id == AuditLog.actor_id))
+    if search:
+        pattern = "%" + _like_escaped(search) + "%"
+        stmt = stmt.where(or_(*(column.ilike(pattern, escape="\\") for column in (
+            AuditLog.action, AuditLog.resource_id, AuditLog.resource_type, AuditLog.actor_label,
+            User.username, cast(AuditLog.details, Text)))))
+    if exclude_resource_types:
+        stmt = stmt.where(AuditLog.resource_type.not_in(exclude_resource_types))
     if actor is not None:
         stmt = stmt.where(_actor_filter(actor))
     if actor_id is not None:
@@ -128,6 +139,27 @@ def list_query(*, actor: str | None = None, actor_id: uuid.UUID | None = None,
     if until is not None:
         stmt = stmt.where(AuditLog.created_at < until)
     return stmt.order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def distinct_actions(resource_type: str | None = None,
+                     exclude_resource_types: tuple[str, ...] = ()) -> list[str]:
+    """Every action in the trail (of one resource type, or outside some), sorted."""
+    stmt = select(AuditLog.action).distinct().order_by(AuditLog.action)
+    if resource_type:
+        stmt = stmt.where(AuditLog.resource_type == resource_type)
+    if exclude_resource_types:
+        stmt = stmt.where(AuditLog.resource_type.not_in(exclude_resource_types))
+    return list(db.session.scalars(stmt))
+
+
+def distinct_resource_types() -> list[str]:
+    """Every resource type (the web UI's "categories") in the trail, sorted."""
+    return list(db.session.scalars(
+        select(AuditLog.resource_type).distinct().order_by(AuditLog.resource_type)))
 
 
 def _actor_filter(actor: str):
@@ -153,7 +185,7 @@ def keyset_page(stmt, limit: int, cursor: str | None) -> dict:
     has_more = len(rows) > limit
     rows = rows[:limit]
     return {
-        "data": [_view(entry, username) for entry, username in rows],
+        "data": [_view(*row) for row in rows],
         "pagination": {"limit": limit, "has_more": has_more,
                        "next_cursor": encode_cursor(rows[-1][0]) if has_more else None},
     }
@@ -167,13 +199,21 @@ def offset_page(stmt, page: int, limit: int) -> dict:
     pagination = result["pagination"]
     has_more = pagination["page"] < pagination["total_pages"]
     return {
-        "data": [_view(entry, username) for entry, username in result["data"]],
+        "data": [_view(*row) for row in result["data"]],
         "pagination": {**pagination, "has_more": has_more,
                        "next_cursor": (encode_cursor(result["data"][-1][0])
                                        if has_more and result["data"] else None)},
     }
 
 
-def _view(entry: AuditLog, username: str | None) -> dict:
+def _view(entry: AuditLog, username: str | None, email: str | None = None) -> dict:
+    details = entry.details or {}
+    error = None
+    if not entry.success:
+        error = next((str(details[name]) for name in ("error", "reason", "message")
+                      if details.get(name)), None)
     return {**{c.name: getattr(entry, c.name) for c in AuditLog.__table__.columns},
-            "actor_username": username}
+            "actor_username": username,
+            # the web UI's names for the same facts (upstream LiteMaaS's audit page)
+            "user_id": entry.actor_id, "username": username, "email": email,
+            "metadata": details, "error_message": error}

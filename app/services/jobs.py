@@ -17,6 +17,7 @@ runs), and a user holds at most ``MAX_QUEUED_JOBS_PER_USER`` queued or running j
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -195,6 +196,21 @@ def get(job_id: uuid.UUID) -> Job:
     if job is None:
         raise NotFound.resource("job", job_id)
     return job
+
+
+def wait_until_finished(job_id: uuid.UUID, seconds: float) -> Job:
+    """The job once it has finished, or as it is after ``seconds`` (for answers that give the
+    result when it comes quickly and the job id otherwise). Polls the row, ending the
+    transaction between reads so no snapshot or lock is held while waiting."""
+    deadline = time.monotonic() + max(0.0, seconds)
+    pause = 0.02
+    while True:
+        status = db.session.scalar(select(Job.status).where(Job.id == job_id))
+        db.session.rollback()
+        if status not in ACTIVE_JOB_STATUSES or time.monotonic() >= deadline:
+            return get(job_id)
+        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 2, 0.25)
 
 
 def get_visible(job_id: uuid.UUID, identity) -> Job:

@@ -9,7 +9,7 @@ finished rollup), so an admin view over months sums a few thousand rows whatever
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -26,6 +26,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    tuple_,
 )
 
 from app.api.pagination import paginate
@@ -61,12 +62,18 @@ class UsageFilter:
     model_ids: tuple[str, ...] = ()
     provider_ids: tuple[str, ...] = ()
     api_key_ids: tuple[uuid.UUID, ...] = ()
+    user_ids: tuple[uuid.UUID, ...] = ()
+
+    @property
+    def scoped(self) -> bool:
+        """Whether a user, team or key is asked for (only usage_daily can answer)."""
+        return bool(self.user_id or self.team_id or self.api_key_id or self.api_key_ids
+                    or self.user_ids)
 
     @property
     def table(self) -> Table:
         """usage_daily when a user, team or key is asked for; the daily totals otherwise."""
-        scoped = self.user_id or self.team_id or self.api_key_id or self.api_key_ids
-        return ROWS if scoped else TOTALS
+        return ROWS if self.scoped else TOTALS
 
     def conditions(self, table: Table | None = None) -> list:
         table = self.table if table is None else table
@@ -76,7 +83,7 @@ class UsageFilter:
             if value is not None:
                 conditions.append(table.c[name] == value)
         for name, column in (("model_ids", "model_id"), ("provider_ids", "provider"),
-                             ("api_key_ids", "api_key_id")):
+                             ("api_key_ids", "api_key_id"), ("user_ids", "user_id")):
             if getattr(self, name):
                 conditions.append(table.c[column].in_(getattr(self, name)))
         return conditions
@@ -86,19 +93,28 @@ class UsageFilter:
 
     def params(self) -> dict[str, Any]:
         """JSON-able form (job params), read back by ``from_params``."""
-        return {name: str(value) for name, value in (
+        single = {name: str(value) for name, value in (
             ("startDate", self.start), ("endDate", self.end), ("userId", self.user_id),
             ("teamId", self.team_id), ("apiKeyId", self.api_key_id), ("modelId", self.model_id),
             ("provider", self.provider)) if value is not None}
+        lists = {name: [str(value) for value in values] for name, values in (
+            ("userIds", self.user_ids), ("modelIds", self.model_ids),
+            ("providerIds", self.provider_ids), ("apiKeyIds", self.api_key_ids)) if values}
+        return {**single, **lists}
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> UsageFilter:
         def ident(name: str) -> uuid.UUID | None:
             return uuid.UUID(params[name]) if params.get(name) else None
 
+        def idents(name: str) -> tuple[uuid.UUID, ...]:
+            return tuple(uuid.UUID(value) for value in params.get(name) or ())
+
         return cls(date.fromisoformat(params["startDate"]), date.fromisoformat(params["endDate"]),
                    ident("userId"), ident("teamId"), ident("apiKeyId"), params.get("modelId"),
-                   params.get("provider"))
+                   params.get("provider"), model_ids=tuple(params.get("modelIds") or ()),
+                   provider_ids=tuple(params.get("providerIds") or ()),
+                   api_key_ids=idents("apiKeyIds"), user_ids=idents("userIds"))
 
 
 def date_range(start: date | None, end: date | None, max_days: int = MAX_RANGE_DAYS,
@@ -312,18 +328,38 @@ def own_analytics_filter(identity: Identity, query: dict[str, Any]) -> UsageFilt
 
 
 def own_key_ids(user_id: uuid.UUID, wanted: list[str] | tuple[str, ...]) -> tuple[uuid.UUID, ...]:
+    return key_ids_of(wanted, (user_id,), "Some API keys are not yours")
+
+
+def key_ids_of(wanted: list[str] | tuple[str, ...], owners: tuple[uuid.UUID, ...] = (),
+               refusal: str = "Some API keys are unknown") -> tuple[uuid.UUID, ...]:
+    """Key ids of keys named by id or LiteLLM alias (of ``owners`` when given); any other
+    name is a 404."""
     wanted = sorted(set(wanted))
     if not wanted:
         return ()
     ids = [value for value in (_uuid_or_none(w) for w in wanted) if value is not None]
-    rows = db.session.execute(select(ApiKey.id, ApiKey.key_alias).where(
-        ApiKey.user_id == user_id, or_(ApiKey.id.in_(ids), ApiKey.key_alias.in_(wanted)))).all()
+    stmt = select(ApiKey.id, ApiKey.key_alias).where(
+        or_(ApiKey.id.in_(ids), ApiKey.key_alias.in_(wanted)))
+    if owners:
+        stmt = stmt.where(ApiKey.user_id.in_(owners))
+    rows = db.session.execute(stmt).all()
     known = {str(key_id) for key_id, _ in rows} | {alias for _, alias in rows}
     unknown = [value for value in wanted if value not in known]
     if unknown:
-        raise NotFound("Some API keys are not yours", {"resource": "api_key",
-                                                       "apiKeyIds": unknown[:20]})
+        raise NotFound(refusal, {"resource": "api_key", "apiKeyIds": unknown[:20]})
     return tuple(sorted({key_id for key_id, _ in rows}, key=str))
+
+
+def admin_analytics_filter(query: dict[str, Any]) -> UsageFilter:
+    """Everyone's usage narrowed by the single filters (userId, teamId, apiKeyId, modelId,
+    provider) and the admin page's multi-selects: users, models, providers and keys (by id
+    or LiteLLM alias, of the selected users when some are)."""
+    user_ids = tuple(sorted(set(query.get("user_ids") or ()), key=str))
+    return replace(usage_filter(query), user_ids=user_ids,
+                   model_ids=tuple(sorted(set(query.get("model_ids") or ()))),
+                   provider_ids=tuple(sorted(set(query.get("provider_ids") or ()))),
+                   api_key_ids=key_ids_of(query.get("api_key_ids") or (), user_ids))
 
 
 def _uuid_or_none(value: str) -> uuid.UUID | None:
@@ -337,69 +373,153 @@ def analytics(usage: UsageFilter, user: User | None) -> dict[str, Any]:
     """One user's dashboard, shaped as upstream LiteMaaS answers it: totals, the trend of each
     against the previous period of the same length, cost by model and provider, per day, per
     day and model, and top models. Two queries on the (user, day) index."""
-    days = (usage.end - usage.start).days + 1
-    previous = UsageFilter(usage.start - timedelta(days=days), usage.start - timedelta(days=1),
-                           **{name: getattr(usage, name) for name in (
-                               "user_id", "model_ids", "provider_ids", "api_key_ids")})
-    before = totals(previous)
-    rows = db.session.execute(
-        select(ROWS.c.day, ROWS.c.model_id, func.max(ROWS.c.provider).label("provider"),
-               *_sums(ROWS))
-        .where(*usage.conditions(ROWS)).group_by(ROWS.c.day, ROWS.c.model_id)
-        .order_by(ROWS.c.day, ROWS.c.model_id)).all()
-    now = _Tally()
-    per_day: dict[date, _Tally] = {}
-    per_day_model: dict[date, list[dict[str, Any]]] = {}
-    per_model: dict[str, _Tally] = {}
-    providers: dict[str, str] = {}
-    cost_by_provider: dict[str, float] = {}
-    for row in rows:
-        now.add(row)
-        per_day.setdefault(row.day, _Tally()).add(row)
-        per_model.setdefault(row.model_id, _Tally()).add(row)
-        providers[row.model_id] = row.provider or "unknown"
-        cost_by_provider[row.provider or "unknown"] = (
-            cost_by_provider.get(row.provider or "unknown", 0.0) + float(row.spend))
-        per_day_model.setdefault(row.day, []).append(
-            _model_summary(row.model_id, row.provider, _Tally().add(row)))
-    top_models = sorted((_model_summary(model, providers[model], tally)
-                         for model, tally in per_model.items()),
-                        key=lambda item: (-item["cost"], -item["requests"], item["modelId"]))
+    body, now, before = _dashboard(usage)
     active = 1 if now.requests else 0
     user_summary = None
     if user is not None and now.requests:
-        user_summary = {"userId": str(user.id), "username": user.username,
-                        "email": user.email or "", "role": _role(user),
-                        **_counts(now)}
-    return {
-        "period": {"startDate": usage.start.isoformat(), "endDate": usage.end.isoformat()},
+        user_summary = _user_summary(user.id, user.username, user.email, _role(user), now)
+    body.update({
         "totalUsers": active, "activeUsers": active,
+        "topUsers": [user_summary] if user_summary else [],
+    })
+    body["topMetrics"]["topUser"] = user_summary
+    body["trends"]["usersTrend"] = trend("users", active, 1 if before["requests"] else 0)
+    return body
+
+
+TOP_USERS = 5  # upstream's admin dashboard lists five
+
+
+def admin_analytics(usage: UsageFilter) -> dict[str, Any]:
+    """Everyone's dashboard (the admin usage page): the user's figures plus active users, the
+    top users and the top key, and the users trend. Totals, days and models come from the
+    daily totals unless a user or key is asked for; people and keys from the rows."""
+    body, _, _ = _dashboard(usage)
+    users, top_key = _people(usage)
+    before = _previous(usage)
+    active = [entry for entry in users.values() if entry["figures"].requests]
+    ranked = sorted(active, key=lambda e: (-e["figures"].spend, -e["figures"].requests,
+                                           e["username"] or ""))
+    top = [_user_summary(e["user_id"], e["username"], e["email"], e["role"], e["figures"])
+           for e in ranked[:TOP_USERS]]
+    previous_active = db.session.scalar(
+        select(func.count(func.distinct(ROWS.c.user_id)))
+        .where(*before.conditions(ROWS), ROWS.c.requests > 0)) or 0
+    body.update({"totalUsers": len(users), "activeUsers": len(active), "topUsers": top})
+    body["topMetrics"]["topUser"] = top[0] if top else None
+    body["topMetrics"]["topApiKey"] = top_key
+    body["trends"]["usersTrend"] = trend("users", len(active), previous_active)
+    return body
+
+
+def _previous(usage: UsageFilter) -> UsageFilter:
+    """The period of the same length just before, with the same filters."""
+    days = (usage.end - usage.start).days + 1
+    return replace(usage, start=usage.start - timedelta(days=days),
+                   end=usage.start - timedelta(days=1))
+
+
+def _people(usage: UsageFilter) -> tuple[dict[Any, dict[str, Any]], dict[str, Any] | None]:
+    """Per user (with name, email, role and figures) and the top key, from one pass over the
+    rows summed per user and key and per user (grouping sets)."""
+    user, key = ROWS.c.user_id, ROWS.c.api_key_id
+    rows = db.session.execute(
+        select(user, key, func.grouping(user, key).label("grouping"), *_sums(ROWS))
+        .where(*usage.conditions(ROWS)).group_by(func.grouping_sets(tuple_(user, key),
+                                                                    tuple_(user)))).all()
+    per_user = [row for row in rows if row.grouping == 1]
+    keys = [row for row in rows if row.grouping == 0 and row.api_key_id is not None]
+    people = {row.id: row for row in db.session.execute(
+        select(User.id, User.username, User.email, User.roles)
+        .where(User.id.in_({row.user_id for row in per_user if row.user_id is not None})))}
+    users: dict[Any, dict[str, Any]] = {}
+    for row in per_user:
+        person = people.get(row.user_id)
+        users[row.user_id] = {
+            "user_id": row.user_id, "username": person.username if person else None,
+            "email": person.email if person else None,
+            "role": _role_of(person.roles if person else ()), "figures": row}
+    if not keys:
+        return users, None
+    top = min(keys, key=lambda row: (-row.spend, -row.requests, str(row.api_key_id)))
+    names = db.session.execute(select(ApiKey.name, ApiKey.key_alias)
+                               .where(ApiKey.id == top.api_key_id)).one_or_none()
+    person = people.get(top.user_id)
+    return users, {"keyId": str(top.api_key_id),
+                   "keyAlias": (names.key_alias or names.name) if names else "",
+                   "keyName": names.name if names else "",
+                   "userId": str(top.user_id) if top.user_id else "",
+                   "username": person.username if person else "",
+                   "requests": top.requests, "tokens": top.total_tokens,
+                   "cost": float(top.spend)}
+
+
+# func.grouping(day, model_id, provider) of each grouping set of _dashboard's query (a bit is
+# set for each column the set leaves out)
+DAY_MODEL, DAY, MODEL, PROVIDER = 0b001, 0b011, 0b101, 0b110
+
+
+def _dashboard(usage: UsageFilter) -> tuple[dict[str, Any], _Tally, dict[str, Any]]:
+    """What a user's and the admin dashboard share: totals, trends (but users'), cost by
+    model and provider, per day, per day and model, top models. One query on ``usage.table``
+    summing per day and model, per day, per model and per provider at once (grouping sets),
+    and one for the previous period's totals."""
+    days = (usage.end - usage.start).days + 1
+    before = totals(_previous(usage))
+    table = usage.table
+    day, model, provider = table.c.day, table.c.model_id, table.c.provider
+    rows = db.session.execute(
+        select(day, model, provider, func.grouping(day, model, provider).label("grouping"),
+               func.max(provider).label("model_provider"), *_sums(table))
+        .where(*usage.conditions())
+        .group_by(func.grouping_sets(tuple_(day, model), tuple_(day), tuple_(model),
+                                     tuple_(provider)))
+        .order_by(day, model)).all()
+    now = _Tally()
+    per_day: dict[date, dict[str, Any]] = {}
+    per_day_model: dict[date, list[dict[str, Any]]] = {}
+    per_model: list[dict[str, Any]] = []
+    cost_by_provider: dict[str, float] = {}
+    for row in rows:
+        if row.grouping == DAY_MODEL:
+            per_day_model.setdefault(row.day, []).append(
+                _model_summary(row.model_id, row.model_provider, row))
+        elif row.grouping == DAY:
+            now.add(row)
+            per_day[row.day] = _counts(row)
+        elif row.grouping == MODEL:
+            per_model.append(_model_summary(row.model_id, row.model_provider, row))
+        elif row.grouping == PROVIDER:
+            name = row.provider or "unknown"
+            cost_by_provider[name] = cost_by_provider.get(name, 0.0) + float(row.spend)
+    top_models = sorted(per_model, key=lambda m: (-m["cost"], -m["requests"], m["modelId"]))
+    empty = _counts(_Tally())
+    body = {
+        "period": {"startDate": usage.start.isoformat(), "endDate": usage.end.isoformat()},
         "totalRequests": now.requests,
         "totalTokens": {"total": now.total, "prompt": now.prompt,
                         "completion": now.completion},
-        "totalCost": {"total": float(now.spend),
-                      "byProvider": {k: round(v, 8) for k, v in cost_by_provider.items()},
-                      "byModel": {model: float(t.spend) for model, t in per_model.items()}},
+        "totalCost": {"total": float(now.spend), "byProvider": cost_by_provider,
+                      "byModel": {m["modelId"]: m["cost"] for m in per_model}},
         "successRate": round(100 * now.successful / now.requests, 2) if now.requests else 0,
         "averageLatency": 0,
-        "topMetrics": {"topUser": user_summary, "topModel": top_models[0] if top_models else None,
+        "topMetrics": {"topUser": None, "topModel": top_models[0] if top_models else None,
                        "topApiKey": None},
         "trends": {
             "requestsTrend": trend("requests", now.requests, before["requests"]),
             "costTrend": trend("cost", float(now.spend), float(before["spend"])),
-            "usersTrend": trend("users", active, 1 if before["requests"] else 0),
             "totalTokensTrend": trend("totalTokens", now.total, before["total_tokens"]),
             "promptTokensTrend": trend("promptTokens", now.prompt, before["prompt_tokens"]),
             "completionTokensTrend": trend("completionTokens", now.completion,
                                            before["completion_tokens"]),
         },
-        "dailyUsage": [{"date": day.isoformat(), **_counts(per_day.get(day, _Tally()))}
+        "dailyUsage": [{"date": day.isoformat(), **per_day.get(day, empty)}
                        for day in (usage.start + timedelta(days=n) for n in range(days))],
         "dailyModelUsage": [{"date": day.isoformat(), "models": models}
                             for day, models in sorted(per_day_model.items())],
         "topModels": top_models[:10],
-        "topUsers": [user_summary] if user_summary else [],
     }
+    return body, now, before
 
 
 TREND_STABLE_PERCENT = 1.0  # upstream's default stability threshold
@@ -435,19 +555,35 @@ class _Tally:
         return self
 
 
-def _counts(tally: _Tally) -> dict[str, Any]:
-    return {"requests": tally.requests, "tokens": tally.total, "prompt_tokens": tally.prompt,
-            "completion_tokens": tally.completion, "cost": float(tally.spend)}
+def _counts(figures: Any) -> dict[str, Any]:
+    """The UI's counts of a tally or of a result row of ``_sums``."""
+    if isinstance(figures, _Tally):
+        return {"requests": figures.requests, "tokens": figures.total,
+                "prompt_tokens": figures.prompt, "completion_tokens": figures.completion,
+                "cost": float(figures.spend)}
+    return {"requests": figures.requests, "tokens": figures.total_tokens,
+            "prompt_tokens": figures.prompt_tokens,
+            "completion_tokens": figures.completion_tokens, "cost": float(figures.spend)}
 
 
-def _model_summary(model_id: str, provider: str | None, tally: _Tally) -> dict[str, Any]:
+def _model_summary(model_id: str, provider: str | None, figures: Any) -> dict[str, Any]:
     return {"modelId": model_id, "modelName": model_id, "provider": provider or "unknown",
-            **_counts(tally)}
+            **_counts(figures)}
 
 
 def _role(user: User) -> str:
-    roles = list(user.roles or [])
+    return _role_of(user.roles)
+
+
+def _role_of(roles) -> str:
+    roles = list(roles or [])
     return next((role for role in ("admin", "admin-readonly") if role in roles), "user")
+
+
+def _user_summary(user_id, username: str | None, email: str | None, role: str,
+                  figures: Any) -> dict[str, Any]:
+    return {"userId": str(user_id) if user_id else "", "username": username or "(unknown)",
+            "email": email or "", "role": role, **_counts(figures)}
 
 
 def filter_options(identity: Identity, start: date | None, end: date | None) -> dict[str, Any]:

@@ -198,10 +198,12 @@ def test_teams(app, client, world, broker):
     ("/api/v1/admin/reconcile", None, "reconcile"),
     ("/api/v1/admin/usage/rollup", {}, "usage_rollup"),
     ("/api/v1/admin/usage/export", {"format": "csv"}, "usage_export"),
+    ("/api/v1/admin/usage/refresh-today", {}, "usage_rollup"),
     ("/api/v1/admin/backup/create", {"database": "litemaas"}, "backup_create"),
 ])
 def test_enqueue_endpoints_answer_202_with_the_recorded_job(app, client, login, broker, path,
-                                                            body, kind):
+                                                            body, kind, monkeypatch):
+    monkeypatch.setitem(app.config, "UI_JOB_WAIT_SECONDS", 0.2)  # the UI's short wait
     admin = login("admin")
     response = _outage(app, broker, lambda: client.post(path, json=body, headers=admin),
                        {kind})

@@ -249,6 +249,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/admin/usage/by-provider"): Op("usage:read_all"),
     ("POST", "/api/v1/admin/usage/rollup"): Op("usage:admin", body={}),
     ("POST", "/api/v1/admin/usage/export"): Op("usage:export", body={"format": "csv"}),
+    # the web UI's admin usage page
+    ("POST", "/api/v1/admin/usage/analytics"): Op(
+        "usage:read_all", body={"startDate": "2026-01-01", "endDate": "2026-01-31"},
+        audited=False),
+    ("POST", "/api/v1/admin/usage/refresh-today"): Op("usage:admin", body={}),
     # users
     ("GET", "/api/v1/users"): Op("users:read"),
     ("GET", "/api/v1/users/me"): Op("account:read", expect={"admin_api_key": 404}),
@@ -350,6 +355,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", "/api/v1/api-keys/{key_id}/enable"): Op(
         "api_keys:write", scope="owned", ok=_lenient(409)),  # only an idle-disabled key
     ("GET", "/api/v1/audit-logs"): Op("audit:read"),
+    ("GET", "/api/v1/admin/audit"): Op("audit:read"),
+    ("GET", "/api/v1/admin/audit/actions"): Op("audit:read"),
+    ("GET", "/api/v1/admin/audit/categories"): Op("audit:read"),
     ("GET", "/metrics"): Op("metrics:read"),
 }
 

@@ -36,7 +36,9 @@ def fuzz_app(app, settings):
     """Rate limiting off; a real (fake) OIDC provider, so sign-in has a dependency that is up."""
     provider = FakeProvider().start()
     try:
+        # UI_JOB_WAIT_SECONDS: no worker here, so the UI's export and refresh answer 202 at once
         with extra_app(settings, RATE_LIMIT_ENABLED=False, OAUTH_PROVIDER="oidc",
+                       UI_JOB_WAIT_SECONDS=0.05,
                        OAUTH_CLIENT_ID=provider.client_id,
                        OAUTH_CLIENT_SECRET=provider.client_secret,
                        OAUTH_ISSUER_URL=provider.url) as fuzzed:

@@ -30,7 +30,7 @@ def export_dir(app, tmp_path, monkeypatch):
 
 def export(client, headers) -> dict:
     response = client.post("/api/v1/admin/usage/export", json={"format": "csv"},
-                           headers=headers)
+                           headers={**headers, "Prefer": "respond-async"})
     assert response.status_code == 202, response.get_json()
     job = wait_for_job(client, headers, response.get_json()["jobId"])
     assert job["status"] == "succeeded", job

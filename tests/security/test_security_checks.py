@@ -118,8 +118,10 @@ def test_api_key_cannot_reach_admin_operations(client, keyed):
 
 
 # Admin-level writes a readonly admin may still make: an export only writes a report of what
-# readonly admins may read anyway. Anything else added here must be a deliberate decision.
-READONLY_MAY = {"usage:export"}
+# readonly admins may read anyway; usage:read_all is POST /admin/usage/analytics, a read sent
+# as POST (the web UI's filters in the body). Anything else added here must be a deliberate
+# decision.
+READONLY_MAY = {"usage:export", "usage:read_all"}
 
 
 def _admin_writes(client) -> list[tuple[str, str, str]]:
@@ -168,7 +170,7 @@ def test_users_get_404_for_other_users_resources(app, client, login, sim, celery
     subscription = subscribe(client, owner, models[0])
     key = create_key(client, owner, [models[0]])
     export = client.post("/api/v1/admin/usage/export", json={"format": "csv"},
-                         headers=login("admin"))
+                         headers={**login("admin"), "Prefer": "respond-async"})
     owned = {
         f"/api/v1/subscriptions/{subscription['id']}": {"get": None, "delete": None,
                                                          "patch": {"status": "cancelled"}},
