@@ -129,6 +129,9 @@ class Settings:
     MODEL_SYNC_ON_START: bool = True
     MODEL_SYNC_ALLOW_EMPTY: bool = False
     USAGE_ROLLUP_INTERVAL: int = 900
+    # usage_daily keeps this many months (the current one counts); older monthly partitions are
+    # dropped by a daily beat task. 0 keeps every month.
+    USAGE_RETENTION_MONTHS: int = 0
     RECONCILE_INTERVAL: int = 3600
     # Keys in LiteLLM of LiteMaaS users that LiteMaaS did not make are always reported by
     # reconciliation; true also deletes them.
