@@ -171,6 +171,7 @@ def test_totals_of_a_run_that_failed_are_redone_by_the_next_run(app, client, log
         return real_page(self, *args, **kwargs)
 
     monkeypatch.setattr(usage_rollup, "PAGE_SIZE", 3)
+    monkeypatch.setattr(usage_rollup, "FLUSH_ROWS", 1)  # a transaction per page
     monkeypatch.setattr(LiteLLMClient, "user_daily_activity", fails_on_sixth_page)
     failed = run_rollup(client, admin, {"startDate": days_ago(5).isoformat(),
                                         "endDate": today().isoformat()})
