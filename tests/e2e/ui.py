@@ -115,21 +115,36 @@ def click_until(button, label: str, outcome) -> None:
     expect(outcome).to_be_visible()
 
 
+def fill_form(dialog, values: dict[str, str], before_check=None) -> None:
+    """Type ``values`` (selector -> text) into a dialog's fields and make sure they stayed.
+    On a loaded machine a dialog that re-renders while opening can drop what was typed
+    before React took it (seen once in CI: a key created without its description); a person
+    would see the empty field and type again, so the fields are read back and refilled."""
+    for selector, value in values.items():
+        dialog.locator(selector).fill(value)
+    if before_check is not None:
+        before_check()
+    for selector, value in values.items():
+        field = dialog.locator(selector)
+        with contextlib.suppress(AssertionError):
+            expect(field).to_have_value(value, timeout=1000)
+            continue
+        field.fill(value)
+        expect(field).to_have_value(value)
+
+
 def create_key(page: Page, name: str, models: list[str], description: str = "",
                max_budget: str = "", rpm_limit: str = "") -> str:
     """On the API Keys page: the create dialog, and the new key's value it shows once."""
     go(page, "API Keys", "/api-keys")
     page.get_by_role("button", name="Create API Key").first.click()
     dialog = page.get_by_role("dialog", name="Create API Key")
-    dialog.locator("#key-name").fill(name)
-    if description:
-        dialog.locator("#key-description").fill(description)
-    for model in models:
-        dialog.locator(".pf-v6-c-label").get_by_text(model, exact=True).click()
-    if max_budget:
-        dialog.locator("#key-max-budget").fill(max_budget)
-    if rpm_limit:
-        dialog.locator("#key-rpm-limit").fill(rpm_limit)
+    fields = {"#key-name": name, "#key-description": description,
+              "#key-max-budget": max_budget, "#key-rpm-limit": rpm_limit}
+    fill_form(dialog, {selector: value for selector, value in fields.items() if value},
+              before_check=lambda: [
+                  dialog.locator(".pf-v6-c-label").get_by_text(model, exact=True).click()
+                  for model in models])
     dialog.get_by_role("button", name="Create API Key", exact=True).click()
     created = page.get_by_role("dialog", name="API Key Created Successfully")
     expect(created).to_be_visible()
