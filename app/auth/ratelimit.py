@@ -151,6 +151,20 @@ class OneTripMovingWindow(MovingWindowRateLimiter):
         return super().get_window_stats(item, *identifiers)
 
 
+def _skip_exempt_paths_early(app: Flask, limiter: Limiter) -> None:
+    """flask-limiter asks its request filters only after resolving the endpoint's limits; an
+    exempt path (liveness, docs, metrics) now leaves before any of that."""
+    hooks = app.before_request_funcs.setdefault(None, [])
+    check = limiter._check_request_limit
+    for index, hook in enumerate(hooks):
+        if hook == check:
+            def check_unless_exempt(check=check):
+                if not _exempt():
+                    check()
+
+            hooks[index] = check_unless_exempt
+
+
 def _request_windows() -> dict | None:
     if not has_request_context():
         return None
@@ -192,6 +206,7 @@ def init_rate_limits(app: Flask) -> Limiter:
     if app.config["RATE_LIMIT_ENABLED"] and app.config["REDIS_URL"].startswith(
             ("redis://", "rediss://", "unix://")):
         limiter._limiter = OneTripMovingWindow(limiter._storage)
+    _skip_exempt_paths_early(app, limiter)
 
     @app.after_request
     def remember_retry_after(response):
