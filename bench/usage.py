@@ -205,6 +205,9 @@ def time_requests(client, path: str, count: int) -> dict:
 def run(keys: int = 10_000, days: int = 100, keys_per_user: int = 10, models: int = 50,
         requests: int = 200, seed_value: int = 7) -> dict:
     """Run the benchmark on a scratch database; returns the figures as a dict."""
+    from bench.wrk import idle_check
+
+    load_before = idle_check()
     today = datetime.now(UTC).date()
     window = [today - timedelta(days=n) for n in range(days)]
     services = resolve_services()
@@ -239,7 +242,7 @@ def run(keys: int = 10_000, days: int = 100, keys_per_user: int = 10, models: in
 
                 db.engine.dispose()
     return {
-        "benchmark": "usage",
+        "benchmark": "usage", "load_before": load_before,
         "activity_rows": first["rows"], "keys": keys, "days": days, "users": len(people),
         "rollup": first, "rerun_same_data": rerun,
         "admin_summary_90d": summary, "admin_timeseries_90d": timeseries,
