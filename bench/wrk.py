@@ -107,7 +107,7 @@ def run(url: str, *, seconds: float, connections: int, paths: list[str] | None =
         os.unlink(handle.name)
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr[-2000:]}")
-    return {**parse(done.stdout), "load_before": load}
+    return {**parse(done.stdout), "load_before": load, "raw": done.stdout[-1500:]}
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -120,7 +120,7 @@ def _ms(text: str) -> float:
 
 def parse(output: str) -> dict:
     """wrk's text report → figures."""
-    percentiles = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", output, re.M))
+    percentiles = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)\s*$", output, re.M))
     requests = int(re.search(r"^\s+(\d+) requests in", output, re.M)[1])
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
