@@ -147,7 +147,7 @@ class DatabaseAndQueueCollector:
         yield figures
 
     def _queues(self):
-        from worker.celery_app import QUEUES
+        from app.services.job_kinds import QUEUES
 
         depth = GaugeMetricFamily("litemaas_queue_length", "Messages waiting per Celery queue",
                                   labels=["queue"])

@@ -6,7 +6,6 @@ import logging
 
 from flask import Flask
 
-from app.errors import ServiceUnavailable
 from app.services import jobs
 
 log = logging.getLogger(__name__)
@@ -14,12 +13,8 @@ log = logging.getLogger(__name__)
 
 def on_web_start(app: Flask) -> None:
     """Queue the start-up model sync (single flight: N replicas cause one sync)."""
-    if not app.config["MODEL_SYNC_ON_START"] or "sync_models" not in jobs.KINDS:
+    if not app.config["MODEL_SYNC_ON_START"]:
         return
     with app.app_context():
-        try:
-            job, created = jobs.enqueue("sync_models", {"trigger": "startup"})
-            log.info("start-up model sync %s (job %s)", "queued" if created else "running",
-                     job.id)
-        except ServiceUnavailable:
-            log.warning("start-up model sync recorded; the queue will pick it up when back")
+        job, created = jobs.enqueue("sync_models", {"trigger": "startup"})
+        log.info("start-up model sync %s (job %s)", "queued" if created else "running", job.id)

@@ -6,23 +6,13 @@ from celery import Celery, Task
 from flask import Flask
 from kombu import Queue
 
+from app.services.job_kinds import QUEUES, task_modules, task_routes
 from config.settings import Settings
 from worker.schedule import beat_schedule
 from worker.signals import connect_worker_signals
 
-QUEUES = ("sync", "provisioning", "usage", "default")
-
-TASK_ROUTES = {
-    "worker.tasks.sync.*": {"queue": "sync"},
-    "worker.tasks.provisioning.*": {"queue": "provisioning"},
-    "worker.tasks.usage.*": {"queue": "usage"},
-    "worker.tasks.*": {"queue": "default"},
-}
-
-TASK_MODULES = ("worker.tasks.maintenance", "worker.tasks.provisioning.accounts",
-                "worker.tasks.provisioning.keys")
-TASK_MODULES += ("worker.tasks.usage",)
-TASK_MODULES += ("worker.tasks.sync",)
+TASK_ROUTES = task_routes()
+TASK_MODULES = task_modules()
 
 
 def celery_config(settings: Settings) -> dict:

@@ -24,14 +24,10 @@ from app.errors import loggable_error
 from app.extensions import db
 from app.litellm.errors import LiteLLMError
 from app.services import audit, jobs
+from app.services.job_kinds import KINDS, kind_of_task
 from worker.context import task_context
 
 log = logging.getLogger(__name__)
-
-MAX_RETRIES = 5
-BACKOFF_BASE_SECONDS = 2
-BACKOFF_CAP_SECONDS = 60
-
 
 class TransientError(Exception):
     """A named transient failure (raise it from a service to ask for a retry)."""
@@ -42,10 +38,6 @@ def is_transient(exc: BaseException) -> bool:
         return exc.retryable
     return isinstance(exc, TransientError | OperationalError | requests.ConnectionError
                       | requests.Timeout)
-
-
-def backoff(retries: int) -> float:
-    return float(min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**retries))
 
 
 @dataclass
@@ -108,12 +100,13 @@ def _run(task, job_id: str, func: Callable[[JobRun], dict | None]) -> dict | Non
 
 
 def _handle_failure(task, run: JobRun, exc: BaseException):
-    if is_transient(exc) and task.request.retries < MAX_RETRIES:
-        countdown = backoff(task.request.retries)
+    policy = KINDS[run.kind].retry
+    if is_transient(exc) and task.request.retries < policy.max_retries:
+        countdown = policy.countdown(task.request.retries)
         log.warning("job %s transient failure (%s), retry in %.0fs", run.job_id,
                     type(exc).__name__, countdown)
         jobs.requeue_for_retry(run.job_id, _error(exc), countdown)
-        raise task.retry(countdown=countdown, exc=exc, max_retries=MAX_RETRIES)
+        raise task.retry(countdown=countdown, exc=exc, max_retries=policy.max_retries)
     if isinstance(exc, DBAPIError):  # its message quotes values: log the reduced text
         log.error("job %s failed: %s", run.job_id, loggable_error(exc))
     else:
@@ -130,10 +123,13 @@ def _audit_outcome(run: JobRun, success: bool, details: dict) -> None:
 
 
 def job_task(func: Callable[[JobRun], dict | None]):
-    """Declare a job task; its Celery name is ``<module>.<function>`` (routes use it)."""
+    """Declare a job task; its Celery name is ``<module>.<function>``, which must be the
+    ``task`` of a row in ``app/services/job_kinds.KINDS`` (its queue and retry policy)."""
+    name = f"{func.__module__}.{func.__name__}"
+    kind = KINDS[kind_of_task(name)]  # a task without a kind fails here, at import
 
-    @shared_task(name=f"{func.__module__}.{func.__name__}", bind=True, acks_late=True,
-                 reject_on_worker_lost=True, max_retries=MAX_RETRIES)
+    @shared_task(name=name, bind=True, acks_late=True, reject_on_worker_lost=True,
+                 max_retries=kind.retry.max_retries)
     @wraps(func)
     def task(self, job_id: str):
         token = task_context.set(

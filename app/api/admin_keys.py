@@ -21,7 +21,6 @@ from app.schemas.api_keys import (
 )
 from app.schemas.base import JobAcceptedSchema
 from app.services import api_keys, jobs
-from app.services import reconcile as _reconcile  # noqa: F401  (registers the job kind)
 
 blp = Blueprint("admin_api_keys", __name__, url_prefix="/admin",
                 description="Admin: API keys and LiteLLM reconciliation")

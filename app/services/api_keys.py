@@ -293,8 +293,7 @@ def _defer(key: ApiKey, raw: str, identity: Identity, exc: LiteLLMError) -> Job:
     key.provisioning_error = f"waiting for LiteLLM: {exc.message}"[:2000]
     audit.record("API_KEY_PROVISIONING_DEFERRED", "api_key", key.id,
                  details={"reason": exc.message[:300], "jobId": str(job.id)})
-    db.session.commit()
-    jobs.publish(job)
+    db.session.commit()  # the job is published after this commit
     return job
 
 
@@ -333,9 +332,7 @@ def update(key_id: uuid.UUID, identity: Identity, data: dict[str, Any]) -> tuple
     if key.provisioning_state == "active":  # a pending key is provisioned from the row anyway
         job = provisioning.create_update_job(key.id, identity.user_id)
     audit.record("API_KEY_UPDATED", "api_key", key.id, details={"changed": sorted(changes)})
-    db.session.commit()
-    if job is not None:
-        jobs.publish(job)
+    db.session.commit()  # the job (if any) is published after this commit
     return key, job
 
 
@@ -451,8 +448,7 @@ def rotate(key_id: uuid.UUID, identity: Identity) -> IssuedKey:
     audit.record("API_KEY_ROTATED", "api_key", key.id,
                  details={"oldPrefix": old_prefix, "keyPrefix": key.key_prefix})
     provisioning.forget_after_commit(old_hash)
-    db.session.commit()
-    jobs.publish(job)
+    db.session.commit()  # the job is published after this commit
     return IssuedKey(key, raw, job, old_prefix)
 
 
@@ -511,8 +507,7 @@ def reset_spend(key_id: uuid.UUID, identity: Identity) -> tuple[ApiKey, Job]:
     job = provisioning.create_update_job(key.id, identity.user_id, reset_spend=True)
     audit.record("API_KEY_SPEND_RESET", "api_key", key.id,
                  details={"previousSpend": str(previous), "keyPrefix": key.key_prefix})
-    db.session.commit()
-    jobs.publish(job)
+    db.session.commit()  # the job is published after this commit
     return key, job
 
 
@@ -529,7 +524,5 @@ def revoke(key_id: uuid.UUID, identity: Identity, *, as_admin: bool = False,
                  details={"byAdmin": as_admin or key.user_id != identity.user_id,
                           "reason": reason, "keyPrefix": key.key_prefix})
     provisioning.forget_after_commit(key.key_hash)
-    db.session.commit()
-    if job.status == "queued" and job.published_at is None:
-        jobs.publish(job)
+    db.session.commit()  # a new job is published after this commit
     return job

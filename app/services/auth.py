@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.errors import Conflict, Forbidden
 from app.extensions import db
 from app.models import Job, User
-from app.services import audit, jobs, litellm_accounts, sessions
+from app.services import audit, jobs, sessions
 
 MOCK_USERS = {
     "admin": {"full_name": "System Administrator", "roles": ["admin", "user"]},
@@ -73,8 +73,6 @@ def mock_login(username: str, ip: str | None, user_agent: str | None,
                  details={"provider": "mock", "created": created, "session": session,
                           "provisioningJobId": str(job.id) if job else None})
     db.session.commit()
-    if job is not None:
-        litellm_accounts.publish_after_commit(job)
     return {**tokens, "user": user}
 
 
@@ -164,6 +162,4 @@ def external_login(external, ip: str | None, user_agent: str | None,
                           "idpRoles": idp_roles,
                           "provisioningJobId": str(job.id) if job else None})
     db.session.commit()
-    if job is not None:
-        litellm_accounts.publish_after_commit(job)
     return {**tokens, "user": user}

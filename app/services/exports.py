@@ -32,7 +32,6 @@ from app.errors import NotFound
 from app.extensions import db
 from app.models import ApiKey, Job, Team, UsageDaily, User
 from app.services import jobs
-from app.services.jobs import JobKind
 from app.services.usage_queries import UsageFilter
 
 EXPORT_KIND = "usage_export"
@@ -47,7 +46,6 @@ FETCH_BATCH = 5000
 _EXPORT_FILE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
                           r"\.(csv|json)(\.part)?")
 
-jobs.register_kind(EXPORT_KIND, JobKind("worker.tasks.usage.usage_export", coalesce=True))
 
 
 def request_export(fmt: str, usage: UsageFilter, requested_by) -> Job:

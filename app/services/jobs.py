@@ -1,8 +1,11 @@
 """Jobs: every slow or external piece of work is a row here plus a Celery task (DESIGN §5).
 
-The row is committed before the task is published; PostgreSQL is the source of truth for
-status. Status writes from the worker (claim, progress, heartbeat, outcome) go through their
-own short transactions so they never commit a task's half-done unit of work.
+The row is committed before the task is published: ``create`` queues the publish for after
+the commit of the caller's transaction (one commit point; nothing is sent if it rolls back).
+If the broker is down then, the change and its job stand: the row stays ``queued`` and beat
+re-publishes it (``republish``). PostgreSQL is the source of truth for status. Status writes
+from the worker (claim, progress, heartbeat, outcome) go through their own short transactions
+so they never commit a task's half-done unit of work.
 
 A plain user cannot flood the queue: kinds marked ``coalesce`` reuse a still-queued job for the
 same resource (same kind, params and requester; its task reads the resource's state when it
@@ -15,40 +18,24 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app, g, has_request_context
-from sqlalchemy import func, or_, select, update
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import event, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, NotFound, RateLimited, ServiceUnavailable
 from app.extensions import db
 from app.models import ACTIVE_JOB_STATUSES, Job
 from app.services import audit
+from app.services.job_kinds import KINDS, JobKind  # noqa: F401  (jobs.KINDS for callers)
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class JobKind:
-    """How a kind of job runs: its Celery task, whether it is single-flight, and whether a
-    request may reuse a still-queued job with the same params (``coalesce``: only for tasks
-    that act on the current state of the resource their params name)."""
-
-    task: str
-    single_flight: bool = False
-    coalesce: bool = False
-
-
-KINDS: dict[str, JobKind] = {
-    "worker_ping": JobKind("worker.tasks.maintenance.worker_ping"),
-}
-
-
-def register_kind(name: str, kind: JobKind) -> None:
-    KINDS[name] = kind
+_PUBLISH = "litemaas_jobs_to_publish"
 
 
 def _current_request_id() -> str | None:
@@ -61,8 +48,9 @@ def create(kind: str, params: dict[str, Any] | None = None, *, requested_by=None
 
     For single-flight kinds an already queued/running job with the same flight key is
     returned instead (created=False); so is a still-queued job of a ``coalesce`` kind with the
-    same params and requester. The caller commits, then calls ``publish`` (which skips a
-    reused job: it is published already). Raises 429 when a plain user has too many jobs.
+    same params and requester. A created job is published once the caller's transaction
+    commits (a reused one is on its way already). Raises 429 when a plain user has too many
+    jobs.
     """
     spec = KINDS[kind]
     if spec.single_flight and flight_key is None:
@@ -71,7 +59,6 @@ def create(kind: str, params: dict[str, Any] | None = None, *, requested_by=None
     if flight_key is None and spec.coalesce:
         queued = _queued_twin(kind, params, requested_by)
         if queued is not None:
-            queued.__dict__["_coalesced"] = True
             return queued, False
     if flight_key is None:
         check_queue_room()
@@ -80,6 +67,7 @@ def create(kind: str, params: dict[str, Any] | None = None, *, requested_by=None
               request_id=_current_request_id())
     if flight_key is None:
         db.session.add(job)
+        _publish_after_commit(job)
         return job, True
     # Look first: while a job runs, every request for another one is answered by one indexed
     # read instead of a failing INSERT in a savepoint (4 round trips and an exception).
@@ -94,6 +82,7 @@ def create(kind: str, params: dict[str, Any] | None = None, *, requested_by=None
         if existing is None:  # it finished between our insert and this read: try once more
             return create(kind, params, requested_by=requested_by, flight_key=flight_key)
         return existing, False
+    _publish_after_commit(job)
     return job, True
 
 
@@ -141,37 +130,54 @@ def _active_job(flight_key: str) -> Job | None:
     )
 
 
-def publish(job: Job) -> None:
-    """Send the job's task to the broker. The job row must already be committed. A job that
-    ``create`` reused (coalesced) is already on its way: nothing is sent again."""
-    if job.__dict__.pop("_coalesced", False):
-        return
+def _publish_after_commit(job: Job) -> None:
+    """Send the job's task once the session's transaction commits (never if it rolls back)."""
+    pending = db.session.info.setdefault(_PUBLISH, [])
+    pending.append((job.id, job.kind, job.request_id))
+
+
+@event.listens_for(FlaskSession, "after_commit")
+def _publish_committed(session) -> None:
+    for job_id, kind, request_id in session.info.pop(_PUBLISH, ()):
+        try:
+            _send(job_id, kind, request_id)
+        except Exception as exc:  # broker down: the row stays queued, beat re-publishes it
+            log.warning("job %s recorded but not published (%s); beat re-publishes it",
+                        job_id, type(exc).__name__)
+
+
+@event.listens_for(FlaskSession, "after_rollback")
+def _publish_nothing(session) -> None:
+    session.info.pop(_PUBLISH, None)
+
+
+def _send(job_id: uuid.UUID, kind: str, request_id: str | None) -> None:
     celery = current_app.extensions["celery"]
-    headers = {"litemaas_request_id": job.request_id or _current_request_id()}
+    headers = {"litemaas_request_id": request_id or _current_request_id()}
+    celery.send_task(KINDS[kind].task, args=[str(job_id)], task_id=str(job_id), headers=headers)
+    _set_published(job_id)
+
+
+def republish(job: Job) -> None:
+    """Send a committed job's task again (beat's recovery of a lost publish); raises
+    ServiceUnavailable while the broker is down."""
     try:
-        celery.send_task(KINDS[job.kind].task, args=[str(job.id)], task_id=str(job.id),
-                         headers=headers)
-    except Exception as exc:  # broker down: the row stays queued, beat re-publishes it
-        log.warning("could not publish job %s: %s", job.id, type(exc).__name__, exc_info=True)
-        raise ServiceUnavailable(
-            "The job queue is unavailable; the job is recorded and will start when it is back",
-            {"jobId": str(job.id)},
-            headers={"Retry-After": "10"},
-        ) from None
-    _set_published(job.id)
+        _send(job.id, job.kind, job.request_id)
+    except Exception as exc:
+        log.warning("could not re-publish job %s: %s", job.id, type(exc).__name__)
+        raise ServiceUnavailable("The job queue is unavailable", {"jobId": str(job.id)},
+                                 headers={"Retry-After": "10"}) from None
 
 
 def enqueue(kind: str, params: dict[str, Any] | None = None, *, requested_by=None,
             flight_key: str | None = None) -> tuple[Job, bool]:
-    """Create, commit, then publish a job; returns (job, created)."""
+    """Create and commit a job (published after the commit); returns (job, created)."""
     job, created = create(kind, params, requested_by=requested_by, flight_key=flight_key)
     if created:
         audit.record("JOB_ENQUEUED", "job", job.id, details={"kind": kind})
     if created or db.session.new or db.session.dirty or db.session.deleted:
         db.session.commit()
     # else nothing to write: no commit, so the job read above is not expired and re-read
-    if created:
-        publish(job)
     return job, created
 
 

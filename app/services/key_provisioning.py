@@ -39,7 +39,6 @@ from app.litellm import LiteLLMClient, LiteLLMError, LiteLLMNotFound
 from app.litellm.durations import litellm_duration
 from app.models import ApiKey, ApiKeyModel, Model, Subscription, User
 from app.services import audit, jobs, litellm_accounts
-from app.services.jobs import JobKind
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +49,6 @@ _LOCK_CLASS = 6006  # first half of the (class, key) advisory lock pair for keys
 _ALIAS_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _FORGET = "litemaas_forget_api_key_hashes"
 
-jobs.register_kind("provision_key", JobKind("worker.tasks.provisioning.keys.provision_key",
-                                            single_flight=True))
-jobs.register_kind("update_key", JobKind("worker.tasks.provisioning.keys.update_key",
-                                         coalesce=True))
-jobs.register_kind("revoke_key", JobKind("worker.tasks.provisioning.keys.revoke_key",
-                                         single_flight=True))
-jobs.register_kind("remove_models_from_keys",
-                   JobKind("worker.tasks.provisioning.keys.remove_models_from_keys",
-                           coalesce=True))
 
 
 class LiteLLMRefused(AppError):
@@ -564,7 +554,7 @@ def enforce_model_access(model_ids: list[str] | None = None, user_id: uuid.UUID 
     return {"keys": removed, "modelIds": model_ids, "userId": str(user_id) if user_id else None}
 
 
-# -- enqueueing (caller commits, then publishes) ----------------------------------------------
+# -- enqueueing (caller commits; jobs publish after) --------------------------------------------
 
 
 def create_update_job(key_id: uuid.UUID, requested_by: uuid.UUID | None, *,
@@ -600,10 +590,7 @@ def owner_key_ids(user_id: uuid.UUID) -> list[uuid.UUID]:
         and_(ApiKey.user_id == user_id, ApiKey.provisioning_state == "active"))))
 
 
-def enqueue_owner_keys_push(user_id: uuid.UUID, requested_by: uuid.UUID | None = None) -> list:
-    """Push every active key of a user (e.g. after deactivation: keys are blocked); commits."""
-    created = [create_update_job(key_id, requested_by) for key_id in owner_key_ids(user_id)]
-    db.session.commit()
-    for job in created:
-        jobs.publish(job)
-    return created
+def create_owner_keys_push(user_id: uuid.UUID, requested_by: uuid.UUID | None = None) -> list:
+    """Jobs pushing every active key of a user (e.g. after deactivation: keys are blocked), in
+    the caller's unit of work."""
+    return [create_update_job(key_id, requested_by) for key_id in owner_key_ids(user_id)]

@@ -16,18 +16,11 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from app.errors import ServiceUnavailable
 from app.extensions import db
 from app.litellm import LiteLLMBadRequest, LiteLLMClient, LiteLLMConflict, LiteLLMNotFound
 from app.litellm.durations import litellm_duration
-from app.models import Job, Team, TeamMember, User
-from app.services import budgets, jobs
-from app.services.jobs import JobKind
-
-TASKS = "worker.tasks.provisioning.accounts"
-jobs.register_kind("provision_user", JobKind(f"{TASKS}.provision_user"))
-jobs.register_kind("provision_team", JobKind(f"{TASKS}.provision_team"))
-jobs.register_kind("delete_team", JobKind(f"{TASKS}.delete_team"))
+from app.models import Team, TeamMember, User
+from app.services import budgets
 
 # A LiteMaaS-issued key acts in LiteLLM with its user's role. internal_user_viewer may chat and
 # read its own keys and usage, but not create, change or delete keys, users or teams (LiteLLM
@@ -42,16 +35,6 @@ log = logging.getLogger(__name__)
 
 class ProvisioningError(Exception):
     """A permanent provisioning failure (the job fails with this message)."""
-
-
-def publish_after_commit(job: Job) -> None:
-    """Publish a committed provisioning job; if the broker is down it stays queued and beat
-    re-publishes it, so the change that caused it still succeeds."""
-    try:
-        jobs.publish(job)
-    except ServiceUnavailable:
-        log.warning("provisioning job %s recorded but not published (broker unavailable)",
-                    job.id)
 
 
 def _client() -> LiteLLMClient:

@@ -42,7 +42,6 @@ from app.models import ApiKey, ApiKeyModel, Model, SyncRun
 from app.models.catalog import SYNC_TRIGGERS
 from app.schemas.base import camelcase
 from app.services import audit, jobs
-from app.services.jobs import JobKind
 from app.services.model_normalize import (
     NormalizedModel,
     NormalizedPayload,
@@ -59,7 +58,6 @@ MODEL_SYNC_LOCK_ID = 7_415_926_601  # pg advisory lock: one sync writes the cata
 MAX_RECORDED_ERRORS = 100
 LIVE_KEY_STATES = ("pending", "active", "failed")
 
-jobs.register_kind(SYNC_KIND, JobKind("worker.tasks.sync.sync_models", single_flight=True))
 
 Progress = Callable[[int, str], None]
 
@@ -163,7 +161,6 @@ class ModelSyncService:
         outcome.db_ms = _ms_since(after_fetch)
         outcome.total_ms = _ms_since(started)
         _set_timings(outcome)
-        self._publish_cleanup(outcome)
         log.info("model sync %s: +%d ~%d =%d -%d ^%d !%d in %d ms (db %d ms)", outcome.run_id,
                  outcome.added, outcome.updated, outcome.unchanged, outcome.marked_unavailable,
                  outcome.revived, outcome.rejected, outcome.total_ms, outcome.db_ms)
@@ -229,14 +226,6 @@ class ModelSyncService:
         db.session.add(run)
         db.session.commit()
         return outcome
-
-    def _publish_cleanup(self, outcome: SyncOutcome) -> None:
-        if outcome.cleanup_job_id is None:
-            return
-        try:
-            jobs.publish(jobs.get(outcome.cleanup_job_id))
-        except Exception:  # the row is committed and queued: beat re-publishes it
-            log.warning("could not publish key clean-up job %s", outcome.cleanup_job_id)
 
 
 # -- statements -----------------------------------------------------------------------------------
@@ -431,10 +420,6 @@ def _keys_using(model_ids: list[str]) -> list[str]:
 
 def _create_cleanup_job(model_ids: list[str]) -> uuid.UUID | None:
     """Queue the removal of now-unavailable models from keys (the keys side implements it)."""
-    if REMOVE_FROM_KEYS_KIND not in jobs.KINDS:
-        log.info("%s is not registered: keys on %d unavailable models are left for validate",
-                 REMOVE_FROM_KEYS_KIND, len(model_ids))
-        return None
     job, _ = jobs.create(REMOVE_FROM_KEYS_KIND, {"modelIds": model_ids})
     return job.id
 

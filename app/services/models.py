@@ -17,7 +17,7 @@ from app.auth.identity import Identity
 from app.errors import NotFound
 from app.extensions import db, redis_client, redis_key
 from app.models import ApiKey, ApiKeyModel, Model, Subscription, SyncRun
-from app.services import audit, jobs, subscriptions
+from app.services import audit, subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -155,14 +155,11 @@ def update(model_id: str, changes: dict[str, Any], identity: Identity) -> Model:
         if name in changes and getattr(model, name) != changes[name]:
             diff[name] = {"from": getattr(model, name), "to": changes[name]}
             setattr(model, name, changes[name])
-    job = None
     if diff:
         audit.record("MODEL_UPDATED", "model", model.id, details={"changes": diff})
     if "restricted" in diff:
-        job = subscriptions.restriction_changed(model, identity)
-    db.session.commit()
-    if job is not None:
-        jobs.publish(job)
+        subscriptions.restriction_changed(model, identity)
+    db.session.commit()  # the job (if any) is published after this commit
     return model
 
 

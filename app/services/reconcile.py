@@ -39,9 +39,8 @@ from app.extensions import db
 from app.litellm import LiteLLMError, LiteLLMNotFound
 from app.litellm.durations import litellm_duration
 from app.models import ApiKey, Team, User
-from app.services import audit, jobs, litellm_accounts
+from app.services import audit, litellm_accounts
 from app.services import key_provisioning as provisioning
-from app.services.jobs import JobKind
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +48,6 @@ PENDING_GRACE = timedelta(minutes=2)  # a request may still be provisioning a yo
 ORPHAN_GRACE = timedelta(minutes=10)  # a rotation may not have committed a younger key yet
 PAGE_SIZE = 100
 
-jobs.register_kind("reconcile", JobKind("worker.tasks.provisioning.keys.reconcile",
-                                        single_flight=True))
 
 
 @dataclass

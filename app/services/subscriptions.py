@@ -22,7 +22,7 @@ from app.auth.identity import Identity
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.extensions import db
 from app.models import Job, Model, Subscription, SubscriptionStatusHistory, UsageDaily, User
-from app.services import audit, jobs
+from app.services import audit
 from app.services import key_provisioning as provisioning
 
 REQUESTABLE_AGAIN = ("cancelled", "denied")  # a new request reuses the row
@@ -147,9 +147,7 @@ def _commit_losing_access(subscription: Subscription, old_status: str,
     if old_status == "active":
         job = provisioning.create_access_job([subscription.model_id], subscription.user_id,
                                              identity.user_id)
-    db.session.commit()
-    if job is not None:
-        jobs.publish(job)
+    db.session.commit()  # the job is published after this commit
     return job
 
 
@@ -332,8 +330,8 @@ def reactivate(subscription_id: uuid.UUID, identity: Identity,
 
 
 def restriction_changed(model: Model, identity: Identity) -> Job | None:
-    """Follow a flip of ``model.restricted`` (in the caller's unit of work; it commits, then
-    publishes the returned job).
+    """Follow a flip of ``model.restricted`` (in the caller's unit of work; the returned job
+    is published once the caller commits).
 
     Now open: pending requests are granted, reviewed by the admin who opened the model, except
     that admin's own (and all of them when an admin API key flips it): those still need another

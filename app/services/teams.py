@@ -16,7 +16,7 @@ from sqlalchemy import and_, case, func, or_, select
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.extensions import db
 from app.models import ApiKey, Job, Team, TeamMember, User
-from app.services import audit, jobs, litellm_accounts
+from app.services import audit, jobs
 
 LITELLM_FIELDS = ("name", "max_budget", "budget_duration", "tpm_limit", "rpm_limit")
 EDITABLE = (*LITELLM_FIELDS, "description")
@@ -119,7 +119,6 @@ def create(data: dict[str, Any], actor) -> tuple[dict, Job]:
                  details={"name": team.name, "ownerId": str(owner_id) if owner_id else None,
                           "jobId": str(job.id)})
     db.session.commit()
-    litellm_accounts.publish_after_commit(job)
     return view(team, my_role=_role_of(team.id, getattr(actor, "user_id", None))), job
 
 
@@ -140,8 +139,6 @@ def update(team_id: uuid.UUID, changes: dict[str, Any], actor) -> tuple[dict, Jo
         audit.record("TEAM_UPDATE", "team", team.id,
                      details={"changes": diff, "jobId": str(job.id) if job else None})
     db.session.commit()
-    if job is not None:
-        litellm_accounts.publish_after_commit(job)
     return view(team, my_role=_role_of(team.id, getattr(actor, "user_id", None))), job
 
 
@@ -174,7 +171,6 @@ def delete(team_id: uuid.UUID, actor) -> Job:
                  details={"name": team.name, "jobId": str(job.id)})
     db.session.delete(team)
     db.session.commit()
-    litellm_accounts.publish_after_commit(job)
     return job
 
 
@@ -226,7 +222,6 @@ def add_member(team_id: uuid.UUID, user_id: uuid.UUID, role: str, identity) -> t
     audit.record("TEAM_MEMBER_ADD", "team", team.id,
                  details={"userId": str(user.id), "role": role, "jobId": str(job.id)})
     db.session.commit()
-    litellm_accounts.publish_after_commit(job)
     return member_view(member, user, identity), job
 
 
@@ -252,8 +247,6 @@ def change_member_role(team_id: uuid.UUID, user_id: uuid.UUID, role: str,
         member.role = role
         job = _provision(team, identity)
     db.session.commit()
-    if job is not None:
-        litellm_accounts.publish_after_commit(job)
     return member_view(member, db.session.get(User, user_id), identity), job
 
 
@@ -269,5 +262,4 @@ def remove_member(team_id: uuid.UUID, user_id: uuid.UUID, identity) -> Job:
     audit.record("TEAM_MEMBER_REMOVE", "team", team.id,
                  details={"userId": str(user_id), "role": member.role, "jobId": str(job.id)})
     db.session.commit()
-    litellm_accounts.publish_after_commit(job)
     return job

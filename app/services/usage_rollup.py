@@ -42,7 +42,6 @@ from app.extensions import db
 from app.litellm.errors import LiteLLMError, LiteLLMInvalidResponse
 from app.models import ApiKey, Job, Model, Setting, User
 from app.services import audit, budgets, jobs, usage_partitions
-from app.services.jobs import JobKind
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +53,6 @@ FIRST_RUN_DAYS = 30  # a first scheduled run (no watermark yet) looks this far b
 MAX_RANGE_DAYS = 366
 SPEND_QUANTUM = Decimal("0.00000001")  # usage_daily.spend is numeric(20, 8)
 
-jobs.register_kind(ROLLUP_KIND, JobKind("worker.tasks.usage.usage_rollup", single_flight=True))
 
 Progress = Callable[[int, str], None]
 
@@ -163,8 +161,7 @@ def request_rollup(start: date | None, end: date | None, requested_by) -> tuple[
                            {"jobId": str(job.id), "params": job.params})
         return job, False
     audit.record("JOB_ENQUEUED", "job", job.id, details={"kind": ROLLUP_KIND, **params})
-    db.session.commit()
-    jobs.publish(job)
+    db.session.commit()  # the job is published after this commit
     return job, True
 
 

@@ -8,7 +8,6 @@ lose the role nor be deactivated.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -17,7 +16,7 @@ from sqlalchemy import Text, func, or_, select
 from sqlalchemy.dialects import postgresql
 
 from app.auth.api_keys import invalidate_user_api_keys
-from app.errors import Conflict, NotFound, ServiceUnavailable
+from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import ROLES, ApiKey, Job, Subscription, User
 from app.services import audit, jobs, litellm_accounts, sessions
@@ -147,28 +146,19 @@ def update(user_id: uuid.UUID, changes: dict[str, Any], actor) -> tuple[User, Jo
     if any(name in diff for name in LIMIT_FIELDS):
         job, _ = jobs.create("provision_user", {"user_id": str(user.id)},
                              requested_by=getattr(actor, "user_id", None))
+    if "is_active" in diff:  # (de)activation blocks or unblocks the user's keys in LiteLLM too
+        from app.services import key_provisioning
+
+        key_provisioning.create_owner_keys_push(user.id, getattr(actor, "user_id", None))
     if diff:
         audit.record("USER_UPDATE", "user", user.id,
                      details={"changes": _jsonable(diff), "jobId": str(job.id) if job else None,
                               "sessionsRevoked": len(revoked)})
-    db.session.commit()
+    db.session.commit()  # one commit point; the jobs are published after it
     sessions.mark_revoked(*revoked)
     if access_changed:
         invalidate_user_api_keys(user.id)
-    if "is_active" in diff:
-        _push_owner_keys(user.id, actor)
-    if job is not None:
-        litellm_accounts.publish_after_commit(job)
     return user, job
-
-
-def _push_owner_keys(user_id: uuid.UUID, actor) -> None:
-    """(De)activation blocks or unblocks the user's keys in LiteLLM too (by jobs). If the queue
-    is down the jobs stay queued and beat re-publishes them; the user change stands."""
-    from app.services import key_provisioning
-
-    with contextlib.suppress(ServiceUnavailable):
-        key_provisioning.enqueue_owner_keys_push(user_id, getattr(actor, "user_id", None))
 
 
 def _jsonable(diff: dict[str, dict]) -> dict[str, dict]:

@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 
 from app.extensions import db
 from app.models import ApiKey, ApiKeyModel, Job, Model, Subscription, SyncRun, User
-from app.services import jobs
+from tests.support.jobs import quick_retries
 
 SYNC_URL = "/api/v1/models/sync"
 
@@ -205,11 +205,8 @@ def test_removed_models_become_unavailable_and_keep_their_subscriptions(
         cleanup = db.session.scalars(select(Job).where(
             Job.kind == "remove_models_from_keys")).all()
         db.session.remove()
-    if "remove_models_from_keys" in jobs.KINDS:
-        assert [j.params for j in cleanup] == [{"modelIds": ["command-r-plus", "gpt-4o"]}]
-        assert result["cleanupJobId"] == str(cleanup[0].id)
-    else:
-        assert cleanup == [] and result["cleanupJobId"] is None
+    assert [j.params for j in cleanup] == [{"modelIds": ["command-r-plus", "gpt-4o"]}]
+    assert result["cleanupJobId"] == str(cleanup[0].id)
     listed = client.get("/api/v1/models?limit=100").get_json()
     assert "gpt-4o" not in {m["id"] for m in listed["data"]}
     detail = client.get("/api/v1/models/gpt-4o").get_json()
@@ -234,10 +231,7 @@ def test_restored_models_are_revived(client, login, app, sim, celery_worker):
 @pytest.fixture
 def fast_retries(monkeypatch):
     """Keep the runner's retry policy (transient → retry with backoff) but make it quick."""
-    import worker.runner as runner
-
-    monkeypatch.setattr(runner, "MAX_RETRIES", 2)
-    monkeypatch.setattr(runner, "BACKOFF_BASE_SECONDS", 0.05)
+    quick_retries(monkeypatch, max_retries=2, backoff_base=0.05)
 
 
 def test_litellm_down_fails_the_job_after_retries_and_marks_nothing(

@@ -21,6 +21,7 @@ from tests.integration.provisioning_support import (
     wait_for_job,
 )
 from tests.support.apps import settle_jobs
+from tests.support.jobs import quick_retries
 
 CLIENT_TIMEOUT = 0.5
 FAULTS = {
@@ -34,10 +35,7 @@ FAULTS = {
 def quick(app, monkeypatch, celery_worker):
     """A short LiteLLM timeout and quick retries (the policy itself unchanged); records every
     retry's backoff."""
-    import worker.runner as runner
-
-    monkeypatch.setattr(runner, "MAX_RETRIES", 2)
-    monkeypatch.setattr(runner, "BACKOFF_BASE_SECONDS", 0.1)
+    quick_retries(monkeypatch, max_retries=2, backoff_base=0.1)
     monkeypatch.setattr(app.extensions["litellm"], "_timeout", (CLIENT_TIMEOUT, CLIENT_TIMEOUT))
     countdowns: list[float] = []
     original = jobs.requeue_for_retry
@@ -90,11 +88,9 @@ def test_sync_against_a_failing_litellm_fails_clearly_and_marks_nothing(
 
 @pytest.mark.parametrize("fault", ["down", "slow"])
 def test_key_creation_falls_back_to_pending_and_finishes_once(
-        client, login, app, sim, quick, fault):
-    import worker.runner as runner
-
-    runner.BACKOFF_BASE_SECONDS = 1.0  # (restored by ``quick``) LiteLLM is back before a retry
-    runner.MAX_RETRIES = 5
+        client, login, app, sim, quick, fault, monkeypatch):
+    # (restored by monkeypatch) LiteLLM is back before a retry
+    quick_retries(monkeypatch, max_retries=5, backoff_base=1.0)
     knobs, _, _ = FAULTS[fault]
     models = seed_models(app, sim, count=2)
     user = login("user")

@@ -35,7 +35,7 @@ def republish_stale_jobs() -> int:
     published = 0
     for job_id in stale:
         try:
-            jobs.publish(jobs.get(job_id))
+            jobs.republish(jobs.get(job_id))
         except ServiceUnavailable:
             break
         published += 1
@@ -47,9 +47,7 @@ def republish_stale_jobs() -> int:
 @shared_task(name="worker.tasks.maintenance.enqueue_scheduled")
 def enqueue_scheduled(kind: str) -> str | None:
     """Beat's entry point: enqueue a scheduled job (single-flight kinds dedupe themselves)."""
-    if kind not in jobs.KINDS:
-        log.info("scheduled kind %s is not registered; skipping", kind)
-        return None
     job, _ = jobs.enqueue(kind, {"trigger": "scheduled"})
+    job_id = str(job.id)
     db.session.remove()
-    return str(job.id)
+    return job_id

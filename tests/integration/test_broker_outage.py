@@ -1,0 +1,209 @@
+"""A broker outage never answers an error for a change that was made, nor loses its job.
+
+Every route that records a job is called while the broker refuses every publish: the route
+answers its usual success, the change is there, its job row is ``queued`` and never published;
+once the broker is back, beat's recovery pass publishes exactly those jobs. Jobs are published
+after the commit of the request's one unit of work (``app/services/jobs.py``)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+import pytest
+from kombu.exceptions import OperationalError
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import ApiKey, Job, Model, Subscription, Team, User
+from tests.integration.provisioning_support import create_key, seed_models, subscribe, user_id
+from worker.tasks.maintenance import republish_stale_jobs
+
+OPEN = "gpt-4o"
+
+
+@dataclass
+class Broker:
+    """The session app's publisher: down refuses, up records what it would send."""
+
+    up: bool = True
+    sent: list[str] = field(default_factory=list)
+
+    def send_task(self, name, args=None, task_id=None, **_):
+        if not self.up:
+            raise OperationalError("Error 111 connecting to the broker. Connection refused.")
+        self.sent.append(task_id)
+
+
+@pytest.fixture
+def broker(app, monkeypatch):
+    fake = Broker()
+    monkeypatch.setattr(app.extensions["celery"], "send_task", fake.send_task)
+    return fake
+
+
+def _jobs(app) -> dict[uuid.UUID, Job]:
+    with app.app_context():
+        rows = db.session.scalars(select(Job)).all()
+        db.session.expunge_all()
+        db.session.remove()
+    return {job.id: job for job in rows}
+
+
+def _row(app, model, ident):
+    with app.app_context():
+        row = db.session.get(model, ident)
+        if row is not None:
+            db.session.expunge(row)
+        db.session.remove()
+        return row
+
+
+def _outage(app, broker, call, kinds: set[str]):
+    """Run ``call`` with the broker down; its jobs of ``kinds`` are recorded, not published,
+    then recovered by beat once the broker is back. Returns the response."""
+    before = set(_jobs(app))
+    broker.up = False
+    response = call()
+    broker.up = True
+    assert response.status_code < 400, response.get_json()
+    new = {job_id: job for job_id, job in _jobs(app).items() if job_id not in before}
+    assert kinds <= {job.kind for job in new.values()}, new
+    assert all(job.status == "queued" and job.published_at is None for job in new.values())
+    with app.app_context():
+        app.config["JOB_REPUBLISH_AFTER_SECONDS"] = 0
+        try:
+            republish_stale_jobs.run()
+        finally:
+            app.config["JOB_REPUBLISH_AFTER_SECONDS"] = 60
+        db.session.remove()
+    assert {str(job_id) for job_id in new} <= set(broker.sent)
+    assert all(_jobs(app)[job_id].published_at is not None for job_id in new)
+    return response
+
+
+@pytest.fixture
+def world(app, client, login, sim, broker):
+    """An admin, and a user subscribed to an open model with one active key."""
+    seed_models(app, sim, count=2)
+    admin, user = login("admin"), login("user")
+    subscription = subscribe(client, user, OPEN)
+    key = create_key(client, user, [OPEN])
+    return {"admin": admin, "user": user, "key": key, "subscription": subscription,
+            "user_id": uuid.UUID(user_id(client, user))}
+
+
+def test_sign_in(app, client, broker):
+    response = _outage(app, broker, lambda: client.post("/api/v1/auth/login",
+                                                        json={"username": "newcomer"}),
+                       {"provision_user"})
+    assert response.get_json()["accessToken"]
+
+
+def test_key_update(app, client, world, broker):
+    key = world["key"]
+    _outage(app, broker, lambda: client.patch(f"/api/v1/api-keys/{key['id']}",
+                                              json={"name": "renamed"}, headers=world["user"]),
+            {"update_key"})
+    assert _row(app, ApiKey, uuid.UUID(key["id"])).name == "renamed"
+
+
+def test_key_rotate(app, client, world, broker):
+    key = world["key"]
+    response = _outage(app, broker, lambda: client.post(f"/api/v1/api-keys/{key['id']}/rotate",
+                                                        headers=world["user"]), {"revoke_key"})
+    assert response.get_json()["key"] != key["key"]
+    assert client.get("/api/v1/api-keys", headers={"X-API-Key": key["key"]}).status_code == 401
+
+
+def test_key_reset_spend(app, client, world, broker):
+    key = world["key"]
+    _outage(app, broker, lambda: client.post(f"/api/v1/api-keys/{key['id']}/reset-spend",
+                                             headers=world["user"]), {"update_key"})
+
+
+@pytest.mark.parametrize("as_admin", [False, True])
+def test_key_revoke(app, client, world, broker, as_admin):
+    key = world["key"]
+    if as_admin:
+        def call():
+            return client.post(f"/api/v1/admin/api-keys/{key['id']}/revoke",
+                               json={"reason": "outage test"}, headers=world["admin"])
+    else:
+        def call():
+            return client.delete(f"/api/v1/api-keys/{key['id']}", headers=world["user"])
+    _outage(app, broker, call, {"revoke_key"})
+    assert _row(app, ApiKey, uuid.UUID(key["id"])).provisioning_state == "revoking"
+    assert client.get("/api/v1/api-keys", headers={"X-API-Key": key["key"]}).status_code == 401
+
+
+def test_subscription_cancel(app, client, world, broker):
+    subscription = world["subscription"]
+    _outage(app, broker, lambda: client.post(
+        f"/api/v1/subscriptions/{subscription['id']}/cancel", json={}, headers=world["user"]),
+        {"remove_models_from_keys"})
+    assert _row(app, Subscription, uuid.UUID(subscription["id"])).status == "cancelled"
+
+
+def test_subscription_suspend(app, client, world, broker):
+    subscription = world["subscription"]
+    _outage(app, broker, lambda: client.post(
+        f"/api/v1/admin/subscriptions/{subscription['id']}/suspend", json={"reason": "x"},
+        headers=world["admin"]), {"remove_models_from_keys"})
+    assert _row(app, Subscription, uuid.UUID(subscription["id"])).status == "suspended"
+
+
+def test_user_update_limits_and_deactivation(app, client, world, broker):
+    _outage(app, broker, lambda: client.patch(
+        f"/api/v1/users/{world['user_id']}", json={"maxBudget": 42, "isActive": False},
+        headers=world["admin"]), {"provision_user", "update_key"})
+    user = _row(app, User, world["user_id"])
+    assert user.is_active is False and float(user.max_budget) == 42
+
+
+def test_model_restricted(app, client, world, broker):
+    _outage(app, broker, lambda: client.patch(f"/api/v1/models/{OPEN}",
+                                              json={"restrictedAccess": True},
+                                              headers=world["admin"]),
+            {"remove_models_from_keys"})
+    assert _row(app, Model, OPEN).restricted is True
+
+
+def test_teams(app, client, world, broker):
+    admin = world["admin"]
+    created = _outage(app, broker, lambda: client.post("/api/v1/teams", json={"name": "outage"},
+                                                       headers=admin), {"provision_team"})
+    team_id = created.get_json()["id"]
+    _outage(app, broker, lambda: client.patch(f"/api/v1/teams/{team_id}",
+                                              json={"maxBudget": 10}, headers=admin),
+            {"provision_team"})
+    _outage(app, broker, lambda: client.post(f"/api/v1/teams/{team_id}/members",
+                                             json={"userId": str(world["user_id"]),
+                                                   "role": "member"}, headers=admin),
+            {"provision_team"})
+    _outage(app, broker, lambda: client.patch(f"/api/v1/teams/{team_id}/members/"
+                                              f"{world['user_id']}", json={"role": "owner"},
+                                              headers=admin), {"provision_team"})
+    _outage(app, broker, lambda: client.delete(f"/api/v1/teams/{team_id}/members/"
+                                               f"{world['user_id']}", headers=admin),
+            {"provision_team"})
+    _outage(app, broker, lambda: client.delete(f"/api/v1/teams/{team_id}", headers=admin),
+            {"delete_team"})
+    assert _row(app, Team, uuid.UUID(team_id)) is None
+
+
+@pytest.mark.parametrize(("path", "body", "kind"), [
+    ("/api/v1/jobs/ping", {"seconds": 0}, "worker_ping"),
+    ("/api/v1/models/sync", {}, "sync_models"),
+    ("/api/v1/admin/reconcile", None, "reconcile"),
+    ("/api/v1/admin/usage/rollup", {}, "usage_rollup"),
+    ("/api/v1/admin/usage/export", {"format": "csv"}, "usage_export"),
+])
+def test_enqueue_endpoints_answer_202_with_the_recorded_job(app, client, login, broker, path,
+                                                            body, kind):
+    admin = login("admin")
+    response = _outage(app, broker, lambda: client.post(path, json=body, headers=admin),
+                       {kind})
+    assert response.status_code == 202
+    job_id = response.get_json()["jobId"]
+    assert client.get(f"/api/v1/jobs/{job_id}", headers=admin).get_json()["status"] == "queued"
