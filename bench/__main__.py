@@ -2,7 +2,7 @@
 
 Runs on ``DATABASE_URL`` / ``REDIS_URL`` when set, else on the embedded PostgreSQL and Redis of
 ``make run``, in a database it creates and drops. The HTTP load comes from ``wrk`` (C; the
-Makefile installs it), against the Procfile's web process (``python -m app.web``: granian).
+Makefile installs it), against the Procfile's web process (``python -m config.web``: granian).
 Before every figure the machine's load average and idle CPU share are recorded
 (``bench.wrk.idle_check``); if any figure was taken on a busy machine the results are NOT
 written to results.json (they go to results.busy.json, exit code 3): retry when it is idle.
@@ -189,8 +189,8 @@ class Stack:
                             stop_timeout=5)  # the last job may still wait on its slow fetch
 
     def web(self, port: int, **env: str):
-        """The Procfile's web process (``python -m app.web``: granian)."""
-        return self.process("web", [sys.executable, "-m", "app.web"],
+        """The Procfile's web process (``python -m config.web``: granian)."""
+        return self.process("web", [sys.executable, "-m", "config.web"],
                             f"http://127.0.0.1:{port}/api/v1/health", PORT=str(port),
                             WEB_BIND="127.0.0.1",
                             PROMETHEUS_MULTIPROC_DIR=str(BENCH_DATA / "prometheus"), **env)
@@ -481,7 +481,7 @@ def run() -> dict:
                      "enqueue_connections": ENQUEUE_CONNECTIONS,
                      "enqueue_seconds": ENQUEUE_SECONDS, "usage_activity_rows": USAGE_KEYS * 100,
                      "min_idle_pct": wrk.MIN_IDLE_PCT, "load_generator": "wrk",
-                     "web_server": "granian (python -m app.web, the Procfile)",
+                     "web_server": "granian (python -m config.web, the Procfile)",
                      "rate_limit_per_minute": int(UNREFUSED_LIMIT)},
         "details": details,
         "bench_seconds": round(time.monotonic() - began, 1),

@@ -3,7 +3,7 @@
 Builds the original's backend from ``../shared/upstream/litemaas`` (``UPSTREAM_DIR``) once, in a
 copy outside the tree (``~/.cache/litemaas/upstream-backend/<hash of the sources>``: ``npm ci``,
 ``tsc``), then starts ``node dist/index.js`` (``NODE_ENV=production``, its own database) next to
-this backend's Procfile web process (``python -m app.web``, ``APP_ENV=production``), both
+this backend's Procfile web process (``python -m config.web``, ``APP_ENV=production``), both
 reading the same 1,000 models from one LiteLLM simulator (each syncs them itself). Rate limits
 are on in both, raised so that they never refuse.
 
@@ -191,7 +191,7 @@ def ours(database_url: str, redis_url: str, sim, port: int) -> ManagedProcess:
 
         db.session.remove()
         db.engine.dispose()
-    proc = ManagedProcess.start("ours", [sys.executable, "-m", "app.web"], env)
+    proc = ManagedProcess.start("ours", [sys.executable, "-m", "config.web"], env)
     wait_for_http(f"http://127.0.0.1:{port}/api/v1/health", proc, timeout=90)
     return proc
 
@@ -302,7 +302,7 @@ def run() -> dict:
         with scratch_database(services.base_database_url) as ours_db, \
                 scratch_database(services.base_database_url) as node_db:
             ports = {"original": free_port(), "ours": free_port()}
-            note("starting the original (node dist/index.js) and this backend (app.web)")
+            note("starting the original (node dist/index.js) and this backend (config.web)")
             procs.append(original(backend, node_db, sim, ports["original"]))
             procs.append(ours(ours_db, services.redis_url, sim, ports["ours"]))
             bases = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
@@ -323,7 +323,7 @@ def run() -> dict:
                      "wrk_threads": wrk.THREADS, "models": MODELS,
                      "original": "LiteMaaS backend, node dist/index.js, NODE_ENV=production "
                                  "(PostgreSQL without TLS: bench.compare._TLS_PATCHES)",
-                     "ours": "python -m app.web (granian), APP_ENV=production"},
+                     "ours": "python -m config.web (granian), APP_ENV=production"},
         "busy": [load for load in loads if load and load.get("busy")],
         "load_average_1m_min_max": [min(x["load_average_1m"] for x in loads),
                                     max(x["load_average_1m"] for x in loads)],
