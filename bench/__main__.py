@@ -8,7 +8,7 @@ Before every figure the machine's load average and idle CPU share are recorded
 written to results.json (they go to results.busy.json, exit code 3): retry when it is idle.
 
 What it measures (each figure the median of ``BENCH_REPEATS`` runs, default 3, each
-``BENCH_SECONDS`` long, default 10):
+``BENCH_SECONDS`` long, default 8):
 
 - model sync (``bench.sync``: the simulator with 1,000 and 10,000 models, a real worker): the
   database part of a cold, a no-op and a 10 %-changed sync (``sync_*_s``, after the fetch);
@@ -54,7 +54,7 @@ from bench.harness import (
 )
 
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
-SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))  # each wrk run of the main figures
+SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))  # each wrk run of the main figures
 LIST_MODELS = 1_000
 SYNC_MODELS = 10_000
 USAGE_KEYS = int(os.environ.get("BENCH_USAGE_KEYS", "10000"))  # x 100 days = activity rows

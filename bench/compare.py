@@ -9,7 +9,7 @@ are on in both, raised so that they never refuse.
 
 For each path, ``BENCH_COMPARE_ROUNDS`` alternating rounds (default 3; which backend goes
 first alternates) of wrk (2 threads x 32 connections, ``BENCH_COMPARE_SECONDS`` each, default
-10); the median of the rounds is compared. The machine's load is recorded before every run;
+8); the median of the rounds is compared. The machine's load is recorded before every run;
 if it was busy the comparison is printed but not written (exit 3). Web RSS (the whole process
 tree) is read after the runs. Writes bench/compare.json and prints the table README shows.
 
@@ -45,7 +45,7 @@ from bench.harness import (
     wait_for_http,
 )
 
-SECONDS = float(os.environ.get("BENCH_COMPARE_SECONDS", "10"))
+SECONDS = float(os.environ.get("BENCH_COMPARE_SECONDS", "8"))
 ROUNDS = int(os.environ.get("BENCH_COMPARE_ROUNDS", "3"))
 CONNECTIONS = 32
 MODELS = 1_000
