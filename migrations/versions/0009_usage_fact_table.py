@@ -1,7 +1,7 @@
 """usage_daily becomes a fact table: bigint identity key, no foreign keys, monthly partitions
 
 Revision ID: 0009_usage_fact_table
-Revises: 0005_user_role_sources
+Revises: 0007_runtime_settings
 Create Date: 2026-12-03 13:30:00
 
 Why: the rollup writes a million rows in seconds only when each row costs no foreign-key check
@@ -29,7 +29,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0009_usage_fact_table'
-down_revision = '0005_user_role_sources'
+down_revision = '0007_runtime_settings'
 branch_labels = None
 depends_on = None
 
