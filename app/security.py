@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Flask, request
 from flask_cors import CORS
 
@@ -23,12 +25,27 @@ class UnsupportedMediaType(AppError):
     status, code = 415, "UNSUPPORTED_MEDIA_TYPE"
 
 
+# (method, path prefix) → the body limit of those routes when larger than MAX_CONTENT_LENGTH
+# (e.g. an uploaded image in base64): registered by the blueprint that owns the route.
+LARGE_BODIES: dict[tuple[str, str], Callable[[], int]] = {}
+
+
+def allow_large_body(method: str, path_prefix: str, limit: Callable[[], int]) -> None:
+    LARGE_BODIES[(method, path_prefix)] = limit
+
+
 def init_security(app: Flask) -> None:
     origins = list(app.config["CORS_ORIGINS"])
     if origins:
         CORS(app, resources={r"/api/*": {"origins": origins}}, supports_credentials=False,
              expose_headers=["X-Request-ID", "Retry-After", "Location", "X-RateLimit-Limit",
                              "X-RateLimit-Remaining", "X-RateLimit-Reset"])
+
+    @app.before_request
+    def raise_body_limit_where_allowed():
+        for (method, prefix), limit in LARGE_BODIES.items():
+            if request.method == method and request.path.startswith(prefix):
+                request.max_content_length = limit()
 
     @app.before_request
     def require_json_bodies():

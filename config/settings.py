@@ -144,6 +144,15 @@ class Settings:
     HEALTH_CACHE_SECONDS: float = 5.0  # readiness probes run at most this often per process
     EXPORT_DIR: str = "exports"
     EXPORT_RETENTION_HOURS: int = 72  # export files are deleted this long after; 0 keeps them
+    # Database backups (pg_dump custom format + a .meta.json each, files 0600, directory 0700);
+    # web and worker must share it. Outside the database on purpose: a restore never loses it.
+    BACKUP_DIR: str = "backups"
+    # Where pg_dump/pg_restore live; empty: the ones matching the server's major version among
+    # pgserver's bundled binaries, /usr/lib/postgresql/*/bin and PATH.
+    BACKUP_PG_BIN_DIR: str = ""
+    # LiteLLM's own database (its DATABASE_URL): when set, it can be backed up and restored too.
+    LITELLM_DATABASE_URL: str = ""
+    BRANDING_IMAGE_MAX_BYTES: int = 2 * 1024 * 1024  # largest branding image accepted
 
     FLOWER_BASIC_AUTH: str = ""
 

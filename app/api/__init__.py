@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.api import (
+    admin_backup,
     admin_keys,
     admin_settings,
     admin_subscriptions,
@@ -11,6 +12,8 @@ from app.api import (
     api_keys,
     audit,
     auth,
+    banners,
+    branding,
     health,
     jobs,
     metrics,
@@ -27,11 +30,12 @@ from app.api.base import Api
 BLUEPRINTS = [health.blp, auth.blp, jobs.blp, models.blp]
 BLUEPRINTS += [subscriptions.blp, api_keys.blp, admin_subscriptions.blp, admin_keys.blp]
 BLUEPRINTS += [users.blp, teams.blp, audit.blp]
+BLUEPRINTS += [admin_backup.blp]
 # The admin user dialog and the runtime settings of the settings page.
 BLUEPRINTS += [admin_users.blp, admin_settings.blp]
 BLUEPRINTS += [usage.blp, admin_usage.blp]
 # What the web UI reads on every page load.
-BLUEPRINTS += [ui_config.config_blp, ui_config.branding_blp, ui_config.banners_blp]
+BLUEPRINTS += [ui_config.config_blp, branding.blp, banners.blp]
 # Outside the versioned API: operational endpoints, and the web UI's sign-in (its contract).
 ROOT_BLUEPRINTS = [metrics.blp, ui_auth.blp]
 

@@ -1,8 +1,9 @@
 """What the web UI reads on every page load, before and after sign-in: public configuration
-(`/config`, `/config/admin-analytics`, `/config/api-key-defaults`), branding and banners.
+(`/config`, `/config/admin-analytics`, `/config/api-key-defaults`). Branding and banners have
+their own blueprints (app/api/branding.py, app/api/banners.py).
 
 Public and cheap: the runtime settings (currency, API key defaults) come from a per-process
-cache (app.services.settings); branding and banners are read-only defaults here."""
+cache (app.services.settings)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ from app.auth.permissions import PUBLIC
 from app.schemas.ui_config import (
     AdminAnalyticsConfigSchema,
     ApiKeyDefaultsSchema,
-    BannerSchema,
-    BrandingSchema,
     PublicConfigSchema,
 )
 from app.services import key_defaults, settings
@@ -22,18 +21,8 @@ from app.services.usage_rollup import MAX_RANGE_DAYS
 
 config_blp = Blueprint("config", __name__, url_prefix="/config",
                        description="Public configuration for the web UI")
-branding_blp = Blueprint("branding", __name__, url_prefix="/branding",
-                         description="Branding of the web UI (defaults)")
-banners_blp = Blueprint("banners", __name__, url_prefix="/banners",
-                        description="Announcement banners of the web UI")
 
 ADMIN_PAGE_LIMIT = 100  # the admin usage pagers' maximum limit
-DEFAULT_BRANDING = {
-    "login_logo_enabled": False, "has_login_logo": False, "login_title_enabled": False,
-    "login_title": None, "login_subtitle_enabled": False, "login_subtitle": None,
-    "header_brand_enabled": False, "has_header_brand_light": False,
-    "has_header_brand_dark": False, "updated_at": None,
-}
 
 
 @config_blp.route("")
@@ -79,18 +68,3 @@ def api_key_defaults():
     """Defaults for a new API key and the maximums the server enforces on create and edit."""
     return key_defaults.api_key_defaults()
 
-
-@branding_blp.route("")
-@branding_blp.auth(PUBLIC)
-@branding_blp.response(200, BrandingSchema)
-def branding():
-    """Branding of the sign-in page and header: the defaults (nothing customised)."""
-    return DEFAULT_BRANDING
-
-
-@banners_blp.route("")
-@banners_blp.auth(PUBLIC)
-@banners_blp.response(200, BannerSchema(many=True))
-def banners():
-    """Banners to show now: none (banner management is not offered yet)."""
-    return []

@@ -43,6 +43,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "metrics:read": ADMIN_READ,
     "usage:read_all": ADMIN_READ,
     "usage:export": ADMIN_READ,  # a report of what admins may read; writes only a file
+    "banners:read": ADMIN_READ,  # every banner, inactive ones included, and its history
+    "backups:read": ADMIN_READ,  # list, status and capabilities (never the file itself)
     "settings:read": ADMIN_READ,
     # admin writes
     "jobs:cancel": ADMIN_ONLY,
@@ -56,6 +58,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "settings:write": ADMIN_ONLY,
     "reconcile:run": ADMIN_ONLY,
     "api_keys:admin": ADMIN_ONLY,
+    "banners:write": ADMIN_ONLY,
+    "branding:write": ADMIN_ONLY,
+    # a backup holds every table, encrypted key values included: admins only
+    "backups:download": ADMIN_ONLY,
+    "backups:write": ADMIN_ONLY,  # create, delete, test-restore, restore
+    # signed-in users hide a banner for themselves
+    "banners:dismiss": ANY_ROLE,
 }
 
 # An API key acts with the rights of a plain user on the owner's own resources ...

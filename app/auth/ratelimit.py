@@ -30,9 +30,11 @@ from limits.util import WindowStats
 from app.auth.identity import peek_identity
 from app.errors import envelope
 
-# The web UI reads its configuration, branding and banners on every page load (static,
-# answered without the database), as upstream LiteMaaS exempts them.
-EXEMPT_PREFIXES = ("/docs", "/metrics", "/api/v1/config", "/api/v1/branding", "/api/v1/banners")
+# The web UI reads its configuration, branding and banners on every page load (cheap reads),
+# as upstream LiteMaaS exempts them; changing them is limited like any other call.
+EXEMPT_PREFIXES = ("/docs", "/metrics", "/api/v1/config")
+EXEMPT_READ_PREFIXES = ("/api/v1/branding", "/api/v1/banners")
+LIMITED_READ_PREFIXES = ("/api/v1/branding/images",)  # bytes from the database: counted
 EXEMPT_PATHS = frozenset({"/api/v1/health", "/api/v1/health/"})
 DEV_TOKEN_PATH = "/api/auth/dev-token"  # asked before every UI request in mock mode only
 
@@ -62,7 +64,9 @@ def _exempt() -> bool:
     if request.path == DEV_TOKEN_PATH:
         return current_app.config["MOCK_AUTH"]  # development only; refused (404) otherwise
     return (request.method == "OPTIONS" or request.path in EXEMPT_PATHS
-            or request.path.startswith(EXEMPT_PREFIXES))
+            or request.path.startswith(EXEMPT_PREFIXES)
+            or (request.method == "GET" and request.path.startswith(EXEMPT_READ_PREFIXES)
+                and not request.path.startswith(LIMITED_READ_PREFIXES)))
 
 
 def _too_many_requests(error: RateLimitExceeded):

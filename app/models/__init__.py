@@ -5,6 +5,14 @@ from app.models.audit import AuditLog
 from app.models.base import Base
 from app.models.cache import CacheVersion
 from app.models.catalog import AVAILABILITY, Model, SyncRun
+from app.models.content import (
+    BANNER_VARIANTS,
+    BRANDING_IMAGE_KINDS,
+    Banner,
+    BannerDismissal,
+    BrandingImage,
+    BrandingSettings,
+)
 from app.models.job import ACTIVE_JOB_STATUSES, JOB_STATUSES, Job
 from app.models.setting import Setting
 from app.models.subscription import (
@@ -18,6 +26,8 @@ from app.models.user import ROLES, TEAM_ROLES, Team, TeamMember, User, UserSessi
 __all__ = [
     "ACTIVE_JOB_STATUSES",
     "AVAILABILITY",
+    "BANNER_VARIANTS",
+    "BRANDING_IMAGE_KINDS",
     "JOB_STATUSES",
     "PROVISIONING_STATES",
     "ROLES",
@@ -26,7 +36,11 @@ __all__ = [
     "ApiKey",
     "ApiKeyModel",
     "AuditLog",
+    "Banner",
+    "BannerDismissal",
     "Base",
+    "BrandingImage",
+    "BrandingSettings",
     "CacheVersion",
     "Job",
     "Model",

@@ -1,4 +1,4 @@
-"""What the web UI reads before anyone signs in: public configuration, branding, banners."""
+"""What the web UI reads before anyone signs in: public configuration."""
 
 from __future__ import annotations
 
@@ -90,25 +90,3 @@ class ApiKeyDefaultsSchema(CamelSchema):
     maximums = ma.fields.Nested(_KeyMaximums, required=True, metadata={
         "description": "Enforced on key create and edit (400 with per-field details; null: none)"})
 
-
-class BrandingSchema(CamelSchema):
-    login_logo_enabled = ma.fields.Boolean(required=True)
-    has_login_logo = ma.fields.Boolean(required=True)
-    login_title_enabled = ma.fields.Boolean(required=True)
-    login_title = ma.fields.String(allow_none=True, required=True)
-    login_subtitle_enabled = ma.fields.Boolean(required=True)
-    login_subtitle = ma.fields.String(allow_none=True, required=True)
-    header_brand_enabled = ma.fields.Boolean(required=True)
-    has_header_brand_light = ma.fields.Boolean(required=True)
-    has_header_brand_dark = ma.fields.Boolean(required=True)
-    updated_at = ma.fields.AwareDateTime(allow_none=True, required=True)
-
-
-class BannerSchema(CamelSchema):
-    id = ma.fields.String(required=True)
-    name = ma.fields.String(required=True)
-    is_active = ma.fields.Boolean(required=True)
-    priority = ma.fields.Integer(required=True)
-    content = ma.fields.Dict(required=True)
-    variant = ma.fields.String(required=True)
-    is_dismissible = ma.fields.Boolean(required=True)

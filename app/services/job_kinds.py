@@ -62,6 +62,15 @@ KINDS: dict[str, JobKind] = {
     "reconcile": JobKind(f"{_KEYS}.reconcile", "provisioning", single_flight=True),
     "usage_rollup": JobKind("worker.tasks.usage.usage_rollup", "usage", single_flight=True),
     "usage_export": JobKind("worker.tasks.usage.usage_export", "usage", coalesce=True),
+    # one backup per database at a time (flight key backup:<database>); one restore or
+    # test-restore at a time (flight key backup:restore); never retried: a half-done restore
+    # is rolled back and must be asked for again
+    "backup_create": JobKind("worker.tasks.backups.backup_create", "default",
+                             single_flight=True, retry=RetryPolicy(max_retries=0)),
+    "backup_test_restore": JobKind("worker.tasks.backups.backup_test_restore", "default",
+                                   single_flight=True, retry=RetryPolicy(max_retries=0)),
+    "backup_restore": JobKind("worker.tasks.backups.backup_restore", "default",
+                              single_flight=True, retry=RetryPolicy(max_retries=0)),
 }
 
 # Beat's own tasks: not jobs (no row), but routed from here too.

@@ -217,6 +217,7 @@ def make_stack(name: str, logs: Path, frontend_url: str, **settings: str) -> Sta
         "WEB_CONCURRENCY": "2",
         "PROMETHEUS_MULTIPROC_DIR": str(logs / f"{name}-prometheus"),
         "EXPORT_DIR": str(logs / f"{name}-exports"),
+        "BACKUP_DIR": str(logs / f"{name}-backups"),
         "SIM_MODELS": "12",
         # Usage figures come from traffic the journeys ask for, not from a timer.
         "SIM_ACTIVITY_AUTO": "false",

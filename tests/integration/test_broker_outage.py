@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from kombu.exceptions import OperationalError
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models import ApiKey, Job, Model, Subscription, Team, User
@@ -198,6 +198,7 @@ def test_teams(app, client, world, broker):
     ("/api/v1/admin/reconcile", None, "reconcile"),
     ("/api/v1/admin/usage/rollup", {}, "usage_rollup"),
     ("/api/v1/admin/usage/export", {"format": "csv"}, "usage_export"),
+    ("/api/v1/admin/backup/create", {"database": "litemaas"}, "backup_create"),
 ])
 def test_enqueue_endpoints_answer_202_with_the_recorded_job(app, client, login, broker, path,
                                                             body, kind):
@@ -207,6 +208,39 @@ def test_enqueue_endpoints_answer_202_with_the_recorded_job(app, client, login, 
     assert response.status_code == 202
     job_id = response.get_json()["jobId"]
     assert client.get(f"/api/v1/jobs/{job_id}", headers=admin).get_json()["status"] == "queued"
+
+
+@pytest.mark.parametrize(("action", "kind"), [("restore", "backup_restore"),
+                                              ("test-restore", "backup_test_restore")])
+def test_restores_answer_202_with_the_recorded_job(app, client, login, broker, monkeypatch,
+                                                    action, kind):
+    import hashlib
+    import json
+    from pathlib import Path
+
+    directory = Path(app.config["BACKUP_DIR"]).resolve()
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    backup_id = f"litemaas-20260101T000000Z-{uuid.uuid4().hex[:8]}.dump"
+    content = b"PGDMP stand-in"
+    (directory / backup_id).write_bytes(content)
+    (directory / f"{backup_id}.meta.json").write_text(json.dumps({
+        "database": "litemaas", "timestamp": "2026-01-01T00:00:00+00:00",
+        "sha256": hashlib.sha256(content).hexdigest()}))
+    monkeypatch.setitem(app.config, "BACKUP_RESTORE_WAIT_SECONDS", 0.5)
+    try:
+        admin = login("admin")
+        with app.app_context():  # a restore waits for every other job: the sign-in's one
+            db.session.execute(update(Job).where(Job.status == "queued")
+                               .values(status="cancelled"))
+            db.session.commit()
+            db.session.remove()
+        response = _outage(app, broker, lambda: client.post(
+            f"/api/v1/admin/backup/{backup_id}/{action}", json={"database": "litemaas"},
+            headers=admin), {kind})
+        assert response.status_code == 202
+    finally:
+        (directory / backup_id).unlink(missing_ok=True)
+        (directory / f"{backup_id}.meta.json").unlink(missing_ok=True)
 
 
 def test_admin_user_dialog(app, client, world, broker):

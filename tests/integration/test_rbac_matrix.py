@@ -25,6 +25,7 @@ id, and no secret used here (JWTs, API keys) may appear in the captured logs or 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import secrets
@@ -46,7 +47,9 @@ from app.models import (
     ApiKey,
     ApiKeyModel,
     AuditLog,
+    Banner,
     Base,
+    BrandingImage,
     Job,
     Model,
     Subscription,
@@ -67,6 +70,7 @@ OWNER_CALLERS = {"user", "api_key"}  # act for the owner of the world's resource
 ADMIN_KEY = "ltm_admin_test_key_0123456789"
 SUCCESS = frozenset({200, 201, 202, 204})
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+TINY_PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16).decode()
 
 
 @dataclass(frozen=True)
@@ -111,8 +115,29 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/config"): Op(PUBLIC),
     ("GET", "/api/v1/config/admin-analytics"): Op(PUBLIC),
     ("GET", "/api/v1/config/api-key-defaults"): Op(PUBLIC),
+    # branding and banners (issue 16)
     ("GET", "/api/v1/branding"): Op(PUBLIC),
+    ("PATCH", "/api/v1/branding"): Op("branding:write", body={"loginTitle": "RBAC"}),
+    ("GET", "/api/v1/branding/images/{kind}"): Op(PUBLIC, params={"kind": "image_kind"}),
+    ("PUT", "/api/v1/branding/images/{kind}"): Op(
+        "branding:write", params={"kind": "image_kind"},
+        body={"data": TINY_PNG, "mimeType": "image/png"}),
+    ("DELETE", "/api/v1/branding/images/{kind}"): Op("branding:write",
+                                                     params={"kind": "image_kind"}),
     ("GET", "/api/v1/banners"): Op(PUBLIC),
+    ("POST", "/api/v1/banners/{banner_id}/dismiss"): Op(
+        "banners:dismiss", expect={"admin_api_key": 400}),  # nobody to remember it for
+    ("GET", "/api/v1/banners/admin"): Op("banners:read"),
+    ("POST", "/api/v1/banners/admin"): Op(
+        "banners:write", body={"name": "RBAC", "content": {"en": "hello"}}),
+    ("PATCH", "/api/v1/banners/admin/bulk-visibility"): Op(
+        "banners:write", body=lambda w: {w.banner_id: False}),
+    ("GET", "/api/v1/banners/admin/{banner_id}"): Op("banners:read"),
+    ("PUT", "/api/v1/banners/admin/{banner_id}"): Op(
+        "banners:write", body={"isActive": True, "content": {"en": "edited"}}),
+    ("PATCH", "/api/v1/banners/admin/{banner_id}"): Op("banners:write", body={"priority": 3}),
+    ("DELETE", "/api/v1/banners/admin/{banner_id}"): Op("banners:write"),
+    ("GET", "/api/v1/banners/admin/{banner_id}/audit"): Op("banners:read"),
     # jobs
     ("GET", "/api/v1/jobs"): Op("jobs:list"),
     ("POST", "/api/v1/jobs/ping"): Op("jobs:ping", body={"seconds": 0}),
@@ -254,6 +279,19 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "teams:write", scope="owned", params={"user_id": "mate_id"}, body={"role": "owner"}),
     ("DELETE", "/api/v1/teams/{team_id}/members/{user_id}"): Op(
         "teams:write", scope="owned", params={"user_id": "mate_id"}),
+    # backup and restore (issue 16): the world's backup is a stand-in file, so restores
+    # fail (422) or are refused while the world's job is queued (409)
+    ("GET", "/api/v1/admin/backup"): Op("backups:read"),
+    ("GET", "/api/v1/admin/backup/capabilities"): Op("backups:read"),
+    ("GET", "/api/v1/admin/backup/status"): Op("backups:read"),
+    ("POST", "/api/v1/admin/backup/create"): Op("backups:write", body={"database": "litemaas"}),
+    ("GET", "/api/v1/admin/backup/{backup_id}"): Op("backups:read"),
+    ("DELETE", "/api/v1/admin/backup/{backup_id}"): Op("backups:write"),
+    ("GET", "/api/v1/admin/backup/{backup_id}/download"): Op("backups:download"),
+    ("POST", "/api/v1/admin/backup/{backup_id}/test-restore"): Op(
+        "backups:write", body={"database": "litemaas"}, ok=_lenient(422)),
+    ("POST", "/api/v1/admin/backup/{backup_id}/restore"): Op(
+        "backups:write", body={"database": "litemaas"}, ok=_lenient(409, 422)),
     # audit and operations
     ("GET", "/api/v1/audit-logs"): Op("audit:read"),
     ("GET", "/metrics"): Op("metrics:read"),
@@ -281,6 +319,10 @@ class World:
     subscription_id: str
     pending_subscription_id: str
     key_id: str
+    banner_id: str = ""
+    image_kind: str = "login-logo"
+    backup_id: str = ""
+    backup_dir: Path | None = None
     owner_id: str = ""  # the user owning the world's key and subscriptions
 
 
@@ -343,7 +385,11 @@ def build_world(app, sim, catalogue) -> World:
         digest = hashlib.sha256(raw_key.encode()).hexdigest()
         key = ApiKey(id=uuid.uuid4(), user_id=owner.id, name="rbac", key_prefix=raw_key[:10],
                      key_hash=digest, litellm_key_token=digest, provisioning_state="active")
-        db.session.add_all([job, export, key])
+        banner = Banner(id=uuid.uuid4(), name="rbac", content={"en": "hello"}, is_active=True,
+                        is_dismissible=True)
+        image = BrandingImage(kind="login-logo", data=b"\x89PNG\r\n\x1a\n", mime_type="image/png",
+                              size_bytes=8, sha256="0" * 64)
+        db.session.add_all([job, export, key, banner, image])
         db.session.flush()
         db.session.add(ApiKeyModel(api_key_id=key.id, model_id=paid["model_name"]))
         db.session.commit()
@@ -364,12 +410,28 @@ def build_world(app, sim, catalogue) -> World:
             team_id=str(team.id), model_id=paid["model_name"],
             free_model_id=free["model_name"], subscription_id=str(active.id),
             pending_subscription_id=str(pending.id), key_id=str(key.id), owner_id=owner_id,
+            banner_id=str(banner.id), **_stand_in_backup(app),
         )
         db.session.remove()
     with LiteLLMClient(sim.url, sim.master_key) as client:
         client.key_generate(key=raw_key, models=[world.model_id], user_id=owner_id,
                             key_alias=f"rbac-{world.key_id[:8]}")
     return world
+
+
+def _stand_in_backup(app) -> dict:
+    """A backup file and its metadata (not a real archive: restoring it fails)."""
+    directory = Path(app.config["BACKUP_DIR"]).resolve()
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    backup_id = f"litemaas-20260101T000000Z-{uuid.uuid4().hex[:8]}.dump"
+    content = b"PGDMP not really"
+    (directory / backup_id).write_bytes(content)
+    (directory / f"{backup_id}.meta.json").write_text(json.dumps({
+        "formatVersion": "litemaas-py/1", "database": "litemaas",
+        "timestamp": "2026-01-01T00:00:00+00:00", "snapshotAt": "2026-01-01T00:00:00+00:00",
+        "appVersion": "test", "tableCount": 0, "rowCounts": {}, "size": len(content),
+        "sha256": hashlib.sha256(content).hexdigest()}))
+    return {"backup_id": backup_id, "backup_dir": directory}
 
 
 def settle(app, world: World, patience: float = 5.0, timeout: float = 90.0) -> None:
@@ -405,11 +467,18 @@ def reset_world(app, sim, world: World) -> None:
     """Empty every table (DELETE: much cheaper than TRUNCATE for a handful of rows)."""
     settle(app, world)
     with app.app_context():
+        made = [job_id.hex[:8] for job_id in db.session.scalars(
+            select(Job.id).where(Job.kind == "backup_create"))]
+        for path in world.backup_dir.glob("litemaas-*.dump*"):  # the backups a call made
+            if any(path.name.split(".")[0].endswith(short) for short in made):
+                path.unlink(missing_ok=True)
         db.session.remove()
         with db.engine.begin() as conn:
             for table in reversed(Base.metadata.sorted_tables):
                 conn.execute(delete(table))
     world.export_file.unlink(missing_ok=True)  # only ours: other test runs share the dir
+    for path in world.backup_dir.glob(f"*{world.backup_id[-13:-5]}*"):
+        path.unlink(missing_ok=True)
     sim.reset()
 
 
