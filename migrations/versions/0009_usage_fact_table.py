@@ -1,7 +1,7 @@
 """usage_daily becomes a fact table: bigint identity key, no foreign keys, monthly partitions
 
 Revision ID: 0009_usage_fact_table
-Revises: 0007_runtime_settings
+Revises: 0008_banners_branding_backups
 Create Date: 2026-12-03 13:30:00
 
 Why: the rollup writes a million rows in seconds only when each row costs no foreign-key check
@@ -29,7 +29,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0009_usage_fact_table'
-down_revision = '0007_runtime_settings'
+down_revision = '0008_banners_branding_backups'
 branch_labels = None
 depends_on = None
 
