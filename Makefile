@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-litellm lint fuzz soak bench e2e e2e-tools kubectl bench-pods clean
+.PHONY: run test test-litellm lint fuzz soak bench bench-compare bench-tools e2e e2e-tools kubectl bench-pods clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,8 +40,14 @@ fuzz: $(STAMP)  ## schemathesis over every operation, many examples (FUZZ_EXAMPL
 soak: $(STAMP)  ## mixed traffic on gunicorn + worker (SOAK_MINUTES, default 5, at most 10)
 	$(PY) -m bench.soak --minutes $${SOAK_MINUTES:-5}
 
-bench: $(STAMP)  ## benchmarks; writes bench/results.json
+bench-tools:  ## the C load generator the benchmarks use (wrk), installed when missing
+	@command -v wrk >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk)
+
+bench: $(STAMP) bench-tools  ## benchmarks (~6 min); writes bench/results.json unless the machine was busy
 	$(PY) -m bench
+
+bench-compare: $(STAMP) bench-tools  ## side by side with the original Node LiteMaaS (~4 min; builds it once)
+	$(PY) -m bench.compare
 
 bench-pods: $(STAMP)  ## what one web, worker and beat pod needs (deploy/kustomize resources)
 	$(PY) -m bench.pods

@@ -70,18 +70,20 @@ def init_security(app: Flask) -> None:
             if body is not None and _unstorable(body):
                 raise ValidationError(UNSTORABLE, {"location": "body"})
 
+    api_headers = [(name.lower(), name, value) for name, value in API_HEADERS.items()]
+    docs_headers = [(name.lower(), name, value) for name, value in API_HEADERS.items()
+                    if name not in {"Content-Security-Policy", "Cache-Control"}]
+    docs_headers.append(("content-security-policy", "Content-Security-Policy", DOCS_CSP))
+
     @app.after_request
     def security_headers(response):
-        is_docs = request.path.startswith("/docs")
-        for name, value in API_HEADERS.items():
-            if is_docs and name in {"Content-Security-Policy", "Cache-Control"}:
-                continue  # Swagger UI and ReDoc load their (local) scripts and styles
-            response.headers.setdefault(name, value)
-        if is_docs:
-            response.headers.setdefault("Content-Security-Policy", DOCS_CSP)
-        if request.is_secure:
-            response.headers.setdefault("Strict-Transport-Security",
-                                        "max-age=31536000; includeSubDomains")
+        # Swagger UI and ReDoc load their (local) scripts and styles: their own CSP, cacheable.
+        wanted = docs_headers if request.path.startswith("/docs") else api_headers
+        headers = response.headers
+        present = {name.lower() for name, _ in headers.items()}
+        headers.extend([(name, value) for lower, name, value in wanted if lower not in present])
+        if request.is_secure and "strict-transport-security" not in present:
+            headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         return response
 
 

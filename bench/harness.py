@@ -177,11 +177,13 @@ class ManagedProcess:
     log_path: Path
 
     @classmethod
-    def start(cls, name: str, argv: list[str], env: dict[str, str]) -> ManagedProcess:
+    def start(cls, name: str, argv: list[str], env: dict[str, str],
+              cwd: Path | None = None) -> ManagedProcess:
         BENCH_DATA.mkdir(parents=True, exist_ok=True)
         log_path = BENCH_DATA / f"{name}.log"
         log = log_path.open("wb")
-        popen = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        popen = subprocess.Popen(argv, env=env, cwd=cwd or ROOT, stdout=log,
+                                 stderr=subprocess.STDOUT,
                                  start_new_session=True)
         log.close()
         return cls(name, popen, log_path)

@@ -81,29 +81,51 @@ def seed(users: int, keys_per_user: int, models: int) -> list[dict]:
 
 def activity_pages(person: dict, days: list[date], models: int, page_size: int,
                    rng: random.Random) -> list[dict]:
-    """The user's activity as LiteLLM pages it: rows ordered by date desc, cut every page_size."""
-    rows = [(day, token, f"bench-model-{rng.randrange(models)}")
-            for day in sorted(days, reverse=True) for token in person["tokens"]]
+    """The user's activity as LiteLLM pages it: rows ordered by date desc, cut every page_size.
+
+    Metrics come from a pool drawn from ``rng`` (building a million pages one random draw per
+    field took a minute; the figures still vary row to row)."""
+    pool = _pool(rng)
+    offset = rng.randrange(len(pool))
+    rows = [(day, token, f"bench-model-{(offset + n * 7) % models}", pool[(offset + n) % len(pool)])
+            for n, (day, token) in enumerate(
+                (day, token) for day in sorted(days, reverse=True) for token in person["tokens"])]
     pages = []
     for start in range(0, len(rows), page_size):
         chunk = rows[start:start + page_size]
-        pages.append({"results": _results(chunk, rng), "metadata": {
+        pages.append({"results": _results(chunk), "metadata": {
             "page": len(pages) + 1, "has_more": start + page_size < len(rows)}})
     return pages
 
 
-def _results(rows: list[tuple], rng: random.Random) -> list[dict]:
+_POOLS: dict[int, list[dict]] = {}
+
+
+def _pool(rng: random.Random, size: int = 4099) -> list[dict]:
+    key = id(rng)
+    if key not in _POOLS:
+        _POOLS.clear()
+        _POOLS[key] = [_metrics(rng) for _ in range(size)]
+    return _POOLS[key]
+
+
+def _results(rows: list[tuple]) -> list[dict]:
     by_day: dict[date, dict] = {}
-    for day, token, model in rows:
-        result = by_day.setdefault(day, {"date": day.isoformat(), "metrics": {}, "breakdown": {
-            "models": {}, "model_groups": {}, "providers": {}, "api_keys": {}, "entities": {}}})
-        metrics = _metrics(rng)
+    for day, token, model, metrics in rows:
+        result = by_day.get(day)
+        if result is None:
+            result = by_day[day] = {"date": day.isoformat(), "metrics": {}, "breakdown": {
+                "models": {}, "model_groups": {}, "providers": {}, "api_keys": {},
+                "entities": {}}}
+        breakdown = result["breakdown"]
+        entry = {"metrics": metrics, "metadata": {"key_alias": None, "team_id": None}}
         for name in ("model_groups", "models"):
-            bucket = result["breakdown"][name].setdefault(
-                model, {"metrics": {}, "metadata": {}, "api_key_breakdown": {}})
-            bucket["api_key_breakdown"][token] = {
-                "metrics": metrics, "metadata": {"key_alias": None, "team_id": None}}
-        result["breakdown"]["api_keys"][token] = {"metrics": metrics, "metadata": {}}
+            bucket = breakdown[name].get(model)
+            if bucket is None:
+                bucket = breakdown[name][model] = {"metrics": {}, "metadata": {},
+                                                   "api_key_breakdown": {}}
+            bucket["api_key_breakdown"][token] = entry
+        breakdown["api_keys"][token] = {"metrics": metrics, "metadata": {}}
     return list(by_day.values())
 
 
@@ -117,12 +139,15 @@ def _metrics(rng: random.Random) -> dict:
             "failed_requests": failed}
 
 
-def rollup(app, people: list[dict], days: list[date], models: int, seed_value: int) -> dict:
-    """The rollup's own steps: mark the window's totals stale, ingest every user's pages (one
-    transaction per page), then recompute the totals. Only these steps are timed."""
+def rollup(app, people: list[dict], days: list[date], models: int, seed_value: int,
+           chunk_users: int = 100) -> dict:
+    """The rollup's own steps: mark the window's totals stale, ingest every user's pages through
+    one shared writer (a transaction per ``FLUSH_ROWS`` grains), then recompute the totals.
+    Only these steps are timed."""
     from app.extensions import db
     from app.services.usage_rollup import (
         ActivityIngest,
+        UsageWriter,
         Window,
         mark_totals_stale,
         refresh_stale_totals,
@@ -136,15 +161,24 @@ def rollup(app, people: list[dict], days: list[date], models: int, seed_value: i
         started = time.perf_counter()
         mark_totals_stale(window.start, window.end)
         db.session.commit()
-        for person in people:
-            pages = activity_pages(person, days, models, 1000, rng)  # not timed
-            started_user = time.perf_counter()
-            ingest = ActivityIngest(person["id"], window, catalogue)
-            for page in pages:
-                ingest.add_page(page)
-            ingest.finish()
-            seconds += time.perf_counter() - started_user
-            rows += ingest.rows
+        writer = UsageWriter(catalogue, background=True)
+        # Pages are built (not timed) for a chunk of users at a time, then the chunk is ingested
+        # and written (timed, writes waited for), so the background writer never works
+        # while the clock is stopped.
+        for first in range(0, len(people), chunk_users):
+            chunk = people[first:first + chunk_users]
+            pages = [activity_pages(person, days, models, 1000, rng) for person in chunk]
+            started_chunk = time.perf_counter()
+            for person, user_pages in zip(chunk, pages, strict=True):
+                ingest = ActivityIngest(person["id"], window, catalogue, writer)
+                for page in user_pages:
+                    ingest.add_page(page)
+                ingest.finish()
+                rows += ingest.rows
+            writer.wait()
+            seconds += time.perf_counter() - started_chunk
+            del pages
+        writer.close()
         started = time.perf_counter()
         refresh_stale_totals()
         db.session.commit()
@@ -171,6 +205,9 @@ def time_requests(client, path: str, count: int) -> dict:
 def run(keys: int = 10_000, days: int = 100, keys_per_user: int = 10, models: int = 50,
         requests: int = 200, seed_value: int = 7) -> dict:
     """Run the benchmark on a scratch database; returns the figures as a dict."""
+    from bench.wrk import idle_check
+
+    load_before = idle_check()
     today = datetime.now(UTC).date()
     window = [today - timedelta(days=n) for n in range(days)]
     services = resolve_services()
@@ -205,7 +242,7 @@ def run(keys: int = 10_000, days: int = 100, keys_per_user: int = 10, models: in
 
                 db.engine.dispose()
     return {
-        "benchmark": "usage",
+        "benchmark": "usage", "load_before": load_before,
         "activity_rows": first["rows"], "keys": keys, "days": days, "users": len(people),
         "rollup": first, "rerun_same_data": rerun,
         "admin_summary_90d": summary, "admin_timeseries_90d": timeseries,

@@ -132,6 +132,9 @@ class Settings:
     # 202 with the job id otherwise (0: always 202 at once).
     MODEL_SYNC_WAIT_SECONDS: float = 5.0
     USAGE_ROLLUP_INTERVAL: int = 900
+    # usage_daily keeps this many months (the current one counts); older monthly partitions are
+    # dropped by a daily beat task. 0 keeps every month.
+    USAGE_RETENTION_MONTHS: int = 0
     RECONCILE_INTERVAL: int = 3600
     # Keys in LiteLLM of LiteMaaS users that LiteMaaS did not make are always reported by
     # reconciliation; true also deletes them.

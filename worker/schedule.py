@@ -44,4 +44,9 @@ def beat_schedule(settings: Settings) -> dict:
             "task": "worker.tasks.usage.purge_expired_exports",
             "schedule": timedelta(minutes=15),
         }
+    if settings.USAGE_RETENTION_MONTHS > 0:
+        schedule["usage-retention"] = {
+            "task": "worker.tasks.usage.drop_expired_usage_months",
+            "schedule": timedelta(hours=6),
+        }
     return schedule

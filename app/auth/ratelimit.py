@@ -10,12 +10,22 @@ and the database check are not (they touch the dependencies).
 If Redis is unreachable, limiting **fails open**: requests are served unlimited (and the error is
 logged) rather than refused, because an outage of the counter store must not become an outage
 of the API. Authentication does not depend on this.
+
+One Redis round trip per request: flask-limiter's moving window takes one to acquire an entry
+and a second to read the window for the ``X-RateLimit-*`` headers. ``OneTripMovingWindow``
+(the same Redis list, key and semantics as limits' moving window) does both in one Lua script
+and hands the window to the headers of the same request.
 """
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, request
+import time
+
+from flask import Flask, current_app, g, has_request_context, request
 from flask_limiter import Limiter, RateLimitExceeded
+from limits import RateLimitItem
+from limits.strategies import MovingWindowRateLimiter
+from limits.util import WindowStats
 
 from app.auth.identity import peek_identity
 from app.errors import envelope
@@ -66,6 +76,108 @@ def _too_many_requests(error: RateLimitExceeded):
                      "requestId": g.get("request_id")})
 
 
+# limits' acquire_moving_window.lua, then its moving_window.lua on the list just written: one
+# EVALSHA answers {acquired, start of the window, entries in it}.
+_ACQUIRE_AND_READ = """
+local key = KEYS[1]
+local timestamp = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local expiry = tonumber(ARGV[3])
+local amount = tonumber(ARGV[4])
+local acquired = 0
+if amount <= limit then
+    local entry = redis.call('lindex', key, limit - amount)
+    if not (entry and tonumber(entry) >= timestamp - expiry) then
+        for i = 1, amount do
+            redis.call('lpush', key, ARGV[1])
+        end
+        redis.call('ltrim', key, 0, limit - 1)
+        redis.call('expire', key, expiry)
+        acquired = 1
+    end
+end
+local target = timestamp - expiry
+local low, high, found = 0, redis.call('llen', key) - 1, nil
+while low <= high do
+    local mid = math.floor((low + high) / 2)
+    local value = tonumber(redis.call('lindex', key, mid))
+    if value and value >= target then
+        found = mid
+        low = mid + 1
+    else
+        high = mid - 1
+    end
+end
+if found then
+    return {acquired, redis.call('lindex', key, found), found + 1}
+end
+return {acquired, ARGV[1], 0}
+"""
+
+
+class OneTripMovingWindow(MovingWindowRateLimiter):
+    """limits' moving window on Redis in one round trip per request (see the module doc).
+
+    ``hit`` acquires and reads the window in one script and keeps the window for this request;
+    ``get_window_stats`` (the headers) answers from it. Outside a request, or for a key not hit
+    in this request, it asks Redis as limits does. A hit that failed (Redis down) makes the
+    headers fail at once too, instead of waiting for a second timeout.
+    """
+
+    def __init__(self, storage) -> None:
+        super().__init__(storage)
+        self._script = storage.get_connection().register_script(_ACQUIRE_AND_READ)
+
+    def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
+        key = item.key_for(*identifiers)
+        windows = _request_windows()
+        now = time.time()
+        try:
+            acquired, start, count = self._script(
+                [self.storage.prefixed_key(key)], [now, item.amount, item.get_expiry(), cost])
+        except Exception:
+            if windows is not None:
+                windows[key] = None
+            raise
+        if windows is not None:
+            windows[key] = WindowStats(float(start) + item.get_expiry(),
+                                       item.amount - int(count))
+        return bool(acquired)
+
+    def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
+        windows = _request_windows()
+        key = item.key_for(*identifiers)
+        if windows is not None and key in windows:
+            window = windows[key]
+            if window is None:
+                raise ConnectionError("rate limit storage unreachable in this request")
+            return window
+        return super().get_window_stats(item, *identifiers)
+
+
+def _skip_exempt_paths_early(app: Flask, limiter: Limiter) -> None:
+    """flask-limiter asks its request filters only after resolving the endpoint's limits; an
+    exempt path (liveness, docs, metrics) now leaves before any of that."""
+    hooks = app.before_request_funcs.setdefault(None, [])
+    check = limiter._check_request_limit
+    for index, hook in enumerate(hooks):
+        if hook == check:
+            def check_unless_exempt(check=check):
+                if not _exempt():
+                    check()
+
+            hooks[index] = check_unless_exempt
+
+
+def _request_windows() -> dict | None:
+    if not has_request_context():
+        return None
+    windows = g.get("_ratelimit_windows")
+    if windows is None:
+        windows = g._ratelimit_windows = {}
+    return windows
+
+
 def init_rate_limits(app: Flask) -> Limiter:
     """Attach a limiter to this app (one per app: its storage follows the app's settings)."""
     prefix = app.config["REDIS_KEY_PREFIX"]
@@ -95,6 +207,10 @@ def init_rate_limits(app: Flask) -> Limiter:
                       retry_after="delta-seconds")
     limiter.request_filter(_exempt)
     limiter.init_app(app)
+    if app.config["RATE_LIMIT_ENABLED"] and app.config["REDIS_URL"].startswith(
+            ("redis://", "rediss://", "unix://")):
+        limiter._limiter = OneTripMovingWindow(limiter._storage)
+    _skip_exempt_paths_early(app, limiter)
 
     @app.after_request
     def remember_retry_after(response):

@@ -9,7 +9,6 @@ from decimal import Decimal
 from sqlalchemy import (
     BigInteger,
     Date,
-    ForeignKey,
     Identity,
     Index,
     Numeric,
@@ -20,39 +19,39 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, updated_at, uuid_pk
+from app.models.base import Base, updated_at
 
 
 class UsageDaily(Base):
+    """A fact table (migration 0009): bigint identity key, no foreign keys (triggers null the
+    references of a deleted user, team or key; the rollup locks what it references), one
+    partition per month in the ``usage_parts`` schema (app/services/usage_partitions.py)."""
+
     __tablename__ = "usage_daily"
     __table_args__ = (
         # The grain. NULLS NOT DISTINCT so rows without a known key/user still upsert.
+        # User first: it serves the per-user reads too, and the rollup's COPY writes rows in
+        # this order. Day-range scans over everyone prune to the months' partitions; model
+        # views read usage_daily_totals.
         UniqueConstraint(
-            "day",
             "user_id",
+            "day",
             "api_key_hash",
             "model_id",
             name="uq_usage_daily_grain",
             postgresql_nulls_not_distinct=True,
         ),
-        # Day-range scans use the grain index (day first); model views read
-        # usage_daily_totals. These serve the per-user, per-team and per-key filters.
-        Index("ix_usage_daily_user_day", "user_id", "day"),
+        # The per-team and per-key filters.
         Index("ix_usage_daily_team_day", "team_id", "day"),
         Index("ix_usage_daily_key_day", "api_key_id", "day"),
+        {"postgresql_partition_by": "RANGE (day)"},
     )
 
-    id: Mapped[uuid.UUID] = uuid_pk()
-    day: Mapped[date] = mapped_column(Date, nullable=False)
-    user_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("users.id", ondelete="SET NULL")
-    )
-    team_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("teams.id", ondelete="SET NULL")
-    )
-    api_key_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("api_keys.id", ondelete="SET NULL")
-    )
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    team_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     api_key_hash: Mapped[str | None] = mapped_column(String(64))
     model_id: Mapped[str] = mapped_column(String(255), nullable=False)
     provider: Mapped[str | None] = mapped_column(String(64))

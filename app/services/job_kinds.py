@@ -88,6 +88,7 @@ PERIODIC_TASKS: dict[str, str] = {
     "worker.tasks.maintenance.republish_stale_jobs": "default",
     "worker.tasks.maintenance.enqueue_scheduled": "default",
     "worker.tasks.usage.purge_expired_exports": "usage",
+    "worker.tasks.usage.drop_expired_usage_months": "usage",
 }
 
 

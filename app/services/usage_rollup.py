@@ -1,10 +1,12 @@
 """Usage rollup: LiteLLM ``/user/daily/activity`` → ``usage_daily`` (DESIGN §9).
 
 For each of our users known to LiteLLM, the activity of the window is read page by page and
-folded into rows of the grain (day, user, key hash, model). Each page is written in one
-transaction: the rows already there for that user and those days are read, vanished ones are
-deleted, and new or changed ones go through one upsert that *replaces* values (never adds). So a
-rerun writes nothing, and a run that crashed half-way then ran again never counts twice.
+folded into rows of the grain (day, user, key hash, model). Complete days are buffered (across
+users) and written in batches of about ``FLUSH_ROWS`` grains, one transaction each: the rows
+already there for those users and days are read, vanished ones are deleted, changed ones are
+updated (values *replaced*, never added), and the rest — known to be new — go in by ``COPY``
+(usage_daily is a fact table without foreign keys, migration 0009). So a rerun writes nothing,
+and a run that crashed half-way then ran again never counts twice.
 
 LiteLLM pages cut through its rows, so one date can continue on the next page: a page's days are
 held back until a page arrives without them (or the last page), then written complete.
@@ -21,7 +23,10 @@ A run with a range (admin backfill) recomputes exactly that range and leaves the
 
 from __future__ import annotations
 
+import io
 import logging
+import queue
+import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -36,7 +41,7 @@ from app.errors import Conflict, ValidationError
 from app.extensions import db
 from app.litellm.errors import LiteLLMError, LiteLLMInvalidResponse
 from app.models import ApiKey, Job, Model, Setting, User
-from app.services import audit, budgets, jobs
+from app.services import audit, budgets, jobs, usage_partitions
 
 log = logging.getLogger(__name__)
 
@@ -195,17 +200,27 @@ def run_rollup(params: dict[str, Any], progress: Progress) -> dict[str, Any]:
     db.session.commit()
     stats, live_key_spend = RollupStats(), {}
     progress(1, f"{len(users)} users, {window.start} to {window.end}")
-    for index, (user_id, litellm_user_id) in enumerate(users):
-        ingest = ActivityIngest(user_id, window, catalogue)
-        pages = client.iter_user_daily_activity(window.start, window.end, PAGE_SIZE,
-                                                user_id=litellm_user_id)
-        for payload in pages:
-            ingest.add_page(payload)
-            progress(_percent(index, len(users)),
-                     f"user {index + 1}/{len(users)}: page {ingest.pages}")
-        ingest.finish()
-        stats.add(ingest)
-        live_key_spend.update(_live_key_spend(client, user_id, litellm_user_id))
+    writer = UsageWriter(catalogue, background=True)
+    try:
+        for index, (user_id, litellm_user_id) in enumerate(users):
+            ingest = ActivityIngest(user_id, window, catalogue, writer)
+            pages = client.iter_user_daily_activity(window.start, window.end, PAGE_SIZE,
+                                                    user_id=litellm_user_id)
+            for payload in pages:
+                ingest.add_page(payload)
+                progress(_percent(index, len(users)),
+                         f"user {index + 1}/{len(users)}: page {ingest.pages}")
+            ingest.finish()
+            stats.add(ingest)
+            live_key_spend.update(_live_key_spend(client, user_id, litellm_user_id))
+    except BaseException:
+        writer.batch = {}  # days not handed over yet stay as they were; the written ones stand
+        try:
+            writer.close()
+        except Exception:
+            log.exception("usage rollup: a write failed too")
+        raise
+    writer.close()
     progress(99, "refreshing totals, spend and budgets")
     refresh_stale_totals()
     spend = budgets.refresh_spend(today, live_key_spend)
@@ -319,22 +334,33 @@ def _plus(a: tuple, b: tuple) -> tuple:
 
 @dataclass
 class ActivityIngest:
-    """Folds one user's activity pages into usage_daily, one transaction per page."""
+    """Folds one user's activity pages into complete days, handed to a ``UsageWriter``.
+
+    Without a writer of its own (tests, one-off use) it writes through a private one, flushed by
+    ``finish``. ``run_rollup`` shares one writer across users, so many small users go in one
+    transaction.
+    """
 
     user_id: uuid.UUID
     window: Window
     catalogue: dict[str, str | None]
+    writer: UsageWriter | None = None
     pending: dict[date, DayGrains] = field(default_factory=dict)
     key_teams: dict[str, str | None] = field(default_factory=dict)
     seen: set[date] = field(default_factory=set)
     pages: int = 0
     rows: int = 0
     days_written: int = 0
+    own_writer: bool = False
+
+    def __post_init__(self) -> None:
+        if self.writer is None:
+            self.writer, self.own_writer = UsageWriter(self.catalogue), True
 
     def add_page(self, payload: dict[str, Any]) -> None:
         days, key_teams = parse_results(payload.get("results") or [])
-        days = {day: grains for day, grains in days.items()
-                if self.window.start <= day <= self.window.end}
+        start, end = self.window.start, self.window.end
+        days = {day: grains for day, grains in days.items() if start <= day <= end}
         self.key_teams.update(key_teams)
         complete = {day: self.pending.pop(day) for day in list(self.pending) if day not in days}
         for day, grains in self.pending.items():  # a day continued from the previous page
@@ -348,88 +374,261 @@ class ActivityIngest:
             self._write(complete)
 
     def finish(self) -> None:
-        """Write the held-back days, and empty the window's days LiteLLM reported nothing for."""
+        """Hand over the held-back days, and the window's days LiteLLM reported nothing for
+        (their rows go); a private writer is flushed."""
         final = self.pending
         final.update({day: {} for day in self.window.days() if day not in self.seen})
         self.pending = {}
         if final:
             self._write(final)
+        if self.own_writer:
+            self.writer.close()
 
     def _write(self, days: dict[date, DayGrains]) -> None:
         self.rows += sum(len(grains) for grains in days.values())
         self.days_written += len(days)
-        write_days(self.user_id, days, self.key_teams, self.catalogue)
+        self.writer.add(self.user_id, days, self.key_teams)
 
 
-# --- the page transaction -----------------------------------------------------------------
+# --- the write transaction ----------------------------------------------------------------
+
+FLUSH_ROWS = 20_000  # grains (and days) buffered before a write transaction
+
+
+class UsageWriter:
+    """Buffers complete (user, day) sets of grains and writes them in batches, one transaction
+    per batch (``write_batch``). A (user, day) is always written whole, so a crash leaves each
+    day of each user entirely old or entirely new, and a rerun fixes the rest.
+
+    ``background=True`` writes on a thread of its own (its own app context, session and
+    connection), so PostgreSQL's work on one batch overlaps the parsing of the next: at most
+    one batch is written while one waits. ``close`` waits for the writes and raises the first
+    write error; call it before anything reads what was written.
+    """
+
+    def __init__(self, catalogue: dict[str, str | None], flush_rows: int | None = None,
+                 background: bool = False) -> None:
+        self.catalogue = catalogue
+        self.flush_rows = FLUSH_ROWS if flush_rows is None else flush_rows
+        self.batch: dict[str, dict[date, DayGrains]] = {}
+        self.key_teams: dict[str, str | None] = {}
+        self.buffered = 0
+        self.months: set[date] = set()  # months whose partition is known to exist
+        self.error: BaseException | None = None
+        self._queue: queue.Queue | None = None
+        self._thread: threading.Thread | None = None
+        if background:
+            self._queue = queue.Queue(maxsize=1)
+            self._thread = threading.Thread(
+                target=self._run, args=(current_app._get_current_object(),),
+                name="usage-writer", daemon=True)
+            self._thread.start()
+
+    def add(self, user_id: uuid.UUID | str, days: dict[date, DayGrains],
+            key_teams: dict[str, str | None]) -> None:
+        self.batch.setdefault(str(user_id), {}).update(days)
+        self.key_teams.update(key_teams)
+        self.buffered += len(days) + sum(len(grains) for grains in days.values())
+        if self.buffered >= self.flush_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand the buffered days to the write (done before returning unless in background)."""
+        if self.error is not None:
+            raise self.error
+        if not self.batch:
+            return
+        item = (self.batch, self.key_teams)
+        self.batch, self.key_teams, self.buffered = {}, {}, 0
+        if self._queue is None:
+            self._write(*item)
+        else:
+            self._queue.put(item)
+
+    def wait(self) -> None:
+        """Write what is buffered and wait until it is written (the thread stays)."""
+        self.flush()
+        if self._queue is not None:
+            self._queue.join()
+        if self.error is not None:
+            raise self.error
+
+    def close(self) -> None:
+        """Write what is buffered, wait for the background writes, raise the first error."""
+        try:
+            self.flush()
+        finally:
+            if self._thread is not None:
+                self._queue.put(None)
+                self._thread.join()
+                self._thread = None
+        if self.error is not None:
+            raise self.error
+
+    def _write(self, batch: dict[str, dict[date, DayGrains]],
+               key_teams: dict[str, str | None]) -> None:
+        months = {day.replace(day=1) for days in batch.values() for day in days}
+        if not months <= self.months:
+            usage_partitions.ensure_months(min(months), max(months))
+            self.months |= months
+        write_batch(batch, key_teams, self.catalogue)
+
+    def _run(self, app) -> None:
+        with app.app_context():
+            try:
+                while (item := self._queue.get()) is not None:
+                    if self.error is None:
+                        try:
+                            self._write(*item)
+                        except BaseException as exc:  # handed to the caller by flush/close
+                            db.session.rollback()
+                            self.error = exc
+                    self._queue.task_done()
+            finally:
+                db.session.remove()
 
 
 def write_days(user_id: uuid.UUID, days: dict[date, DayGrains], key_teams: dict[str, str | None],
                catalogue: dict[str, str | None]) -> None:
-    """Make the user's rows of ``days`` exactly ``days``' grains, in one transaction.
+    """Make the user's rows of ``days`` exactly ``days``' grains, in one transaction."""
+    writer = UsageWriter(catalogue)
+    writer.add(user_id, days, key_teams)
+    writer.close()
 
-    The rows already there are read first: unchanged ones are left alone, changed or new ones
-    go through one upsert, vanished ones are deleted; a rerun writes nothing.
+
+def write_batch(batch: dict[str, dict[date, DayGrains]], key_teams: dict[str, str | None],
+                catalogue: dict[str, str | None]) -> dict[str, int]:
+    """Make each user's rows of each listed day exactly the given grains, in one transaction.
+
+    The rows already there are read first: unchanged ones are left alone, changed ones are
+    updated, vanished ones deleted, and the rest — known to be new — go in by ``COPY``. A rerun
+    writes nothing. Every user, team and key a row will reference is locked ``FOR KEY SHARE``
+    before anything is written (what a foreign key check does), and a reference that is gone
+    is written as NULL: a concurrent delete waits for this commit, then its trigger nulls the
+    rows (migration 0009), so no row can reference a deleted row.
     """
     session = db.session
-    session.execute(_LOCK_USER, {"lock": f"usage_daily:{user_id}"})
-    existing = _existing_rows(user_id, list(days))
-    attribution = _Attribution(days, key_teams, catalogue)
-    upserts = []
-    for day, grains in days.items():
-        for (token, model_id), values in grains.items():
-            team_id, key_id, provider = attribution.of(token, model_id)
-            old = existing.pop((day, token, model_id), None)
-            if old is not None:
-                _, old_provider, old_team, old_key, old_values = old
-                team_id, key_id = team_id or old_team, key_id or old_key
-                provider = provider or old_provider
-                if (values, team_id, key_id, provider) == (old_values, old_team, old_key,
-                                                           old_provider):
-                    continue
-            upserts.append((day, team_id, key_id, token, model_id, provider, *values))
+    users = sorted(batch)
+    session.execute(_LOCK_USERS, {"locks": _array(f"usage_daily:{user}" for user in users)})
+    live_users = set(session.execute(_LIVE_USERS, {"ids": _array(users)}).scalars())
+    gone = [user for user in users if user not in live_users]
+    if gone:
+        log.warning("usage rollup: %d users deleted meanwhile; their activity is skipped",
+                    len(gone))
+        users = [user for user in users if user in live_users]
+        if not users:
+            session.commit()
+            return {"new": 0, "changed": 0, "deleted": 0}
+    tokens = {token for user in users for grains in batch[user].values() for token, _ in grains}
+    keys = _keys_by_token(tokens)
+    teams = _teams_by_litellm_id({key_teams.get(t) for t in tokens if t not in keys})
+    first = min(day for user in users for day in batch[user])
+    last = max(day for user in users for day in batch[user])
+    existing = {}
+    for row in session.execute(_EXISTING, {"users": _array(users), "first": first,
+                                           "last": last}):
+        if row[2] in batch[row[1]]:
+            existing[(row[1], row[2], row[3], row[4])] = (row[0], row[5], row[6], row[7],
+                                                          tuple(row[8:]))
+    # Every team and key a row may reference, locked before anything is written.
+    live_teams = _locked(_LOCK_TEAMS, {team for _, team in keys.values()} | set(teams.values())
+                         | {old[2] for old in existing.values()})
+    live_keys = _locked(_LOCK_KEYS, {key for key, _ in keys.values()}
+                        | {old[3] for old in existing.values()})
+    lines, changed = [], []
+    for user in users:
+        user_days = batch[user]
+        for day in sorted(user_days):
+            grains = user_days[day]
+            day_text = None
+            for token, model_id in sorted(grains):
+                values = grains[(token, model_id)]
+                known = keys.get(token)
+                if known is not None:
+                    key_id, team_id = known
+                else:
+                    key_id, team_id = None, teams.get(key_teams.get(token) or "")
+                provider = catalogue.get(model_id)
+                old = existing.pop((user, day, token, model_id), None)
+                if old is not None:
+                    old_id, old_provider, old_team, old_key, old_values = old
+                    team_id, key_id = team_id or old_team, key_id or old_key
+                    provider = provider or old_provider
+                if team_id is not None and team_id not in live_teams:
+                    team_id = None
+                if key_id is not None and key_id not in live_keys:
+                    key_id = None
+                if old is None:
+                    if day_text is None:
+                        day_text = day.isoformat()
+                    lines.append(_copy_line(user, day_text, team_id, key_id, token, model_id,
+                                            provider, values))
+                elif (values, team_id, key_id, provider) != (old_values, old_team, old_key,
+                                                             old_provider):
+                    changed.append((old_id, day, team_id, key_id, provider, values))
     if existing:
-        session.execute(_DELETE_ROWS, {"ids": _array(row[0] for row in existing.values())})
-    if upserts:
-        session.execute(_UPSERT, {"user_id": str(user_id), **_columns(_UPSERT_COLUMNS, upserts)})
+        session.execute(_DELETE_ROWS, {
+            "ids": _plain_array(row[0] for row in existing.values()),
+            "first": first, "last": last})
+    if changed:
+        session.execute(_UPDATE, {
+            **_columns(("id", "day", "team_id", "api_key_id", "provider"),
+                       [row[:5] for row in changed]),
+            **_columns(METRICS, [row[5] for row in changed])})
+    if lines:
+        _copy(lines)
     session.commit()
+    return {"new": len(lines), "changed": len(changed), "deleted": len(existing)}
 
 
-def _existing_rows(user_id: uuid.UUID, days: list[date]) -> dict[tuple, tuple]:
-    rows = db.session.execute(_EXISTING, {"user_id": str(user_id), "days": _array(days)})
-    return {(row[1], row[2], row[3]): (row[0], row[4], _str(row[5]), _str(row[6]), tuple(row[7:]))
-            for row in rows}
+def _locked(statement, ids: set[str | None]) -> set[str]:
+    """The ids (of teams or keys) that still exist, locked FOR KEY SHARE until the commit."""
+    ids.discard(None)
+    if not ids:
+        return set()
+    return set(db.session.execute(statement, {"ids": _plain_array(sorted(ids))}).scalars())
+
+
+_COPY_SQL = (f"COPY usage_daily (user_id, day, team_id, api_key_id, api_key_hash, model_id, "
+             f"provider, {', '.join(METRICS)}) FROM STDIN")
+
+
+def _copy_line(user: str, day: str, team_id: str | None, key_id: str | None, token: str,
+               model_id: str, provider: str | None, values: tuple) -> str:
+    return "\t".join((
+        user, day, team_id or "\\N", key_id or "\\N", _copy_text(token), _copy_text(model_id),
+        "\\N" if provider is None else _copy_text(provider), str(values[0]), str(values[1]),
+        str(values[2]), str(values[3]), str(values[4]), str(values[5]), format(values[6], "f")))
+
+
+def _copy(lines: list[str]) -> None:
+    """New rows by COPY (text format), in the grain index's order: no per-row statement, no
+    conflict handling — the users' advisory locks make them new, and the grain's unique index
+    would refuse a duplicate (the transaction fails and the job retries)."""
+    lines.append("")
+    cursor = db.session.connection().connection.cursor()
+    try:
+        cursor.copy_expert(_COPY_SQL, io.StringIO("\n".join(lines)))
+    finally:
+        cursor.close()
+
+
+def _copy_text(value: str) -> str:
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+                .replace("\r", "\\r"))
+    return value
 
 
 def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-class _Attribution:
-    """Team, key id and provider of each grain: from our key by hash, else LiteLLM's key team."""
-
-    def __init__(self, days: dict[date, DayGrains], key_teams: dict[str, str | None],
-                 catalogue: dict[str, str | None]) -> None:
-        tokens = {token for grains in days.values() for token, _ in grains}
-        self.keys = _keys_by_token(tokens)
-        self.key_teams = key_teams
-        self.teams = _teams_by_litellm_id({key_teams.get(t) for t in tokens if t not in self.keys})
-        self.catalogue = catalogue
-
-    def of(self, token: str, model_id: str) -> tuple[str | None, str | None, str | None]:
-        known = self.keys.get(token)
-        if known is not None:
-            key_id, team_id = known
-        else:
-            key_id, team_id = None, self.teams.get(self.key_teams.get(token) or "")
-        return team_id, key_id, self.catalogue.get(model_id)
-
-
 def _keys_by_token(tokens: set[str]) -> dict[str, tuple[str, str | None]]:
     if not tokens:
         return {}
     rows = db.session.execute(_KEYS_BY_TOKEN, {"tokens": _array(tokens)})
-    return {token: (str(key_id), _str(team_id)) for token, key_id, team_id in rows}
+    return {token: (key_id, team_id) for token, key_id, team_id in rows}
 
 
 def _teams_by_litellm_id(litellm_ids: set[str | None]) -> dict[str, str]:
@@ -437,7 +636,7 @@ def _teams_by_litellm_id(litellm_ids: set[str | None]) -> dict[str, str]:
     if not litellm_ids:
         return {}
     rows = db.session.execute(_TEAMS_BY_LITELLM_ID, {"ids": _array(litellm_ids)})
-    return {litellm_id: str(team_id) for litellm_id, team_id in rows}
+    return {litellm_id: team_id for litellm_id, team_id in rows}
 
 
 # Rows travel as PostgreSQL array literals (one text parameter per column): much cheaper for
@@ -455,15 +654,13 @@ def _quoted(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _columns(names: tuple[str, ...], rows: list[tuple]) -> dict[str, str]:
+def _columns(names: tuple[str, ...], rows: list) -> dict[str, str]:
     columns = zip(*rows, strict=True)
     return {name: (_array if name in _TEXT_COLUMNS else _plain_array)(column)
             for name, column in zip(names, columns, strict=True)}
 
 
 _TEXT_COLUMNS = frozenset({"api_key_hash", "model_id", "provider"})
-_UPSERT_COLUMNS = ("day", "team_id", "api_key_id", "api_key_hash", "model_id", "provider",
-                   *METRICS)
 _METRIC_TYPES = ("bigint",) * 6 + ("numeric",)
 
 
@@ -473,30 +670,46 @@ def _unnest(names: tuple[str, ...], types: tuple[str, ...]) -> str:
     return f"unnest({arrays}) AS n({', '.join(names)})"
 
 
-_LOCK_USER = text("SELECT pg_advisory_xact_lock(hashtextextended(:lock, 0))")
+_LOCK_USERS = text("""
+    SELECT count(pg_advisory_xact_lock(hashtextextended(lock, 0)))
+    FROM (SELECT unnest(CAST(:locks AS text[])) AS lock ORDER BY 1) AS l
+""")
+
+_LIVE_USERS = text(
+    "SELECT id::text FROM users WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR KEY SHARE")
+
+_LOCK_TEAMS = text(
+    "SELECT id::text FROM teams WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR KEY SHARE")
+
+_LOCK_KEYS = text(
+    "SELECT id::text FROM api_keys WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id "
+    "FOR KEY SHARE")
 
 _EXISTING = text(f"""
-    SELECT id, day, api_key_hash, model_id, provider, team_id, api_key_id, {", ".join(METRICS)}
+    SELECT id, user_id::text, day, api_key_hash, model_id, provider, team_id::text,
+           api_key_id::text, {", ".join(METRICS)}
     FROM usage_daily
-    WHERE user_id = CAST(:user_id AS uuid) AND day = ANY(CAST(:days AS date[]))
+    WHERE user_id = ANY(CAST(:users AS uuid[])) AND day BETWEEN :first AND :last
 """)
 
 _KEYS_BY_TOKEN = text(
-    "SELECT key_hash, id, team_id FROM api_keys WHERE key_hash = ANY(CAST(:tokens AS text[]))")
+    "SELECT key_hash, id::text, team_id::text FROM api_keys "
+    "WHERE key_hash = ANY(CAST(:tokens AS text[]))")
 
 _TEAMS_BY_LITELLM_ID = text(
-    "SELECT litellm_team_id, id FROM teams WHERE litellm_team_id = ANY(CAST(:ids AS text[]))")
+    "SELECT litellm_team_id, id::text FROM teams "
+    "WHERE litellm_team_id = ANY(CAST(:ids AS text[]))")
 
-_DELETE_ROWS = text("DELETE FROM usage_daily WHERE id = ANY(CAST(:ids AS uuid[]))")
+_DELETE_ROWS = text("DELETE FROM usage_daily WHERE id = ANY(CAST(:ids AS bigint[])) "
+                    "AND day BETWEEN :first AND :last")
 
-_UPSERT = text(f"""
-    INSERT INTO usage_daily AS u (user_id, {", ".join(_UPSERT_COLUMNS)})
-    SELECT CAST(:user_id AS uuid), n.* FROM {_unnest(
-        _UPSERT_COLUMNS, ("date", "uuid", "uuid", "text", "text", "text", *_METRIC_TYPES))}
-    ON CONFLICT ON CONSTRAINT uq_usage_daily_grain DO UPDATE SET
-        team_id = EXCLUDED.team_id, api_key_id = EXCLUDED.api_key_id,
-        provider = EXCLUDED.provider,
-        {", ".join(f"{m} = EXCLUDED.{m}" for m in METRICS)}, updated_at = now()
+_UPDATE = text(f"""
+    UPDATE usage_daily AS u SET
+        team_id = n.team_id, api_key_id = n.api_key_id, provider = n.provider,
+        {", ".join(f"{m} = n.{m}" for m in METRICS)}, updated_at = now()
+    FROM {_unnest(("id", "day", "team_id", "api_key_id", "provider", *METRICS),
+                  ("bigint", "date", "uuid", "uuid", "text", *_METRIC_TYPES))}
+    WHERE u.id = n.id AND u.day = n.day
 """)
 
 _DELETE_TOTALS = text("DELETE FROM usage_daily_totals WHERE day BETWEEN :start AND :end")

@@ -2,7 +2,7 @@
 the budget period ledger, idle-disabled keys, rotation grace values, time-boxed subscriptions
 
 Revision ID: 0010_governance
-Revises: 0008_banners_branding_backups
+Revises: 0009_usage_fact_table
 Create Date: 2026-12-03 13:40:00
 """
 from alembic import op
@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql
 
 
 revision = '0010_governance'
-down_revision = '0008_banners_branding_backups'
+down_revision = '0009_usage_fact_table'
 branch_labels = None
 depends_on = None
 

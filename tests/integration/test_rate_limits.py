@@ -5,6 +5,7 @@ limits shared by every worker; fail-open when Redis is down."""
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 
 import pytest
@@ -183,3 +184,34 @@ def test_limits_hold_across_real_gunicorn_workers(settings, app):
         server.terminate()
         server.wait(timeout=30)
         shutil.rmtree(root / env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+def test_one_redis_round_trip_per_request_with_the_headers(small_app):
+    """Acquire and the X-RateLimit-* window come from one EVALSHA (flask-limiter alone: two)."""
+    from app.auth.ratelimit import OneTripMovingWindow
+
+    limiter = small_app.extensions["rate_limiter"]
+    assert isinstance(limiter.limiter, OneTripMovingWindow)
+    connection = limiter._storage.get_connection()
+    client = small_app.test_client()
+    headers = token(client, "alice-roundtrips")
+    client.get("/api/v1/auth/me", headers=headers)  # the script is loaded once
+    calls = []
+    real = connection.execute_command
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    connection.execute_command = counting
+    try:
+        answers = [client.get("/api/v1/auth/me", headers=headers) for _ in range(5)]
+    finally:
+        del connection.execute_command
+    assert calls == ["EVALSHA"] * 5
+    assert [a.status_code for a in answers] == [200, 200, 200, 200, 429]
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["3", "2", "1", "0", "0"]
+    assert {a.headers["X-RateLimit-Limit"] for a in answers} == {"5"}
+    reset = int(answers[0].headers["X-RateLimit-Reset"])
+    assert 0 < reset - time.time() <= 61
+    assert 0 < int(answers[-1].headers["Retry-After"]) <= 60

@@ -126,6 +126,7 @@ def test_crash_part_way_then_rerun_leaves_every_day_counted_once(app, client, lo
     world.traffic(days=7, seed=16)  # LiteLLM's numbers change (e.g. late-arriving spend)
     after = grains_from_simulator(world)
     monkeypatch.setattr(usage_rollup, "PAGE_SIZE", 3)  # several pages per user
+    monkeypatch.setattr(usage_rollup, "FLUSH_ROWS", 1)  # a transaction per page: progress kept
     sim.configure(activity_fail_page=5)  # LiteLLM fails on every user's fifth page
     response = client.post("/api/v1/admin/usage/rollup", json={
         "startDate": days_ago(6).isoformat(), "endDate": today().isoformat()}, headers=admin)
@@ -170,6 +171,7 @@ def test_totals_of_a_run_that_failed_are_redone_by_the_next_run(app, client, log
         return real_page(self, *args, **kwargs)
 
     monkeypatch.setattr(usage_rollup, "PAGE_SIZE", 3)
+    monkeypatch.setattr(usage_rollup, "FLUSH_ROWS", 1)  # a transaction per page
     monkeypatch.setattr(LiteLLMClient, "user_daily_activity", fails_on_sixth_page)
     failed = run_rollup(client, admin, {"startDate": days_ago(5).isoformat(),
                                         "endDate": today().isoformat()})

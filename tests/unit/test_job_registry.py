@@ -52,9 +52,12 @@ def test_every_task_has_a_kind_or_is_a_periodic_task_with_a_route():
 
 def test_beat_schedules_only_existing_tasks_and_kinds():
     settings = Settings(MODEL_SYNC_INTERVAL=60, USAGE_ROLLUP_INTERVAL=60, RECONCILE_INTERVAL=60,
-                        EXPORT_RETENTION_HOURS=1)
+                        EXPORT_RETENTION_HOURS=1, USAGE_RETENTION_MONTHS=12)
     app = _celery()
-    for entry in beat_schedule(settings).values():
+    schedule = beat_schedule(settings)
+    assert schedule["usage-retention"]["task"] == "worker.tasks.usage.drop_expired_usage_months"
+    assert "usage-retention" not in beat_schedule(Settings())  # 0, the default: keep all
+    for entry in schedule.values():
         assert entry["task"] in app.tasks
         for kind in entry.get("args", ()):
             assert kind in KINDS

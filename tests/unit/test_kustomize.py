@@ -702,8 +702,8 @@ def test_the_pods_run_the_procfile_commands(rendered):
     objects = rendered[("kubernetes", COMPONENTS)]
     commands = {o["metadata"]["name"]: _runs(o["spec"]["template"]["spec"]["containers"][0])
                 for o in objects if o["kind"] == "Deployment"}
-    assert commands["litemaas-web"] == ["gunicorn", "-c", "config/gunicorn.py", "app:create_app()"]
-    assert procfile["web"] == 'gunicorn -c config/gunicorn.py "app:create_app()"'
+    assert commands["litemaas-web"] == ["python", "-m", "config.web"]
+    assert procfile["web"] == "python -m config.web"
     assert commands["litemaas-worker"] == procfile["worker"].split()
     from app.services.job_kinds import QUEUES
 

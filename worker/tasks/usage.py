@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from celery import shared_task
+from flask import current_app
 
 from app.extensions import db
-from app.services import exports
+from app.services import exports, usage_partitions
 from app.services import usage_rollup as rollup
 from worker.runner import JobRun, job_task
 
@@ -27,5 +28,15 @@ def purge_expired_exports() -> dict:
     """Beat: delete export files past ``EXPORT_RETENTION_HOURS``."""
     try:
         return exports.purge_expired()
+    finally:
+        db.session.remove()
+
+
+@shared_task(name="worker.tasks.usage.drop_expired_usage_months")
+def drop_expired_usage_months() -> list[str]:
+    """Beat: drop usage_daily's months older than ``USAGE_RETENTION_MONTHS`` (whole partitions)."""
+    try:
+        return usage_partitions.drop_expired(current_app.config["USAGE_RETENTION_MONTHS"],
+                                             rollup.utc_today())
     finally:
         db.session.remove()
