@@ -313,9 +313,11 @@ def run_backup(job_id: uuid.UUID, params: dict[str, Any],
 
 
 def row_counts(cur) -> dict[str, int]:
+    """Rows per table; a partitioned table (usage_daily) counts its partitions' rows once."""
     cur.execute("""
         SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+        WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+          AND n.nspname NOT IN ('pg_catalog', 'information_schema')
           AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
         ORDER BY 1, 2""")
     counts = {}

@@ -30,7 +30,7 @@ from sqlalchemy import select, text, update
 
 from app.extensions import db
 from app.models import ACTIVE_JOB_STATUSES, AuditLog, Job, User
-from app.services import audit, jobs, pg_tools
+from app.services import audit, jobs, pg_tools, usage_partitions
 from app.services.backups import (
     Progress,
     backup_dir,
@@ -115,7 +115,10 @@ def _pg_restore(tools, url: str, database: str, path: Path) -> None:
         raise RuntimeError("pg_restore failed: " + _errors(done.stderr))
 
 
-REPLACE_PREAMBLE = b"DROP SCHEMA IF EXISTS public CASCADE;\nCREATE SCHEMA public;\n"
+# The partitions of usage_daily live in their own schema (app/services/usage_partitions.py):
+# it goes with public, or the archive's CREATE SCHEMA for it would fail.
+REPLACE_PREAMBLE = (f"DROP SCHEMA IF EXISTS {usage_partitions.SCHEMA} CASCADE;\n"
+                    "DROP SCHEMA IF EXISTS public CASCADE;\nCREATE SCHEMA public;\n").encode()
 
 
 def _replace_database(tools, url: str, database: str, path: Path) -> None:
