@@ -25,6 +25,7 @@ from flask import current_app, g, has_request_context
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import event, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.errors import Conflict, NotFound, RateLimited, ServiceUnavailable
 from app.extensions import db
@@ -132,18 +133,26 @@ def _active_job(flight_key: str) -> Job | None:
 
 def _publish_after_commit(job: Job) -> None:
     """Send the job's task once the session's transaction commits (never if it rolls back)."""
-    pending = db.session.info.setdefault(_PUBLISH, [])
-    pending.append((job.id, job.kind, job.request_id))
+    committed = {name: getattr(job, name) for name in _AS_CREATED}
+    db.session.info.setdefault(_PUBLISH, []).append((job, committed))
+
+
+# What a new job row holds when its transaction commits: kept on the object across the commit
+# (which expires it), so whoever shows the job reads what was committed ("queued"), not a
+# state the worker wrote after the task was sent.
+_AS_CREATED = ("id", "kind", "status", "params", "flight_key", "requested_by", "request_id")
 
 
 @event.listens_for(FlaskSession, "after_commit")
 def _publish_committed(session) -> None:
-    for job_id, kind, request_id in session.info.pop(_PUBLISH, ()):
+    for job, committed in session.info.pop(_PUBLISH, ()):
+        for name, value in committed.items():
+            set_committed_value(job, name, value)
         try:
-            _send(job_id, kind, request_id)
+            _send(committed["id"], committed["kind"], committed["request_id"])
         except Exception as exc:  # broker down: the row stays queued, beat re-publishes it
             log.warning("job %s recorded but not published (%s); beat re-publishes it",
-                        job_id, type(exc).__name__)
+                        committed["id"], type(exc).__name__)
 
 
 @event.listens_for(FlaskSession, "after_rollback")
