@@ -224,7 +224,7 @@ def provider():
 @pytest.fixture
 def fresh_provider(provider, app, celery_worker):
     """A reset provider; sign-ins queue provisioning jobs, which finish before cleanup."""
-    from tests.support.apps import settle_jobs
+    from tests.support.jobs import settle_jobs
 
     provider.reset()
     yield provider
