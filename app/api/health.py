@@ -19,7 +19,7 @@ from app.auth.identity import peek_identity
 from app.auth.permissions import PUBLIC
 from app.extensions import db, redis_client
 from app.schemas.base import CamelSchema
-from worker.signals import live_workers
+from app.services.workers import live_workers
 
 blp = Blueprint("health", __name__, url_prefix="/health", description="Health checks")
 

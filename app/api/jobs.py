@@ -21,7 +21,7 @@ blp = Blueprint("jobs", __name__, url_prefix="/jobs", description="Background jo
 
 def accepted(job: Job):
     """The 202 answer every enqueuing endpoint gives: job id, status, link and Location."""
-    link = f"/api/v1/jobs/{job.id}"
+    link = jobs.link(job.id)
     body = {"job_id": job.id, "status": job.status, "links": {"self": link}}
     return body, 202, {"Location": link}
 

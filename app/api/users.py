@@ -21,7 +21,7 @@ from app.schemas.users import (
     UserUpdatedSchema,
     UserUpdateSchema,
 )
-from app.services import users
+from app.services import jobs, users
 
 blp = Blueprint("users", __name__, url_prefix="/users", description="Users")
 
@@ -93,4 +93,4 @@ class UserById(MethodView):
         view = {**users.detail(user), "job_id": job.id if job else None}
         if job is None:
             return view
-        return view, 202, {"Location": f"/api/v1/jobs/{job.id}"}
+        return view, 202, {"Location": jobs.link(job.id)}

@@ -26,6 +26,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.models.base import Base, created_at, enum_check, updated_at, uuid_pk
 
 PROVISIONING_STATES = ("pending", "active", "failed", "revoking", "revoked")
+# A key that exists for its owner (not revoked or on its way out): counts toward limits and
+# holds models.
+LIVE_KEY_STATES = ("pending", "active", "failed")
 
 
 class ApiKey(Base):

@@ -29,8 +29,8 @@ from app.errors import (
     ValidationError,
 )
 from app.extensions import db, redis_client, redis_key
-from app.litellm import LiteLLMError
-from app.models import ApiKey, ApiKeyModel, Job, Model, Subscription, User
+from app.litellm import LiteLLMError, key_hash
+from app.models import LIVE_KEY_STATES, ApiKey, ApiKeyModel, Job, Model, Subscription, User
 from app.services import audit, jobs, key_defaults
 from app.services import key_provisioning as provisioning
 
@@ -227,7 +227,7 @@ def _check_key_quota(owner_id: uuid.UUID) -> None:
     db.session.execute(select(User.id).where(User.id == owner_id)
                        .with_for_update(key_share=True))
     live = db.session.scalar(select(func.count()).select_from(ApiKey).where(
-        ApiKey.user_id == owner_id, ApiKey.provisioning_state.in_(provisioning.LIVE_STATES)))
+        ApiKey.user_id == owner_id, ApiKey.provisioning_state.in_(LIVE_KEY_STATES)))
     if live >= limit:
         raise Conflict(f"You already have {live} API keys; revoke one first",
                        {"limit": limit}, code="API_KEY_LIMIT_REACHED")
@@ -252,7 +252,7 @@ def create(identity: Identity, data: dict[str, Any]) -> IssuedKey:
     raw = provisioning.new_key_value()
     key = ApiKey(id=uuid.uuid4(), user_id=owner.id, name=data["name"],
                  key_prefix=provisioning.display_prefix(raw),
-                 key_hash=provisioning.token_of(raw),
+                 key_hash=key_hash(raw),
                  encrypted_key=provisioning.encrypt_for_storage(raw),
                  provisioning_state="pending",
                  key_metadata=_metadata(data.get("metadata")),
@@ -430,7 +430,7 @@ def rotate(key_id: uuid.UUID, identity: Identity) -> IssuedKey:
     owner = db.session.get(User, key.user_id)
     old_hash, old_prefix = key.key_hash, key.key_prefix
     raw = provisioning.new_key_value()
-    key.key_hash = provisioning.token_of(raw)
+    key.key_hash = key_hash(raw)
     key.key_prefix = provisioning.display_prefix(raw)
     key.key_alias = provisioning.key_alias(key.name, key.key_hash)
     key.encrypted_key = provisioning.encrypt_for_storage(raw)

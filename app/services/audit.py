@@ -56,7 +56,7 @@ def _build(action, resource_type, resource_id, success, details, actor) -> Audit
         entry.user_agent = (request.user_agent.string or "")[:512] or None
         entry.request_id = g.get("request_id")
     else:
-        from worker.context import task_context
+        from app.task_context import task_context
 
         entry.request_id = task_context.get("request_id")
     return entry

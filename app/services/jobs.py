@@ -195,6 +195,11 @@ def _set_published(job_id: uuid.UUID) -> None:
         conn.execute(update(Job).where(Job.id == job_id).values(published_at=func.now()))
 
 
+def link(job_id: uuid.UUID, action: str = "") -> str:
+    """The job's URL in the API (``action``: e.g. "download"); the one job link builder."""
+    return f"/api/v1/jobs/{job_id}" + (f"/{action}" if action else "")
+
+
 def get(job_id: uuid.UUID) -> Job:
     job = db.session.get(Job, job_id)
     if job is None:

@@ -35,16 +35,15 @@ from sqlalchemy import and_, event, func, select
 from app.auth import api_keys as api_key_cache
 from app.errors import AppError
 from app.extensions import db, redis_client, redis_key
-from app.litellm import LiteLLMClient, LiteLLMError, LiteLLMNotFound
+from app.litellm import LiteLLMError, LiteLLMNotFound, key_hash, litellm_client
 from app.litellm.durations import litellm_duration
-from app.models import ApiKey, ApiKeyModel, Model, Subscription, User
+from app.models import LIVE_KEY_STATES, ApiKey, ApiKeyModel, Model, Subscription, User
 from app.services import audit, jobs, litellm_accounts
 
 log = logging.getLogger(__name__)
 
 KEY_RANDOM_BYTES = 36  # token_urlsafe(36) → 48 characters
 NO_MODELS = "no-default-models"  # LiteLLM reads an empty model list as "every model"
-LIVE_STATES = ("pending", "active", "failed")
 _LOCK_CLASS = 6006  # first half of the (class, key) advisory lock pair for keys
 _ALIAS_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _FORGET = "litemaas_forget_api_key_hashes"
@@ -57,20 +56,11 @@ class LiteLLMRefused(AppError):
     status, code = 502, "LITELLM_ERROR"
 
 
-def litellm() -> LiteLLMClient:
-    return current_app.extensions["litellm"]
-
-
 # -- key values -------------------------------------------------------------------------------
 
 
 def new_key_value() -> str:
     return "sk-" + secrets.token_urlsafe(KEY_RANDOM_BYTES)
-
-
-def token_of(raw_key: str) -> str:
-    """LiteLLM's token for a key, which is also our ``key_hash``."""
-    return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
 def display_prefix(raw_key: str) -> str:
@@ -148,7 +138,7 @@ def recover_value(key: ApiKey) -> str | None:
         value = _transit_cipher().decrypt(held).decode()
     except InvalidToken:
         return None
-    return value if token_of(value) == key.key_hash else None
+    return value if key_hash(value) == key.key_hash else None
 
 
 # -- the state a key must have in LiteLLM -----------------------------------------------------
@@ -281,7 +271,7 @@ def ensure_litellm_user(user: User) -> None:
 def litellm_key_row(token: str) -> dict | None:
     """The live key as LiteLLM holds it, or None (absent or deleted)."""
     try:
-        answer = litellm().key_info(token)
+        answer = litellm_client().key_info(token)
     except LiteLLMNotFound:
         return None
     info = answer.get("info") if isinstance(answer.get("info"), dict) else answer
@@ -330,19 +320,19 @@ def register(key: ApiKey, owner: User, raw_key: str, replaces: str | None = None
     if replaces is not None:
         payload.update(carried_spend(replaces))
     try:
-        litellm().key_generate(**payload)
+        litellm_client().key_generate(**payload)
         return "created"
     except LiteLLMError as exc:
         if exc.retryable or litellm_key_row(key.key_hash) is None:
             raise
-    litellm().key_update(**_update_payload(key, owner))
+    litellm_client().key_update(**_update_payload(key, owner))
     return "existed"
 
 
 def delete_token(token: str) -> bool:
     """Delete a key in LiteLLM by token; False when it was already gone."""
     try:
-        litellm().key_delete([token])
+        litellm_client().key_delete([token])
         return True
     except LiteLLMError as exc:
         if exc.retryable or litellm_key_row(token) is not None:
@@ -362,7 +352,7 @@ def push(key: ApiKey, owner: User, *, reset_spend: bool = False) -> PushOutcome:
     encrypted copy, or marked failed when no copy exists."""
     extra = {"spend": 0.0} if reset_spend else {}
     try:
-        litellm().key_update(**_update_payload(key, owner), **extra)
+        litellm_client().key_update(**_update_payload(key, owner), **extra)
         return PushOutcome("updated")
     except LiteLLMNotFound:
         return recreate_or_fail(key, owner)
@@ -399,8 +389,8 @@ def forget_after_commit(key_hash: str) -> None:
 
 @event.listens_for(FlaskSession, "after_commit")
 def _forget_committed(session) -> None:
-    for key_hash in session.info.pop(_FORGET, ()):
-        api_key_cache.invalidate_api_key_cache(key_hash)
+    for digest in session.info.pop(_FORGET, ()):
+        api_key_cache.invalidate_api_key_cache(digest)
 
 
 @event.listens_for(FlaskSession, "after_rollback")
@@ -508,7 +498,7 @@ def lost_access(model_ids: list[str] | None = None, user_id: uuid.UUID | None = 
         select(ApiKeyModel.api_key_id, ApiKeyModel.model_id)
         .join(ApiKey, ApiKey.id == ApiKeyModel.api_key_id)
         .join(Model, Model.id == ApiKeyModel.model_id)
-        .where(ApiKey.provisioning_state.in_(LIVE_STATES))
+        .where(ApiKey.provisioning_state.in_(LIVE_KEY_STATES))
         .where((Model.availability == "unavailable") | ~subscribed)
         .order_by(ApiKeyModel.api_key_id, ApiKeyModel.model_id)
     )

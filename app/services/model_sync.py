@@ -38,7 +38,7 @@ from flask import current_app
 from sqlalchemy import ARRAY, Text, any_, bindparam, func, insert, select, text
 
 from app.extensions import db
-from app.models import ApiKey, ApiKeyModel, Model, SyncRun
+from app.models import LIVE_KEY_STATES, ApiKey, ApiKeyModel, Model, SyncRun
 from app.models.catalog import SYNC_TRIGGERS
 from app.schemas.base import camelcase
 from app.services import audit, jobs
@@ -56,7 +56,6 @@ SYNC_KIND = "sync_models"
 REMOVE_FROM_KEYS_KIND = "remove_models_from_keys"
 MODEL_SYNC_LOCK_ID = 7_415_926_601  # pg advisory lock: one sync writes the catalogue at a time
 MAX_RECORDED_ERRORS = 100
-LIVE_KEY_STATES = ("pending", "active", "failed")
 
 
 Progress = Callable[[int, str], None]

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import ARRAY as PG_ARRAY
 from app.auth.identity import Identity
 from app.errors import NotFound
 from app.extensions import db, redis_client, redis_key
-from app.models import ApiKey, ApiKeyModel, Model, Subscription, SyncRun
+from app.models import LIVE_KEY_STATES, ApiKey, ApiKeyModel, Model, Subscription, SyncRun
 from app.services import audit, subscriptions
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,6 @@ SORT_COLUMNS = {
     "createdAt": Model.created_at,
     "updatedAt": Model.updated_at,
 }
-LIVE_KEY_STATES = ("pending", "active", "failed")
 LISTED_SUBSCRIPTION_STATUSES = ("active", "pending", "suspended")
 REPORT_LIST_LIMIT = 200
 PROBE_TTL_SECONDS = 15
