@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 
 _PUBLISH = "litemaas_jobs_to_publish"
+_COMMITTED = "litemaas_jobs_committed"
 
 
 def _current_request_id() -> str | None:
@@ -144,8 +145,18 @@ _AS_CREATED = ("id", "kind", "status", "params", "flight_key", "requested_by", "
 
 
 @event.listens_for(FlaskSession, "after_commit")
-def _publish_committed(session) -> None:
-    for job, committed in session.info.pop(_PUBLISH, ()):
+def _committed(session) -> None:
+    if _PUBLISH in session.info:
+        session.info[_COMMITTED] = session.info.pop(_PUBLISH)
+
+
+@event.listens_for(FlaskSession, "after_transaction_end")
+def _publish_committed(session, transaction) -> None:
+    """After the commit has expired the session's objects (after_commit comes before that),
+    so the committed values set back here are what the caller reads."""
+    if transaction.parent is not None:
+        return
+    for job, committed in session.info.pop(_COMMITTED, ()):
         for name, value in committed.items():
             set_committed_value(job, name, value)
         try:
