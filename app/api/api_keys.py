@@ -9,7 +9,6 @@ from flask.views import MethodView
 
 from app.api.base import Blueprint
 from app.api.jobs import accepted
-from app.api.pagination import paginate
 from app.auth.identity import authenticate
 from app.schemas.api_keys import (
     ApiKeyCreatedSchema,
@@ -26,6 +25,7 @@ from app.schemas.api_keys import (
 )
 from app.schemas.base import JobAcceptedSchema
 from app.services import api_keys, jobs
+from app.services.listing import paginate
 
 blp = Blueprint("api_keys", __name__, url_prefix="/api-keys", description="API keys")
 

@@ -12,7 +12,6 @@ from flask.views import MethodView
 
 from app.api.base import Blueprint
 from app.api.jobs import accepted
-from app.api.pagination import paginate
 from app.auth.identity import authenticate
 from app.auth.permissions import PUBLIC
 from app.schemas.base import JobAcceptedSchema
@@ -29,6 +28,7 @@ from app.schemas.models import (
 )
 from app.services import model_sync, read_cache
 from app.services import models as catalogue
+from app.services.listing import paginate
 
 blp = Blueprint("models", __name__, url_prefix="/models", description="Model catalogue and sync")
 

@@ -8,7 +8,6 @@ from flask.views import MethodView
 
 from app.api.base import Blueprint
 from app.api.jobs import accepted
-from app.api.pagination import paginate
 from app.auth.identity import authenticate
 from app.schemas.base import JobAcceptedSchema, PageQuerySchema
 from app.schemas.teams import (
@@ -24,6 +23,7 @@ from app.schemas.teams import (
     TeamUpdateSchema,
 )
 from app.services import jobs, teams
+from app.services.listing import paginate
 
 blp = Blueprint("teams", __name__, url_prefix="/teams", description="Teams")
 

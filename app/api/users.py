@@ -7,7 +7,6 @@ import uuid
 from flask.views import MethodView
 
 from app.api.base import Blueprint
-from app.api.pagination import paginate
 from app.auth.identity import authenticate
 from app.schemas.audit import AuditLogSchema
 from app.schemas.base import page_of
@@ -22,6 +21,7 @@ from app.schemas.users import (
     UserUpdateSchema,
 )
 from app.services import jobs, users
+from app.services.listing import paginate
 
 blp = Blueprint("users", __name__, url_prefix="/users", description="Users")
 

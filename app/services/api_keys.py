@@ -16,7 +16,7 @@ from typing import Any
 
 import redis
 from flask import current_app
-from sqlalchemy import Select, asc, desc, false, func, or_, select
+from sqlalchemy import Select, desc, false, func, or_, select
 
 from app.auth.identity import Identity
 from app.errors import (
@@ -33,17 +33,16 @@ from app.litellm import LiteLLMError, key_hash
 from app.models import LIVE_KEY_STATES, ApiKey, ApiKeyModel, Job, Model, Subscription, User
 from app.services import audit, jobs, key_defaults
 from app.services import key_provisioning as provisioning
+from app.services.listing import SortFields, matches
 
 log = logging.getLogger(__name__)
 
 LIMIT_FIELDS = ("max_budget", "budget_duration", "soft_budget", "tpm_limit", "rpm_limit",
                 "max_parallel_requests", "expires_at")
 PER_MODEL_FIELDS = ("model_max_budget", "model_rpm_limit", "model_tpm_limit")
-SORTS = {
-    "createdAt": asc(ApiKey.created_at), "-createdAt": desc(ApiKey.created_at),
-    "name": asc(ApiKey.name), "-name": desc(ApiKey.name),
-    "updatedAt": asc(ApiKey.updated_at), "-updatedAt": desc(ApiKey.updated_at),
-}
+SORTS = SortFields({
+    "createdAt": ApiKey.created_at, "name": ApiKey.name, "updatedAt": ApiKey.updated_at,
+}, tiebreak=(desc(ApiKey.id),), nulls_last=False)
 
 
 @dataclass
@@ -81,10 +80,8 @@ def list_query(user_id: uuid.UUID | None = None, state: str | None = None,
         stmt = stmt.where(ApiKey.id.in_(
             select(ApiKeyModel.api_key_id).where(ApiKeyModel.model_id == model_id)))
     if search:
-        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(or_(ApiKey.name.ilike(f"%{escaped}%"),
-                              ApiKey.key_prefix.ilike(f"{escaped}%")))
-    return stmt.order_by(SORTS[sort], desc(ApiKey.id))
+        stmt = stmt.where(matches(search, ApiKey.name, starts=(ApiKey.key_prefix,)))
+    return stmt.order_by(*SORTS.order(sort))
 
 
 def own_query(identity: Identity, **filters: Any) -> Select:

@@ -161,7 +161,7 @@ def keyset_page(stmt, limit: int, cursor: str | None) -> dict:
 
 def offset_page(stmt, page: int, limit: int) -> dict:
     """Page/limit with a total, for clients of the original API (slower on deep pages)."""
-    from app.api.pagination import paginate
+    from app.services.listing import paginate
 
     result = paginate(stmt, page, limit, scalars=False)
     pagination = result["pagination"]
