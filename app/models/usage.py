@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
@@ -12,18 +11,16 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
-    Numeric,
     String,
     UniqueConstraint,
     Uuid,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, updated_at, uuid_pk
+from app.models.base import Base, UsageFigures, updated_at, uuid_pk
 
 
-class UsageDaily(Base):
+class UsageDaily(UsageFigures, Base):
     __tablename__ = "usage_daily"
     __table_args__ = (
         # The grain. NULLS NOT DISTINCT so rows without a known key/user still upsert.
@@ -56,25 +53,10 @@ class UsageDaily(Base):
     api_key_hash: Mapped[str | None] = mapped_column(String(64))
     model_id: Mapped[str] = mapped_column(String(255), nullable=False)
     provider: Mapped[str | None] = mapped_column(String(64))
-    requests: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
-    successful_requests: Mapped[int] = mapped_column(
-        BigInteger, nullable=False, server_default=text("0")
-    )
-    failed_requests: Mapped[int] = mapped_column(
-        BigInteger, nullable=False, server_default=text("0")
-    )
-    prompt_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
-    completion_tokens: Mapped[int] = mapped_column(
-        BigInteger, nullable=False, server_default=text("0")
-    )
-    total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
-    spend: Mapped[Decimal] = mapped_column(
-        Numeric(20, 8), nullable=False, server_default=text("0")
-    )
     updated_at: Mapped[datetime] = updated_at()
 
 
-class UsageDailyTotal(Base):
+class UsageDailyTotal(UsageFigures, Base):
     """``usage_daily`` summed per (day, model, provider), recomputed by each rollup for its days,
     so admin views over months read a few thousand rows, not millions.
     """
@@ -94,18 +76,3 @@ class UsageDailyTotal(Base):
     day: Mapped[date] = mapped_column(Date, nullable=False)
     model_id: Mapped[str] = mapped_column(String(255), nullable=False)
     provider: Mapped[str | None] = mapped_column(String(64))
-    requests: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
-    successful_requests: Mapped[int] = mapped_column(
-        BigInteger, nullable=False, server_default=text("0")
-    )
-    failed_requests: Mapped[int] = mapped_column(
-        BigInteger, nullable=False, server_default=text("0")
-    )
-    prompt_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
-    completion_tokens: Mapped[int] = mapped_column(
-        BigInteger, nullable=False, server_default=text("0")
-    )
-    total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
-    spend: Mapped[Decimal] = mapped_column(
-        Numeric(20, 8), nullable=False, server_default=text("0")
-    )
