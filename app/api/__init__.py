@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from app.api import (
     admin_keys,
+    admin_settings,
     admin_subscriptions,
     admin_usage,
+    admin_users,
     api_keys,
     audit,
     auth,
@@ -25,6 +27,8 @@ from app.api.base import Api
 BLUEPRINTS = [health.blp, auth.blp, jobs.blp, models.blp]
 BLUEPRINTS += [subscriptions.blp, api_keys.blp, admin_subscriptions.blp, admin_keys.blp]
 BLUEPRINTS += [users.blp, teams.blp, audit.blp]
+# The admin user dialog and the runtime settings of the settings page.
+BLUEPRINTS += [admin_users.blp, admin_settings.blp]
 BLUEPRINTS += [usage.blp, admin_usage.blp]
 # What the web UI reads on every page load.
 BLUEPRINTS += [ui_config.config_blp, ui_config.branding_blp, ui_config.banners_blp]

@@ -1,8 +1,8 @@
 """What the web UI reads on every page load, before and after sign-in: public configuration
 (`/config`, `/config/admin-analytics`, `/config/api-key-defaults`), branding and banners.
 
-Public and cheap (no database): read-only defaults until branding and banners get their admin
-screens."""
+Public and cheap: the runtime settings (currency, API key defaults) come from a per-process
+cache (app.services.settings); branding and banners are read-only defaults here."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from app.schemas.ui_config import (
     BrandingSchema,
     PublicConfigSchema,
 )
-from app.services import key_defaults
+from app.services import key_defaults, settings
 from app.services.usage_rollup import MAX_RANGE_DAYS
 
 config_blp = Blueprint("config", __name__, url_prefix="/config",
@@ -27,7 +27,6 @@ branding_blp = Blueprint("branding", __name__, url_prefix="/branding",
 banners_blp = Blueprint("banners", __name__, url_prefix="/banners",
                         description="Announcement banners of the web UI")
 
-USD = {"code": "USD", "symbol": "$", "name": "US Dollar"}
 ADMIN_PAGE_LIMIT = 100  # the admin usage pagers' maximum limit
 DEFAULT_BRANDING = {
     "login_logo_enabled": False, "has_login_logo": False, "login_title_enabled": False,
@@ -41,13 +40,14 @@ DEFAULT_BRANDING = {
 @config_blp.auth(PUBLIC)
 @config_blp.response(200, PublicConfigSchema)
 def public_config():
-    """Version, environment, sign-in mode and provider, currency, and LiteLLM's public URL."""
+    """Version, environment, sign-in mode and provider, the currency an admin chose, and
+    LiteLLM's public URL."""
     config = current_app.config
     return {
         "version": config["API_VERSION"],
         "environment": "production" if config["APP_ENV"] == "production" else "development",
         "usage_cache_ttl_minutes": max(1, config["USAGE_ROLLUP_INTERVAL"] // 60),
-        "currency": USD,
+        "currency": settings.currency(),
         "auth_mode": "mock" if config["MOCK_AUTH"] else "oauth",
         "auth_provider": config["OAUTH_PROVIDER"],
         "litellm_api_url": (config["LITELLM_PUBLIC_URL"] or config["LITELLM_API_URL"])

@@ -43,6 +43,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "metrics:read": ADMIN_READ,
     "usage:read_all": ADMIN_READ,
     "usage:export": ADMIN_READ,  # a report of what admins may read; writes only a file
+    "settings:read": ADMIN_READ,
     # admin writes
     "jobs:cancel": ADMIN_ONLY,
     "jobs:ping": ADMIN_ONLY,

@@ -234,14 +234,16 @@ def _check_key_quota(owner_id: uuid.UUID) -> None:
 # -- create -----------------------------------------------------------------------------------
 
 
-def create(identity: Identity, data: dict[str, Any]) -> IssuedKey:
-    """Create a key and provision it in LiteLLM now; when LiteLLM is unreachable the key is
-    kept ``pending`` and a job finishes it (``IssuedKey.job``).
+def create(identity: Identity, data: dict[str, Any],
+           owner_id: uuid.UUID | None = None) -> IssuedKey:
+    """Create a key (the caller's, or with ``owner_id`` a key an admin makes for that user)
+    and provision it in LiteLLM now; when LiteLLM is unreachable the key is kept ``pending``
+    and a job finishes it (``IssuedKey.job``). Defaults and maximums apply to both.
 
     Two commits on purpose: the pending row is committed before LiteLLM is called, so a crash
     in between leaves a row reconciliation can finish, never an unknown key in LiteLLM.
     """
-    owner = _owner(identity)
+    owner = _owner(identity) if owner_id is None else _owner_for_admin(owner_id)
     data = key_defaults.with_defaults(data)
     _check_expiry(data.get("expires_at"))
     _check_limits(data, expiry_given=True)
@@ -259,10 +261,22 @@ def create(identity: Identity, data: dict[str, Any]) -> IssuedKey:
     key.key_alias = provisioning.key_alias(key.name, key.key_hash)
     key.models = [ApiKeyModel(model_id=model_id) for model_id in model_ids]
     db.session.add(key)
-    audit.record("API_KEY_CREATED", "api_key", key.id,
-                 details={"name": key.name, "models": model_ids, "keyPrefix": key.key_prefix})
+    details = {"name": key.name, "models": model_ids, "keyPrefix": key.key_prefix}
+    if owner.id != identity.user_id:
+        details.update(byAdmin=True, ownerId=str(owner.id))
+    audit.record("API_KEY_CREATED", "api_key", key.id, details=details)
     db.session.commit()
     return _provision_now(key, owner, raw, identity)
+
+
+def _owner_for_admin(owner_id: uuid.UUID) -> User:
+    owner = db.session.get(User, owner_id)
+    if owner is None:
+        raise NotFound.resource("user", owner_id)
+    if not owner.is_active:
+        raise Conflict("This user is deactivated; activate them before giving them a key",
+                       {"userId": str(owner_id)}, code="USER_INACTIVE")
+    return owner
 
 
 def _provision_now(key: ApiKey, owner: User, raw: str, identity: Identity) -> IssuedKey:
@@ -324,7 +338,7 @@ def update(key_id: uuid.UUID, identity: Identity, data: dict[str, Any]) -> tuple
     _check_limits(_after_change(key, data), expiry_given="expires_at" in data)
     changes = _apply_changes(key, data)
     if not changes:
-        db.session.rollback()
+        db.session.commit()  # nothing of the key's; keeps what the caller's unit of work holds
         return key, None
     job = None
     if key.provisioning_state == "active":  # a pending key is provisioned from the row anyway
@@ -493,10 +507,11 @@ def _count_reveal(user_id: uuid.UUID) -> None:
                           headers={"Retry-After": str(retry_after)})
 
 
-def reset_spend(key_id: uuid.UUID, identity: Identity) -> tuple[ApiKey, Job]:
-    """Set one's active key's spend back to 0 here and, by the returned job, in LiteLLM
-    (which enforces the key's budget against it). One commit."""
-    key = _get_owned(key_id, identity, lock=True)
+def reset_spend(key_id: uuid.UUID, identity: Identity,
+                as_admin: bool = False) -> tuple[ApiKey, Job]:
+    """Set one's active key's spend (an admin: anyone's) back to 0 here and, by the returned
+    job, in LiteLLM (which enforces the key's budget against it). One commit."""
+    key = _get_owned(key_id, identity, admin_may=as_admin, lock=True)
     if key.provisioning_state != "active":
         raise Conflict(f"Only an active key's spend can be reset; this one is "
                        f"{key.provisioning_state}", {"state": key.provisioning_state})

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.errors import Conflict, Forbidden
 from app.extensions import db
 from app.models import Job, User
-from app.services import audit, jobs, sessions
+from app.services import audit, jobs, sessions, settings
 
 MOCK_USERS = {
     "admin": {"full_name": "System Administrator", "roles": ["admin", "user"]},
@@ -32,6 +32,7 @@ def upsert_user(provider: str, subject: str, username: str, email: str | None,
     if created:
         user = User(oauth_provider=provider, oauth_subject=subject, username=username,
                     roles=roles)
+        settings.apply_user_defaults(user)  # what an admin set for new users, if anything
         db.session.add(user)
     elif sorted(user.roles) != sorted(roles):
         user.roles = roles

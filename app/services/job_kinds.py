@@ -52,6 +52,8 @@ KINDS: dict[str, JobKind] = {
     "provision_user": JobKind(f"{_ACCOUNTS}.provision_user", "provisioning"),
     "provision_team": JobKind(f"{_ACCOUNTS}.provision_team", "provisioning"),
     "delete_team": JobKind(f"{_ACCOUNTS}.delete_team", "provisioning"),
+    "bulk_update_user_limits": JobKind(f"{_ACCOUNTS}.bulk_update_user_limits", "provisioning",
+                                       single_flight=True),
     "provision_key": JobKind(f"{_KEYS}.provision_key", "provisioning", single_flight=True),
     "update_key": JobKind(f"{_KEYS}.update_key", "provisioning", coalesce=True),
     "revoke_key": JobKind(f"{_KEYS}.revoke_key", "provisioning", single_flight=True),

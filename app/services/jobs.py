@@ -340,3 +340,23 @@ def stale_job_ids(queued_after: int, lease_seconds: int) -> list[uuid.UUID]:
                 seconds=2 * lease_seconds)),
         )).order_by(Job.created_at).limit(500)
     ))
+
+
+def wait(job: Job, seconds: float) -> Job:
+    """Wait up to ``seconds`` for a committed job to finish (for endpoints whose caller wants
+    the result when it comes quickly); returns the job as last read, finished or not. Each
+    look is a fresh read outside any transaction, so no snapshot or lock is held meanwhile."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    pause = 0.05
+    job_id = job.id
+    while True:
+        db.session.rollback()
+        current = db.session.get(Job, job_id, populate_existing=True)
+        if current is None or current.status not in ACTIVE_JOB_STATUSES:
+            return current or job
+        if time.monotonic() >= deadline:
+            return current
+        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 2, 0.5)

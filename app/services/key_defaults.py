@@ -1,7 +1,9 @@
-"""API key defaults and maximums: the one place that holds them (settings ``API_KEY_DEFAULT_*``
-and ``API_KEY_MAX_*``). ``/config/api-key-defaults`` answers ``api_key_defaults()`` so the web
-UI pre-fills and checks its form; the key service applies the defaults to a new key and
-enforces the maximums on create and edit, so a client that skips the UI gets the same limits.
+"""API key defaults and maximums: the one place that holds them. An admin sets them at run
+time (``/admin/settings/api-key-defaults``, kept by ``app.services.settings``); until then the
+``API_KEY_DEFAULT_*`` and ``API_KEY_MAX_*`` environment settings apply. ``/config/api-key-defaults``
+answers ``api_key_defaults()`` so the web UI pre-fills and checks its form; the key service
+applies the defaults to a new key and enforces the maximums on create and edit (the owner's
+and an admin's alike), so a client that skips the UI gets the same limits.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from typing import Any
 from flask import current_app
 
 from app.errors import ValidationError
+from app.extensions import db
+from app.services import settings
 
-# key field -> setting, for the defaults and the maximums (expiration_days becomes expires_at)
+# key field -> environment setting, for the defaults and the maximums (expiration_days
+# becomes expires_at)
 DEFAULTS = {
     "max_budget": "API_KEY_DEFAULT_MAX_BUDGET",
     "tpm_limit": "API_KEY_DEFAULT_TPM_LIMIT",
@@ -33,8 +38,16 @@ _WIRE = {"max_budget": "maxBudget", "tpm_limit": "tpmLimit", "rpm_limit": "rpmLi
 
 
 def api_key_defaults() -> dict[str, dict[str, Any]]:
-    """``{"defaults": {...}, "maximums": {...}}`` by key field (None: unset); the route's schema
-    gives them the web UI's camelCase names."""
+    """``{"defaults": {...}, "maximums": {...}}`` by key field (None: unset): what an admin
+    saved, else the environment settings; the route's schema gives them camelCase names."""
+    stored = settings.get(settings.API_KEY_DEFAULTS)
+    if stored is None:
+        return env_api_key_defaults()
+    return {"defaults": {f: stored["defaults"].get(f) for f in DEFAULTS},
+            "maximums": {f: stored["maximums"].get(f) for f in MAXIMUMS}}
+
+
+def env_api_key_defaults() -> dict[str, dict[str, Any]]:
     config = current_app.config
 
     def value(setting: str) -> Any:
@@ -43,6 +56,33 @@ def api_key_defaults() -> dict[str, dict[str, Any]]:
 
     return {"defaults": {name: value(setting) for name, setting in DEFAULTS.items()},
             "maximums": {name: value(setting) for name, setting in MAXIMUMS.items()}}
+
+
+def update(data: dict[str, dict[str, Any]], actor) -> dict[str, dict[str, Any]]:
+    """Replace the defaults and maximums (every field; null: none), from now on for every key
+    created or edited; keys that exist keep their limits. One commit."""
+    defaults = {f: settings.plain(data.get("defaults", {}).get(f)) for f in DEFAULTS}
+    maximums = {f: settings.plain(data.get("maximums", {}).get(f)) for f in MAXIMUMS}
+    problems = {}
+    for field, ceiling in maximums.items():
+        default = defaults[field]
+        if default is not None and ceiling is not None and default > ceiling:
+            problems[f"defaults.{_camel(field)}"] = [f"Must not exceed the maximum of {ceiling}."]
+    soft, hard = defaults["soft_budget"], defaults["max_budget"]
+    if soft is not None and hard is not None and soft > hard:
+        problems["defaults.softBudget"] = ["Must not exceed the default maxBudget."]
+    if problems:
+        raise settings.invalid(problems)
+    value = {"defaults": defaults, "maximums": maximums}
+    settings.put(settings.API_KEY_DEFAULTS, value, actor, "SETTINGS_API_KEY_DEFAULTS_UPDATED",
+                 api_key_defaults())
+    db.session.commit()
+    return value
+
+
+def _camel(field: str) -> str:
+    head, *rest = field.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def with_defaults(data: dict[str, Any]) -> dict[str, Any]:

@@ -62,15 +62,18 @@ def user_limits(user: User) -> dict[str, Any]:
     return limits
 
 
-def push_user(user: User) -> str:
+def push_user(user: User, *, reset_spend: bool = False) -> str:
     """Create the user in LiteLLM, or update it, with the current profile, limits and the
-    viewer role (an update moves a user made with another role over).
+    viewer role (an update moves a user made with another role over); ``reset_spend`` also
+    sets LiteLLM's spend counter (which it holds the budget against) back to 0.
 
     Returns "created" or "updated"; the caller sets ``litellm_user_id`` and commits.
     """
     client = litellm_client()
     profile = {"user_id": str(user.id), "user_alias": user.username,
                "user_role": LITELLM_USER_ROLE, **user_limits(user)}
+    if reset_spend:
+        profile["spend"] = 0.0
     if user.email:
         profile["user_email"] = user.email
     try:
@@ -88,16 +91,18 @@ def push_user(user: User) -> str:
     return "updated"
 
 
-def sync_user(user_id: uuid.UUID) -> dict:
-    """Create or update the user's LiteLLM user with its budget and limits; commits."""
+def sync_user(user_id: uuid.UUID, *, reset_spend: bool = False) -> dict:
+    """Create or update the user's LiteLLM user with its budget and limits (``reset_spend``:
+    and its spend counter at 0); commits."""
     _lock("user", user_id)
     user = db.session.get(User, user_id, populate_existing=True)
     if user is None:
         raise ProvisioningError(f"user {user_id} no longer exists")
-    action = push_user(user)
+    action = push_user(user, reset_spend=reset_spend)
     user.litellm_user_id = str(user.id)
     db.session.commit()
-    return {"userId": str(user.id), "action": action, **user_limits(user)}
+    result = {"userId": str(user.id), "action": action, **user_limits(user)}
+    return {**result, "spendReset": True} if reset_spend else result
 
 
 def _team_payload(team: Team) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from sqlalchemy import ARRAY, Text, any_, bindparam, func, insert, select, text
 
 from app.db_copy import NEEDS_ESCAPE, array_literal, copy_in, copy_value
 from app.extensions import db
+from app.litellm import litellm_client
 from app.models import LIVE_KEY_STATES, ApiKey, ApiKeyModel, Model, SyncRun
 from app.models.catalog import SYNC_TRIGGERS
 from app.schemas.base import camelcase
@@ -110,7 +111,7 @@ class ModelSyncService:
     fetch (used directly by the benchmark)."""
 
     def __init__(self, client=None, allow_empty: bool | None = None) -> None:
-        self.client = client or current_app.extensions["litellm"]
+        self.client = client or litellm_client()
         self.allow_empty = (current_app.config["MODEL_SYNC_ALLOW_EMPTY"]
                             if allow_empty is None else allow_empty)
 

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import ARRAY as PG_ARRAY
 from app.auth.identity import Identity
 from app.errors import NotFound
 from app.extensions import db, redis_client, redis_key
+from app.litellm import litellm_client
 from app.models import LIVE_KEY_STATES, ApiKey, ApiKeyModel, Model, Subscription, SyncRun
 from app.services import audit, subscriptions
 from app.services.listing import SortFields, matches
@@ -330,7 +331,7 @@ def litellm_reachable() -> bool:
     if cached is not None:
         return cached == b"1"
     try:
-        current_app.extensions["litellm"].health_liveliness()
+        litellm_client().health_liveliness()
         reachable = True
     except Exception as exc:  # any failure means "not reachable" here
         log.info("LiteLLM liveliness probe failed: %s", type(exc).__name__)

@@ -361,3 +361,52 @@ def _locked_with_status(model_id: str, status: str) -> list[Subscription]:
         select(Subscription).where(Subscription.model_id == model_id,
                                    Subscription.status == status)
         .order_by(Subscription.id).with_for_update()))
+
+
+# -- an admin gives a user models (the user dialog; keys an admin makes for the user) -----------
+
+NEEDS_REVIEW = ("pending", "denied", "suspended")  # leaving these is an approval
+
+
+def grant_for_user(owner_id: uuid.UUID, model_ids: list[str],
+                   identity: Identity) -> dict[str, list]:
+    """Make the owner's subscriptions to these models active: new ones are created, others
+    re-activated, active ones left alone. Activating a restricted model, or a pending, denied
+    or suspended subscription, is an approval: never by the owner themself, nor by an admin
+    API key (L1). In the caller's unit of work (the caller commits)."""
+    wanted = list(dict.fromkeys(model_ids))
+    models = {m.id: m for m in db.session.scalars(
+        select(Model).where(Model.id.in_(wanted)).with_for_update(read=True))}
+    unknown = [m for m in wanted if m not in models]
+    if unknown:
+        raise Unprocessable("Unknown models", {"modelIds": unknown}, code="UNKNOWN_MODEL")
+    held = {s.model_id: s for s in db.session.scalars(
+        select(Subscription).where(Subscription.user_id == owner_id,
+                                   Subscription.model_id.in_(wanted)).with_for_update())}
+    result: dict[str, list] = {"created": [], "activated": [], "already_active": []}
+    for model_id in wanted:
+        model, subscription = models[model_id], held.get(model_id)
+        if subscription is not None and subscription.status == "active":
+            result["already_active"].append(model_id)
+            continue
+        _require_available(model)
+        previous = subscription.status if subscription is not None else None
+        review = model.restricted or previous in NEEDS_REVIEW
+        if review:
+            _refuse_own(subscription or Subscription(user_id=owner_id, model_id=model_id),
+                        identity, "approve")
+        if subscription is None:
+            subscription = Subscription(id=uuid.uuid4(), user_id=owner_id, model_id=model_id,
+                                        status="active")
+            db.session.add(subscription)
+            db.session.flush()
+            _change(subscription, "active", identity, "SUBSCRIPTION_GRANTED_BY_ADMIN",
+                    "Added by an admin", reviewed=review, is_new=True)
+            result["created"].append({"model_id": model_id, "subscription_id": subscription.id})
+        else:
+            subscription.reviewed_by = subscription.reviewed_at = None
+            _change(subscription, "active", identity, "SUBSCRIPTION_GRANTED_BY_ADMIN",
+                    "Activated by an admin", reviewed=review)
+            result["activated"].append({"model_id": model_id, "subscription_id": subscription.id,
+                                        "previous_status": previous})
+    return result

@@ -9,6 +9,7 @@ lose the role nor be deactivated.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -189,3 +190,107 @@ def activity_query(identity, action: str | None = None):
     if action:
         stmt = stmt.where(AuditLog.action == action.upper())
     return stmt.order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
+
+
+# --- the admin user dialog: budget, spend, bulk limits ----------------------------------------
+
+BULK_LIMIT_FIELDS = ("max_budget", "tpm_limit", "rpm_limit")
+
+
+def admin_view(user: User) -> dict[str, Any]:
+    """The user dialog's view: ``detail`` plus spend, the budget period's end and whether
+    LiteLLM holds the user."""
+    from app.services import budgets
+
+    period = budgets.period_for(user.budget_duration, datetime.now(UTC).date())
+    reset_at = (datetime.combine(period.next_start, time(), tzinfo=UTC)
+                if user.budget_duration and period.next_start else None)
+    view = detail(user)
+    enforced = view["effective_limits"]  # what LiteLLM holds the user to, defaults included
+    return {**view, "max_budget": enforced["max_budget"], "tpm_limit": enforced["tpm_limit"],
+            "rpm_limit": enforced["rpm_limit"], "own_limits": {
+                name: getattr(user, name) for name in LIMIT_FIELDS},
+            "current_spend": user.spend, "budget_reset_at": reset_at,
+            "sync_status": "synced" if user.litellm_user_id else "pending"}
+
+
+def update_budget_limits(user_id: uuid.UUID, changes: dict[str, Any],
+                         actor) -> tuple[User, Job | None]:
+    """Change a user's budget and limits (null: the platform default); a job pushes them to
+    LiteLLM. One commit (``update``)."""
+    return update(user_id, {k: v for k, v in changes.items() if k in LIMIT_FIELDS}, actor)
+
+
+def reset_spend(user_id: uuid.UUID, actor) -> tuple[User, Job]:
+    """Set the user's spend back to 0 here and, by the returned job, in LiteLLM (which holds
+    the user's budget against its own counter). One commit."""
+    user = db.session.get(User, user_id, with_for_update=True)
+    if user is None:
+        raise NotFound.resource("user", user_id)
+    previous = user.spend
+    user.spend = Decimal(0)
+    job, _ = jobs.create("provision_user", {"user_id": str(user.id), "reset_spend": True},
+                         requested_by=getattr(actor, "user_id", None))
+    audit.record("USER_SPEND_RESET", "user", user.id,
+                 details={"previousSpend": str(previous), "jobId": str(job.id)})
+    db.session.commit()  # the job is published after this commit
+    return user, job
+
+
+def request_bulk_limits(changes: dict[str, Any], actor) -> tuple[Job, bool]:
+    """Ask for every active user's budget/limits to be set (a job with progress, one at a
+    time: asking again for the same values while it runs gets the running job, other values
+    are refused with 409). One commit."""
+    changes = {k: _plain(v) for k, v in changes.items() if k in BULK_LIMIT_FIELDS}
+    job, created = jobs.create("bulk_update_user_limits", {"changes": changes},
+                               requested_by=getattr(actor, "user_id", None))
+    if not created and job.params.get("changes") != changes:
+        raise Conflict("Another bulk limits update is running; try again when it has finished",
+                       {"jobId": str(job.id), "changes": job.params.get("changes")},
+                       code="BULK_UPDATE_RUNNING")
+    if created:
+        audit.record("USERS_BULK_LIMITS_REQUESTED", "job", job.id,
+                     details={"changes": changes})
+    db.session.commit()  # the job is published after this commit
+    return job, created
+
+
+def run_bulk_update_limits(params: dict[str, Any], progress) -> dict[str, Any]:
+    """The job: set the limits on every active user in one statement, then push each user to
+    LiteLLM, reporting progress; a user LiteLLM refuses is listed, the others go on."""
+    from sqlalchemy import update as sql_update
+
+    changes = {k: v for k, v in params["changes"].items() if k in BULK_LIMIT_FIELDS}
+    ids = sorted(db.session.scalars(
+        sql_update(User).where(User.is_active.is_(True)).values(**changes)
+        .returning(User.id).execution_options(synchronize_session=False)), key=str)
+    db.session.commit()  # a re-run (redelivery) sets the same values again: idempotent
+    errors, done = [], 0
+    for index, user_id in enumerate(ids, start=1):
+        try:
+            litellm_accounts.sync_user(user_id)
+            done += 1
+        except Exception as exc:  # one user's failure must not stop the others
+            db.session.rollback()
+            username = db.session.scalar(select(User.username).where(User.id == user_id))
+            errors.append({"userId": str(user_id), "username": username,
+                           "error": _reason(exc)})
+        if index % 10 == 0 or index == len(ids):
+            progress(int(index * 100 / max(1, len(ids))), f"{index}/{len(ids)} users")
+    result = {"totalUsers": len(ids), "successCount": done, "failedCount": len(errors),
+              "errors": errors[:100], "processedAt": datetime.now(UTC).isoformat(),
+              "changes": changes}
+    audit.record("USERS_BULK_LIMITS_UPDATED", "user", None,
+                 details={k: v for k, v in result.items() if k != "errors"})
+    db.session.commit()
+    return result
+
+
+def _reason(exc: Exception) -> str:
+    from app.errors import loggable_error
+
+    return loggable_error(exc)[:300]
+
+
+def _plain(value):
+    return float(value) if isinstance(value, Decimal) else value

@@ -227,3 +227,26 @@ def test_the_answer_shows_the_job_as_committed_though_a_worker_was_faster(
     assert response.get_json()["status"] == "queued"
     job_id = response.get_json()["jobId"]
     assert client.get(f"/api/v1/jobs/{job_id}", headers=admin).get_json()["status"] == "running"
+
+
+def test_admin_user_dialog(app, client, world, broker):
+    """The admin user dialog's changes (budget, spend, the user's key) and bulk limits."""
+    admin, user, key = world["admin"], world["user_id"], world["key"]
+    base = f"/api/v1/admin/users/{user}"
+    _outage(app, broker, lambda: client.patch(f"{base}/budget-limits", json={"maxBudget": 9},
+                                              headers=admin), {"provision_user"})
+    assert float(_row(app, User, user).max_budget) == 9
+    _outage(app, broker, lambda: client.post(f"{base}/reset-spend", headers=admin),
+            {"provision_user"})
+    _outage(app, broker, lambda: client.patch(f"{base}/api-keys/{key['id']}",
+                                              json={"name": "by admin"}, headers=admin),
+            {"update_key"})
+    _outage(app, broker, lambda: client.post(f"{base}/api-keys/{key['id']}/reset-spend",
+                                             headers=admin), {"update_key"})
+    _outage(app, broker, lambda: client.delete(f"{base}/api-keys/{key['id']}", headers=admin),
+            {"revoke_key"})
+    assert _row(app, ApiKey, uuid.UUID(key["id"])).provisioning_state == "revoking"
+    bulk = _outage(app, broker, lambda: client.post(
+        "/api/v1/admin/users/bulk-update-limits", json={"rpmLimit": 5}, headers=admin),
+        {"bulk_update_user_limits"})
+    assert bulk.status_code == 202 and bulk.get_json()["status"] == "queued"

@@ -207,6 +207,40 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/users/{user_id}"): Op("users:read", params={"user_id": "other_id"}),
     ("PATCH", "/api/v1/users/{user_id}"): Op(
         "users:write", params={"user_id": "other_id"}, body={"maxBudget": 12.5}),
+    # the admin user dialog: the user's budget, keys and subscriptions; limits for everyone
+    ("GET", "/api/v1/admin/users/{user_id}"): Op("users:read", params={"user_id": "other_id"}),
+    ("PATCH", "/api/v1/admin/users/{user_id}/budget-limits"): Op(
+        "users:write", params={"user_id": "other_id"}, body={"maxBudget": 12.5}),
+    ("POST", "/api/v1/admin/users/{user_id}/reset-spend"): Op(
+        "users:write", params={"user_id": "other_id"}),
+    ("GET", "/api/v1/admin/users/{user_id}/api-keys"): Op(
+        "users:read", params={"user_id": "owner_id"}),
+    ("POST", "/api/v1/admin/users/{user_id}/api-keys"): Op(
+        "users:write", params={"user_id": "other_id"},
+        body=lambda w: {"name": "made by an admin", "modelIds": [w.free_model_id]}),
+    ("PATCH", "/api/v1/admin/users/{user_id}/api-keys/{key_id}"): Op(
+        "users:write", params={"user_id": "owner_id"}, body={"name": "renamed by admin"}),
+    ("DELETE", "/api/v1/admin/users/{user_id}/api-keys/{key_id}"): Op(
+        "users:write", params={"user_id": "owner_id"}),
+    ("POST", "/api/v1/admin/users/{user_id}/api-keys/{key_id}/reset-spend"): Op(
+        "users:write", params={"user_id": "owner_id"}),
+    ("GET", "/api/v1/admin/users/{user_id}/subscriptions"): Op(
+        "users:read", params={"user_id": "owner_id"}),
+    ("POST", "/api/v1/admin/users/{user_id}/subscriptions"): Op(
+        "users:write", params={"user_id": "other_id"},
+        body=lambda w: {"modelIds": [w.free_model_id]}),
+    ("POST", "/api/v1/admin/users/bulk-update-limits"): Op(
+        "users:write", body={"maxBudget": 50}),
+    # runtime settings (the settings page's limits and currency tabs)
+    ("GET", "/api/v1/admin/settings/api-key-defaults"): Op("settings:read"),
+    ("PUT", "/api/v1/admin/settings/api-key-defaults"): Op(
+        "settings:write", body={"defaults": {"maxBudget": 5}, "maximums": {"maxBudget": 50}}),
+    ("GET", "/api/v1/admin/settings/user-defaults"): Op("settings:read"),
+    ("PUT", "/api/v1/admin/settings/user-defaults"): Op(
+        "settings:write", body={"maxBudget": 20, "tpmLimit": None, "rpmLimit": None}),
+    ("GET", "/api/v1/admin/settings/currency"): Op("settings:read"),
+    ("PUT", "/api/v1/admin/settings/currency"): Op("settings:write", body={"code": "EUR"}),
+    ("GET", "/api/v1/admin/settings/currency/supported"): Op("settings:read"),
     # teams
     ("GET", "/api/v1/teams"): Op("teams:read"),
     ("POST", "/api/v1/teams"): Op("teams:manage", body={"name": "rbac-team-2"}),
@@ -247,6 +281,7 @@ class World:
     subscription_id: str
     pending_subscription_id: str
     key_id: str
+    owner_id: str = ""  # the user owning the world's key and subscriptions
 
 
 @pytest.fixture(scope="module")
@@ -328,7 +363,7 @@ def build_world(app, sim, catalogue) -> World:
             session_id=str(spare["session_id"]), refresh_token=spare["refresh_token"],
             team_id=str(team.id), model_id=paid["model_name"],
             free_model_id=free["model_name"], subscription_id=str(active.id),
-            pending_subscription_id=str(pending.id), key_id=str(key.id),
+            pending_subscription_id=str(pending.id), key_id=str(key.id), owner_id=owner_id,
         )
         db.session.remove()
     with LiteLLMClient(sim.url, sim.master_key) as client:

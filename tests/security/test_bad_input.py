@@ -86,7 +86,14 @@ def test_invalid_uuids_in_paths_are_4xx(client, world, bad_id):
             ("get", f"/api/v1/users/{bad_id}", admin),
             ("patch", f"/api/v1/users/{bad_id}", admin),
             ("get", f"/api/v1/subscriptions/{bad_id}", user),
-            ("post", f"/api/v1/admin/subscriptions/{bad_id}/approve", admin)):
+            ("post", f"/api/v1/admin/subscriptions/{bad_id}/approve", admin),
+            ("get", f"/api/v1/admin/users/{bad_id}", admin),
+            ("patch", f"/api/v1/admin/users/{bad_id}/budget-limits", admin),
+            ("post", f"/api/v1/admin/users/{bad_id}/reset-spend", admin),
+            ("get", f"/api/v1/admin/users/{bad_id}/api-keys", admin),
+            ("post", f"/api/v1/admin/users/{bad_id}/subscriptions", admin),
+            ("patch", f"/api/v1/admin/users/{world['user_id']}/api-keys/{bad_id}", admin),
+            ("delete", f"/api/v1/admin/users/{world['user_id']}/api-keys/{bad_id}", admin)):
         kwargs = {"json": {"name": "x"}} if method in ("patch", "post") else {}
         refused(getattr(client, method)(path, headers=headers, **kwargs), 400, 404)
 
@@ -114,6 +121,14 @@ def test_negative_team_and_user_budgets_are_400(app, client, world, fields):
                         headers=world["admin"]), 400)
     refused(client.patch(f"/api/v1/users/{world['user_id']}", json=fields,
                          headers=world["admin"]), 400)
+    refused(client.patch(f"/api/v1/admin/users/{world['user_id']}/budget-limits", json=fields,
+                         headers=world["admin"]), 400)
+    refused(client.post("/api/v1/admin/users/bulk-update-limits", json=fields,
+                        headers=world["admin"]), 400)
+    refused(client.put("/api/v1/admin/settings/user-defaults", json=fields,
+                       headers=world["admin"]), 400)
+    refused(client.post(f"/api/v1/admin/users/{world['user_id']}/api-keys",
+                        json=key_body(world, **fields), headers=world["admin"]), 400)
     assert counts(app) == before
     shown = client.get(f"/api/v1/users/{world['user_id']}", headers=world["admin"]).get_json()
     assert shown["maxBudget"] is None or shown["maxBudget"] >= 0

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import uuid
 
-from app.services import litellm_accounts
+from app.services import litellm_accounts, users
 from worker.runner import JobRun, job_task
 
 
 @job_task
 def provision_user(run: JobRun) -> dict:
-    """Create or update the user's LiteLLM user (budget, limits)."""
-    return litellm_accounts.sync_user(uuid.UUID(run.params["user_id"]))
+    """Create or update the user's LiteLLM user (budget, limits; spend reset if asked)."""
+    return litellm_accounts.sync_user(uuid.UUID(run.params["user_id"]),
+                                      reset_spend=bool(run.params.get("reset_spend")))
+
+
+@job_task
+def bulk_update_user_limits(run: JobRun) -> dict:
+    """Give every active user the same budget/limits here and in LiteLLM, with progress."""
+    return users.run_bulk_update_limits(run.params, run.progress)
 
 
 @job_task
