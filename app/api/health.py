@@ -18,6 +18,7 @@ from app.api.base import Blueprint
 from app.auth.identity import peek_identity
 from app.auth.permissions import PUBLIC
 from app.extensions import db, redis_client
+from app.litellm import litellm_client
 from app.schemas.base import CamelSchema
 from app.services.workers import live_workers
 
@@ -73,7 +74,7 @@ def _check_redis():
 
 
 def _check_litellm():
-    current_app.extensions["litellm"].health_liveliness()
+    litellm_client().health_liveliness()
     return None
 
 
