@@ -2,7 +2,7 @@
 (one mixin, app/models/base.BudgetLimits, now declares them for the three tables)
 
 Revision ID: 0012_column_mixins
-Revises: 0005_user_role_sources
+Revises: 0007_runtime_settings
 Create Date: 2026-12-03 14:45:00
 
 NOT VALID first, then VALIDATE: adding the constraint does not hold a long lock on a large
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0012_column_mixins'
-down_revision = '0005_user_role_sources'
+down_revision = '0007_runtime_settings'
 branch_labels = None
 depends_on = None
 
