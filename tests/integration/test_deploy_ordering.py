@@ -176,6 +176,6 @@ def test_probe_cli_exit_codes(probe_env):
 
 
 def test_the_probe_reads_the_key_the_worker_writes():
-    from worker import signals
+    from app.services import workers
 
-    assert probe.HEARTBEAT_KEY == signals.HEARTBEAT_KEY
+    assert probe.HEARTBEAT_KEY == workers.HEARTBEAT_KEY
