@@ -13,12 +13,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import cli
 from app.api import register_blueprints
 from app.api.base import Api
-from app.auth.identity import sha256_hex
 from app.auth.ratelimit import init_rate_limits
 from app.docs_assets import init_docs_assets
 from app.errors import register_error_handlers
 from app.extensions import db, jwt, migrate
-from app.litellm import LiteLLMClient
+from app.litellm import LiteLLMClient, key_hash
 from app.logs import configure_logging, init_request_logging
 from app.metrics import init_metrics, observe_litellm_call
 from app.security import init_security
@@ -65,7 +64,7 @@ def flask_config(settings: Settings) -> dict:
         "JWT_DECODE_ISSUER": settings.JWT_ISSUER,
         "JWT_ENCODE_AUDIENCE": settings.JWT_AUDIENCE,
         "JWT_DECODE_AUDIENCE": settings.JWT_AUDIENCE,
-        "ADMIN_API_KEY_HASHES": [sha256_hex(k) for k in settings.ADMIN_API_KEYS],
+        "ADMIN_API_KEY_HASHES": [key_hash(k) for k in settings.ADMIN_API_KEYS],
         "API_TITLE": "LiteMaaS API",
         "API_VERSION": API_VERSION,
         "OPENAPI_VERSION": "3.0.3",

@@ -11,7 +11,7 @@ import uuid
 from flask import Flask, g, request
 from pythonjsonlogger.json import JsonFormatter
 
-from worker.context import task_context
+from app.task_context import task_context
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 access_log = logging.getLogger("litemaas.access")

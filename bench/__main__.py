@@ -167,7 +167,7 @@ class Stack:
 
     def wait_for_worker(self, worker: ManagedProcess, timeout: float = 60) -> None:
         """Until the worker publishes its heartbeat (it consumes from then on)."""
-        from worker.signals import live_workers
+        from app.services.workers import live_workers
 
         deadline = time.monotonic() + timeout
         while not live_workers(self.app):

@@ -21,6 +21,10 @@ accesslog = None  # the app writes one JSON line per request
 preload_app = False
 # Forwarded headers are trusted in one place only: the app's ProxyFix (TRUSTED_PROXIES).
 forwarded_allow_ips = ""
+# No control socket unless GUNICORN_CONTROL_SOCKET names one: the default path is one per user
+# (~/.gunicorn/gunicorn.ctl), so two servers on a host would share it and delete each other's.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
 
 # Prometheus counters shared by all workers of this server (multiprocess mode).
 _metrics_dir = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", ".data/prometheus"))

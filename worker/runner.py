@@ -25,7 +25,7 @@ from app.extensions import db
 from app.litellm.errors import LiteLLMError
 from app.services import audit, jobs
 from app.services.job_kinds import KINDS, kind_of_task
-from worker.context import task_context
+from app.task_context import task_context
 
 log = logging.getLogger(__name__)
 

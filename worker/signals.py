@@ -6,15 +6,14 @@ import ctypes
 import logging
 import socket
 import threading
-import time
 
 from celery import bootsteps
 from celery.signals import task_postrun, worker_process_init
 from flask import Flask
 
-log = logging.getLogger(__name__)
+from app.services.workers import beat_once
 
-HEARTBEAT_KEY = "worker-heartbeats"
+log = logging.getLogger(__name__)
 
 
 def _libc_malloc_trim():
@@ -33,26 +32,6 @@ def return_freed_memory(**_) -> None:
     which the next sync peaked (measured: peak 202 MB instead of 194 MB)."""
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
-
-
-def heartbeat_key(app: Flask) -> str:
-    return app.config["REDIS_KEY_PREFIX"] + HEARTBEAT_KEY
-
-
-def beat_once(app: Flask, hostname: str) -> None:
-    client = app.extensions["redis"]
-    key = heartbeat_key(app)
-    now = time.time()
-    pipe = client.pipeline()
-    pipe.zadd(key, {hostname: now})
-    pipe.zremrangebyscore(key, 0, now - 10 * app.config["WORKER_HEARTBEAT_TTL"])
-    pipe.execute()
-
-
-def live_workers(app: Flask) -> list[str]:
-    cutoff = time.time() - app.config["WORKER_HEARTBEAT_TTL"]
-    members = app.extensions["redis"].zrangebyscore(heartbeat_key(app), cutoff, "+inf")
-    return [m.decode() if isinstance(m, bytes) else m for m in members]
 
 
 class _HeartbeatThread(threading.Thread):

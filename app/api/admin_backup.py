@@ -22,7 +22,7 @@ from app.schemas.backups import (
     RestoreSchema,
     TestRestoreSchema,
 )
-from app.services import backups
+from app.services import backups, jobs
 
 blp = Blueprint("admin_backup", __name__, url_prefix="/admin/backup",
                 description="Database backup and restore")
@@ -68,7 +68,7 @@ class Create(MethodView):
         """Start a backup job (one per database at a time: a second request answers the
         running one)."""
         job = backups.request_backup(body["database"], authenticate())
-        link = f"/api/v1/jobs/{job.id}"
+        link = jobs.link(job.id)
         return ({"job_id": job.id, "status": job.status, "links": {"self": link},
                  "data": backups.status()}, 202, {"Location": link})
 
@@ -109,7 +109,7 @@ def _restore_answer(job):
     finished = backups.wait_for(job.id, current_app.config.get(
         "BACKUP_RESTORE_WAIT_SECONDS", RESTORE_WAIT_SECONDS))
     if finished is None:
-        link = f"/api/v1/jobs/{job.id}"
+        link = jobs.link(job.id)
         return ({"job_id": job.id, "status": "running", "links": {"self": link}}, 202,
                 {"Location": link})
     if finished.status != "succeeded":

@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from app.api.base import Blueprint
 from app.api.jobs import accepted
-from app.api.pagination import paginate
 from app.auth.identity import authenticate
 from app.extensions import db
 from app.models import User
@@ -21,6 +20,7 @@ from app.schemas.api_keys import (
 )
 from app.schemas.base import JobAcceptedSchema
 from app.services import api_keys, jobs
+from app.services.listing import paginate
 
 blp = Blueprint("admin_api_keys", __name__, url_prefix="/admin",
                 description="Admin: API keys and LiteLLM reconciliation")

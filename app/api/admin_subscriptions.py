@@ -11,7 +11,6 @@ import uuid
 from flask.views import MethodView
 
 from app.api.base import Blueprint
-from app.api.pagination import paginate
 from app.auth.identity import authenticate
 from app.models import Model, User
 from app.schemas.subscriptions import (
@@ -31,6 +30,7 @@ from app.schemas.subscriptions import (
     subscription_view,
 )
 from app.services import subscriptions
+from app.services.listing import paginate
 
 blp = Blueprint("admin_subscriptions", __name__, url_prefix="/admin/subscriptions",
                 description="Admin: subscription review")

@@ -14,7 +14,6 @@ from flask.views import MethodView
 from app.api.api_keys import NO_STORE, one_view, page_view
 from app.api.base import Blueprint
 from app.api.jobs import accepted
-from app.api.pagination import paginate
 from app.auth.identity import authenticate
 from app.errors import NotFound
 from app.extensions import db
@@ -43,6 +42,7 @@ from app.schemas.api_keys import (
 )
 from app.schemas.base import JobAcceptedSchema
 from app.services import api_keys, jobs, subscriptions, users
+from app.services.listing import paginate
 
 blp = Blueprint("admin_users", __name__, url_prefix="/admin/users",
                 description="Admin: a user's budget, keys and subscriptions")
@@ -84,7 +84,7 @@ def update_budget_limits(body, user_id: uuid.UUID):
             "updated_at": user.updated_at, "job_id": job.id if job else None}
     if job is None:
         return view
-    return view, 202, {"Location": f"/api/v1/jobs/{job.id}"}
+    return view, 202, {"Location": jobs.link(job.id)}
 
 
 @blp.route("/<uuid:user_id>/reset-spend", methods=["POST"])
@@ -134,7 +134,7 @@ class UserKeys(MethodView):
         issued = api_keys.create(identity, body, owner_id=user_id)
         if issued.job is None:
             return one_view(issued.key, key=issued.value, job_id=None), 201, NO_STORE
-        link = f"/api/v1/jobs/{issued.job.id}"
+        link = jobs.link(issued.job.id)
         view = one_view(issued.key, key=issued.value, job_id=issued.job.id,
                         links={"job": link})
         return view, 202, {**NO_STORE, "Location": link}
@@ -235,7 +235,7 @@ def bulk_update_limits(body):
     job, _ = users.request_bulk_limits(body, authenticate())
     job = jobs.wait(job, BULK_WAIT_SECONDS)
     result = job.result or {}
-    link = f"/api/v1/jobs/{job.id}"
+    link = jobs.link(job.id)
     view = {"job_id": job.id, "status": job.status, "progress": job.progress or 0,
             "total_users": result.get("totalUsers", 0),
             "success_count": result.get("successCount", 0),

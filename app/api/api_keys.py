@@ -9,7 +9,6 @@ from flask.views import MethodView
 
 from app.api.base import Blueprint
 from app.api.jobs import accepted
-from app.api.pagination import paginate
 from app.auth.identity import authenticate
 from app.schemas.api_keys import (
     ApiKeyCreatedSchema,
@@ -25,7 +24,8 @@ from app.schemas.api_keys import (
     key_view,
 )
 from app.schemas.base import JobAcceptedSchema
-from app.services import api_keys
+from app.services import api_keys, jobs
+from app.services.listing import paginate
 
 blp = Blueprint("api_keys", __name__, url_prefix="/api-keys", description="API keys")
 
@@ -71,7 +71,7 @@ class ApiKeys(MethodView):
         issued = api_keys.create(authenticate(), body)
         if issued.job is None:
             return one_view(issued.key, key=issued.value, job_id=None), 201, NO_STORE
-        link = f"/api/v1/jobs/{issued.job.id}"
+        link = jobs.link(issued.job.id)
         view = one_view(issued.key, key=issued.value, job_id=issued.job.id,
                         links={"job": link})
         return view, 202, {**NO_STORE, "Location": link}

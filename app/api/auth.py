@@ -10,7 +10,6 @@ from flask import current_app, redirect, request
 from flask.views import MethodView
 
 from app.api.base import Blueprint
-from app.api.pagination import paginate
 from app.auth import oauth
 from app.auth.identity import authenticate
 from app.auth.permissions import PERMISSIONS, PUBLIC, permitted
@@ -31,6 +30,7 @@ from app.schemas.base import PageQuerySchema
 from app.schemas.users import UserSchema
 from app.services import audit, sessions
 from app.services import auth as auth_service
+from app.services.listing import paginate
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 
 from app.api.base import Blueprint
-from app.api.pagination import paginate
 from app.auth.identity import authenticate
 from app.extensions import db
 from app.models import Model, User
@@ -26,6 +25,7 @@ from app.schemas.subscriptions import (
     subscription_view,
 )
 from app.services import access_reviews, api_keys, budget_alerts, key_hygiene
+from app.services.listing import paginate
 
 budgets_blp = Blueprint("admin_budgets", __name__, url_prefix="/admin/budgets",
                         description="Admin: budget period ledger and threshold alerts")

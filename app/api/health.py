@@ -18,8 +18,9 @@ from app.api.base import Blueprint
 from app.auth.identity import peek_identity
 from app.auth.permissions import PUBLIC
 from app.extensions import db, redis_client
+from app.litellm import litellm_client
 from app.schemas.base import CamelSchema
-from worker.signals import live_workers
+from app.services.workers import live_workers
 
 blp = Blueprint("health", __name__, url_prefix="/health", description="Health checks")
 
@@ -73,7 +74,7 @@ def _check_redis():
 
 
 def _check_litellm():
-    current_app.extensions["litellm"].health_liveliness()
+    litellm_client().health_liveliness()
     return None
 
 

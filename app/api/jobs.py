@@ -9,19 +9,19 @@ from flask.views import MethodView
 from sqlalchemy import desc
 
 from app.api.base import Blueprint
-from app.api.pagination import paginate
 from app.auth.identity import authenticate
 from app.models import Job
 from app.schemas.base import JobAcceptedSchema
 from app.schemas.jobs import JobListQuerySchema, JobPageSchema, JobSchema, PingJobSchema
 from app.services import exports, jobs
+from app.services.listing import paginate
 
 blp = Blueprint("jobs", __name__, url_prefix="/jobs", description="Background jobs")
 
 
 def accepted(job: Job):
     """The 202 answer every enqueuing endpoint gives: job id, status, link and Location."""
-    link = f"/api/v1/jobs/{job.id}"
+    link = jobs.link(job.id)
     body = {"job_id": job.id, "status": job.status, "links": {"self": link}}
     return body, 202, {"Location": link}
 

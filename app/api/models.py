@@ -13,7 +13,6 @@ from flask.views import MethodView
 
 from app.api.base import Blueprint
 from app.api.jobs import accepted
-from app.api.pagination import paginate
 from app.auth.identity import authenticate, peek_identity
 from app.auth.permissions import PUBLIC
 from app.errors import AppError
@@ -31,6 +30,7 @@ from app.schemas.models import (
 )
 from app.services import model_sync, read_cache
 from app.services import models as catalogue
+from app.services.listing import paginate
 
 
 class SyncFailed(AppError):

@@ -10,7 +10,6 @@ from flask.views import MethodView
 from sqlalchemy import update
 
 from app.api.base import Blueprint
-from app.api.pagination import paginate
 from app.auth.identity import authenticate
 from app.errors import NotFound
 from app.extensions import db
@@ -29,6 +28,7 @@ from app.schemas.governance import (
     ReadAllSchema,
 )
 from app.services import audit, notifications
+from app.services.listing import paginate
 
 blp = Blueprint("notifications", __name__, url_prefix="/notifications",
                 description="Your in-app notices and which events reach you")

@@ -7,7 +7,6 @@ import uuid
 from flask.views import MethodView
 
 from app.api.base import Blueprint
-from app.api.pagination import paginate
 from app.auth.identity import authenticate
 from app.schemas.subscriptions import (
     HistorySchema,
@@ -21,6 +20,7 @@ from app.schemas.subscriptions import (
     subscription_view,
 )
 from app.services import subscriptions
+from app.services.listing import paginate
 
 blp = Blueprint("subscriptions", __name__, url_prefix="/subscriptions",
                 description="Subscriptions to models")

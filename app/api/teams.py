@@ -8,7 +8,6 @@ from flask.views import MethodView
 
 from app.api.base import Blueprint
 from app.api.jobs import accepted
-from app.api.pagination import paginate
 from app.auth.identity import authenticate
 from app.schemas.base import JobAcceptedSchema, PageQuerySchema
 from app.schemas.teams import (
@@ -23,7 +22,8 @@ from app.schemas.teams import (
     TeamSchema,
     TeamUpdateSchema,
 )
-from app.services import teams
+from app.services import jobs, teams
+from app.services.listing import paginate
 
 blp = Blueprint("teams", __name__, url_prefix="/teams", description="Teams")
 
@@ -32,7 +32,7 @@ def _with_job(view: dict, job, status: int = 200):
     body = {**view, "job_id": job.id if job else None}
     if job is None:
         return body, status
-    return body, 202 if status == 200 else status, {"Location": f"/api/v1/jobs/{job.id}"}
+    return body, 202 if status == 200 else status, {"Location": jobs.link(job.id)}
 
 
 @blp.route("")

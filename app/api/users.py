@@ -7,7 +7,6 @@ import uuid
 from flask.views import MethodView
 
 from app.api.base import Blueprint
-from app.api.pagination import paginate
 from app.auth.identity import authenticate
 from app.schemas.audit import AuditLogSchema
 from app.schemas.base import page_of
@@ -21,7 +20,8 @@ from app.schemas.users import (
     UserUpdatedSchema,
     UserUpdateSchema,
 )
-from app.services import users
+from app.services import jobs, users
+from app.services.listing import paginate
 
 blp = Blueprint("users", __name__, url_prefix="/users", description="Users")
 
@@ -93,4 +93,4 @@ class UserById(MethodView):
         view = {**users.detail(user), "job_id": job.id if job else None}
         if job is None:
             return view
-        return view, 202, {"Location": f"/api/v1/jobs/{job.id}"}
+        return view, 202, {"Location": jobs.link(job.id)}

@@ -18,12 +18,15 @@ import uuid
 
 import redis
 from flask import current_app
-from sqlalchemy import func, select, update
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db, redis_client, redis_key
 
 log = logging.getLogger(__name__)
+
+_FORGET = "litemaas_forget_api_key_hashes"
 
 
 def _cache_key(key_hash: str) -> str:
@@ -110,3 +113,20 @@ def invalidate_user_api_keys(user_id: uuid.UUID) -> None:
         redis_client().delete(*[_cache_key(h) for h in hashes])
     except redis.RedisError:
         log.warning("could not invalidate cached API keys (Redis unavailable)")
+
+
+def forget_after_commit(key_hash: str) -> None:
+    """Once the transaction commits, drop the API-key auth cache entry for this hash, so a
+    revoked, rotated or failed key is refused at once."""
+    db.session.info.setdefault(_FORGET, set()).add(key_hash)
+
+
+@event.listens_for(FlaskSession, "after_commit")
+def _forget_committed(session) -> None:
+    for digest in session.info.pop(_FORGET, ()):
+        invalidate_api_key_cache(digest)
+
+
+@event.listens_for(FlaskSession, "after_rollback")
+def _forget_nothing(session) -> None:
+    session.info.pop(_FORGET, None)

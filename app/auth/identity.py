@@ -18,6 +18,7 @@ from flask_jwt_extended import decode_token
 from jwt.exceptions import ExpiredSignatureError, PyJWTError
 
 from app.errors import Unauthorized
+from app.litellm.client import key_hash
 
 API_KEY_PREFIXES = ("sk-", "ltm_")
 
@@ -177,7 +178,7 @@ def _identity_from_jwt(token: str) -> Identity:
 def _identity_from_api_key(raw: str) -> Identity:
     from app.auth import api_keys
 
-    digest = sha256_hex(raw)
+    digest = key_hash(raw)
     for admin_hash in current_app.config["ADMIN_API_KEY_HASHES"]:
         if hmac.compare_digest(admin_hash, digest):
             return Identity(user_id=None, username=f"admin-api-key-{admin_hash[:8]}",

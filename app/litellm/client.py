@@ -34,6 +34,12 @@ Timeout = float | tuple[float, float]
 STREAM_CHUNK_BYTES = 1 << 20
 
 
+def key_hash(raw_key: str) -> str:
+    """The one key hash: LiteLLM's ``token`` for a key (the SHA-256 hex digest of the raw
+    value), which is also LiteMaaS's ``api_keys.key_hash`` and the admin API keys' hash."""
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
 class LiteLLMClient:
     """The LiteLLM endpoints LiteMaaS uses; each method returns the parsed JSON answer."""
 
@@ -61,10 +67,7 @@ class LiteLLMClient:
     def close(self) -> None:
         self._session.close()
 
-    @staticmethod
-    def hash_key(raw_key: str) -> str:
-        """LiteLLM's ``token`` for a key: the SHA-256 hex digest of the raw ``sk-`` value."""
-        return hashlib.sha256(raw_key.encode()).hexdigest()
+    hash_key = staticmethod(key_hash)
 
     # -- models and health -------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """SQLAlchemy models: the whole schema of DESIGN §3."""
 
-from app.models.api_key import PROVISIONING_STATES, ApiKey, ApiKeyModel
+from app.models.api_key import LIVE_KEY_STATES, PROVISIONING_STATES, ApiKey, ApiKeyModel
 from app.models.audit import AuditLog
 from app.models.base import Base
 from app.models.cache import CacheVersion
@@ -38,6 +38,7 @@ __all__ = [
     "BANNER_VARIANTS",
     "BRANDING_IMAGE_KINDS",
     "JOB_STATUSES",
+    "LIVE_KEY_STATES",
     "PROVISIONING_STATES",
     "ROLES",
     "SUBSCRIPTION_STATUSES",

@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -23,21 +22,27 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import Base, created_at, enum_check, updated_at, uuid_pk
+from app.models.base import (
+    Base,
+    BudgetLimits,
+    budget_limit_checks,
+    created_at,
+    enum_check,
+    updated_at,
+    uuid_pk,
+)
 
 PROVISIONING_STATES = ("pending", "active", "failed", "revoking", "revoked")
+# A key that exists for its owner (not revoked or on its way out): counts toward limits and
+# holds models.
+LIVE_KEY_STATES = ("pending", "active", "failed")
 
 
-class ApiKey(Base):
+class ApiKey(BudgetLimits, Base):
     __tablename__ = "api_keys"
     __table_args__ = (
         enum_check("provisioning_state", PROVISIONING_STATES),
-        CheckConstraint("max_budget IS NULL OR max_budget >= 0", name="max_budget_non_negative"),
-        CheckConstraint("soft_budget IS NULL OR soft_budget >= 0", name="soft_budget_non_negative"),
-        CheckConstraint("tpm_limit IS NULL OR tpm_limit >= 0", name="tpm_limit_non_negative"),
-        CheckConstraint("rpm_limit IS NULL OR rpm_limit >= 0", name="rpm_limit_non_negative"),
-        CheckConstraint("max_parallel_requests IS NULL OR max_parallel_requests >= 0",
-                        name="max_parallel_requests_non_negative"),
+        *budget_limit_checks("soft_budget", "max_parallel_requests"),
         Index("ix_api_keys_user_created", "user_id", "created_at"),
     )
 
@@ -54,11 +59,7 @@ class ApiKey(Base):
     encrypted_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     litellm_key_token: Mapped[str | None] = mapped_column(String(64))
     key_alias: Mapped[str | None] = mapped_column(String(255))
-    max_budget: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
-    budget_duration: Mapped[str | None] = mapped_column(String(20))
     soft_budget: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
-    tpm_limit: Mapped[int | None] = mapped_column(Integer)
-    rpm_limit: Mapped[int | None] = mapped_column(Integer)
     max_parallel_requests: Mapped[int | None] = mapped_column(Integer)
     # Per-model limits, pushed to LiteLLM as model_max_budget / model_rpm_limit / model_tpm_limit:
     # {"model": {"budget_limit": 1.5, "time_period": "monthly"}}, {"model": 10}.

@@ -4,25 +4,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
     Date,
     Identity,
     Index,
-    Numeric,
     String,
     UniqueConstraint,
     Uuid,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, updated_at
+from app.models.base import Base, UsageFigures, updated_at
 
 
-class UsageDaily(Base):
+class UsageDaily(UsageFigures, Base):
     """A fact table (migration 0009): bigint identity key, no foreign keys (triggers null the
     references of a deleted user, team or key; the rollup locks what it references), one
     partition per month in the ``usage_parts`` schema (app/services/usage_partitions.py)."""
@@ -55,25 +52,10 @@ class UsageDaily(Base):
     api_key_hash: Mapped[str | None] = mapped_column(String(64))
     model_id: Mapped[str] = mapped_column(String(255), nullable=False)
     provider: Mapped[str | None] = mapped_column(String(64))
-    requests: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
-    successful_requests: Mapped[int] = mapped_column(
-        BigInteger, nullable=False, server_default=text("0")
-    )
-    failed_requests: Mapped[int] = mapped_column(
-        BigInteger, nullable=False, server_default=text("0")
-    )
-    prompt_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
-    completion_tokens: Mapped[int] = mapped_column(
-        BigInteger, nullable=False, server_default=text("0")
-    )
-    total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
-    spend: Mapped[Decimal] = mapped_column(
-        Numeric(20, 8), nullable=False, server_default=text("0")
-    )
     updated_at: Mapped[datetime] = updated_at()
 
 
-class UsageDailyTotal(Base):
+class UsageDailyTotal(UsageFigures, Base):
     """``usage_daily`` summed per (day, model, provider), recomputed by each rollup for its days,
     so admin views over months read a few thousand rows, not millions.
     """
@@ -93,18 +75,3 @@ class UsageDailyTotal(Base):
     day: Mapped[date] = mapped_column(Date, nullable=False)
     model_id: Mapped[str] = mapped_column(String(255), nullable=False)
     provider: Mapped[str | None] = mapped_column(String(64))
-    requests: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
-    successful_requests: Mapped[int] = mapped_column(
-        BigInteger, nullable=False, server_default=text("0")
-    )
-    failed_requests: Mapped[int] = mapped_column(
-        BigInteger, nullable=False, server_default=text("0")
-    )
-    prompt_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
-    completion_tokens: Mapped[int] = mapped_column(
-        BigInteger, nullable=False, server_default=text("0")
-    )
-    total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
-    spend: Mapped[Decimal] = mapped_column(
-        Numeric(20, 8), nullable=False, server_default=text("0")
-    )

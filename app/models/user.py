@@ -23,20 +23,28 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import Base, created_at, enum_check, updated_at, uuid_pk
+from app.models.base import (
+    Base,
+    BudgetLimits,
+    budget_limit_checks,
+    created_at,
+    enum_check,
+    updated_at,
+    uuid_pk,
+)
 
 ROLES = ("admin", "admin-readonly", "user")
 TEAM_ROLES = ("owner", "member")
 
 
-class User(Base):
+class User(BudgetLimits, Base):
     __tablename__ = "users"
     __table_args__ = (
         UniqueConstraint("oauth_provider", "oauth_subject", name="uq_users_oauth_identity"),
         CheckConstraint(
             "roles <@ ARRAY['admin','admin-readonly','user']::text[]", name="roles_valid"
         ),
-        CheckConstraint("max_budget IS NULL OR max_budget >= 0", name="max_budget_non_negative"),
+        *budget_limit_checks(),
         Index("ix_users_roles", "roles", postgresql_using="gin"),
     )
 
@@ -57,10 +65,6 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(
         Boolean, nullable=False, default=True, server_default=text("true"), index=True
     )
-    max_budget: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
-    budget_duration: Mapped[str | None] = mapped_column(String(20))
-    tpm_limit: Mapped[int | None] = mapped_column(Integer)
-    rpm_limit: Mapped[int | None] = mapped_column(Integer)
     spend: Mapped[Decimal] = mapped_column(
         Numeric(18, 6), nullable=False, server_default=text("0")
     )
@@ -79,19 +83,13 @@ class User(Base):
         return role in (self.roles or [])
 
 
-class Team(Base):
+class Team(BudgetLimits, Base):
     __tablename__ = "teams"
-    __table_args__ = (
-        CheckConstraint("max_budget IS NULL OR max_budget >= 0", name="max_budget_non_negative"),
-    )
+    __table_args__ = budget_limit_checks()
 
     id: Mapped[uuid.UUID] = uuid_pk()
     name: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)
     description: Mapped[str | None] = mapped_column(Text)
-    max_budget: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
-    budget_duration: Mapped[str | None] = mapped_column(String(20))
-    tpm_limit: Mapped[int | None] = mapped_column(Integer)
-    rpm_limit: Mapped[int | None] = mapped_column(Integer)
     spend: Mapped[Decimal] = mapped_column(
         Numeric(18, 6), nullable=False, server_default=text("0")
     )

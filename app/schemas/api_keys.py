@@ -148,7 +148,8 @@ class ApiKeyListQuerySchema(PageQuerySchema):
     is_active = ma.fields.Boolean(metadata={"description": "true: only active keys"})
     model_id = ma.fields.String(validate=validate.Length(min=1, max=255))
     search = ma.fields.String(validate=validate.Length(min=1, max=255))
-    sort = ma.fields.String(load_default="-createdAt", validate=validate.OneOf(sorted(SORTS)))
+    sort = ma.fields.String(load_default="-createdAt",
+                            validate=validate.OneOf(sorted(SORTS.choices)))
 
 
 class AdminApiKeyListQuerySchema(ApiKeyListQuerySchema):

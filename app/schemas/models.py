@@ -13,10 +13,7 @@ from webargs.fields import DelimitedList
 
 from app.models import AVAILABILITY
 from app.schemas.base import CamelSchema, PageQuerySchema, page_of
-
-MODEL_SORTS = ("name", "provider", "contextLength", "inputCost", "outputCost", "createdAt",
-               "updatedAt")
-SORT_CHOICES = tuple(s for name in MODEL_SORTS for s in (name, f"-{name}"))
+from app.services.models import SORTS as MODEL_SORTS
 
 
 class ModelPricingSchema(CamelSchema):
@@ -98,7 +95,8 @@ class ModelListQuerySchema(PageQuerySchema):
                                     metadata={"description": "Default: available"})
     is_active = ma.fields.Boolean(metadata={"description": "LiteMaaS alias: true = available"})
     restricted = ma.fields.Boolean()
-    sort = ma.fields.String(load_default="provider", validate=validate.OneOf(SORT_CHOICES),
+    sort = ma.fields.String(load_default="provider",
+                            validate=validate.OneOf(MODEL_SORTS.choices),
                             metadata={"description": "Field, '-' prefix for descending"})
 
 

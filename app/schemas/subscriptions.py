@@ -115,7 +115,8 @@ AdminSubscriptionPageSchema = page_of(AdminSubscriptionSchema)
 class SubscriptionListQuerySchema(PageQuerySchema):
     status = ma.fields.String(validate=validate.OneOf(SUBSCRIPTION_STATUSES))
     model_id = ma.fields.String(validate=validate.Length(min=1, max=255))
-    sort = ma.fields.String(load_default="-createdAt", validate=validate.OneOf(sorted(SORTS)))
+    sort = ma.fields.String(load_default="-createdAt",
+                            validate=validate.OneOf(sorted(SORTS.choices)))
 
 
 class DateOrInstant(ma.fields.Field):

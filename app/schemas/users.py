@@ -6,10 +6,10 @@ from marshmallow import validate
 from app.litellm.durations import BUDGET_DURATION_HELP, BUDGET_DURATION_PATTERN
 from app.models import ROLES
 from app.schemas.base import CamelSchema, PageQuerySchema, display_name, page_of
+from app.services.users import SORTS as USER_SORTS
 
 # One budget-duration vocabulary for keys, users and teams: what LiteLLM accepts.
 BUDGET_DURATION = validate.Regexp(BUDGET_DURATION_PATTERN, error=BUDGET_DURATION_HELP)
-USER_SORTS = ("username", "email", "createdAt", "lastLoginAt")
 
 
 class UserSchema(CamelSchema):
@@ -60,7 +60,7 @@ class UserListQuerySchema(PageQuerySchema):
     role = ma.fields.String(validate=validate.OneOf(ROLES))
     is_active = ma.fields.Boolean()
     sort = ma.fields.String(load_default="username", validate=validate.OneOf(
-        USER_SORTS + tuple(f"-{s}" for s in USER_SORTS)), metadata={
+        USER_SORTS.choices), metadata={
         "description": "Field to sort by; prefix with - for descending"})
 
 

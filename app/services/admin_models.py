@@ -26,17 +26,16 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import func, select
 
 from app.auth.identity import Identity
 from app.errors import AppError, Conflict, ServiceUnavailable, ValidationError
 from app.extensions import db
-from app.litellm import LiteLLMError
+from app.litellm import LiteLLMError, litellm_client
 from app.litellm.errors import LiteLLMUnavailable, redact
 from app.models import Job, Model
 from app.services import audit, jobs, model_sync
-from app.services import key_provisioning as secrets
+from app.services import key_secrets as secrets
 from app.services import models as catalogue
 from app.services.model_normalize import MalformedEntry, RejectedEntry, normalize_entry
 
@@ -58,7 +57,7 @@ class LiteLLMRefused(AppError):
 
 
 def _client():
-    return current_app.extensions["litellm"]
+    return litellm_client()
 
 
 def _call(action: str, secret: str | None, fn, *args, **kwargs) -> Any:

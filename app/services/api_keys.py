@@ -16,8 +16,9 @@ from typing import Any
 
 import redis
 from flask import current_app
-from sqlalchemy import Select, asc, desc, false, func, or_, select
+from sqlalchemy import Select, desc, false, func, or_, select
 
+from app.auth import api_keys as api_key_cache
 from app.auth.identity import Identity
 from app.errors import (
     Conflict,
@@ -29,21 +30,20 @@ from app.errors import (
     ValidationError,
 )
 from app.extensions import db, redis_client, redis_key
-from app.litellm import LiteLLMError
-from app.models import ApiKey, ApiKeyModel, Job, Model, Subscription, User
-from app.services import audit, jobs, key_defaults, key_hygiene
+from app.litellm import LiteLLMError, key_hash
+from app.models import LIVE_KEY_STATES, ApiKey, ApiKeyModel, Job, Model, Subscription, User
+from app.services import audit, jobs, key_defaults, key_hygiene, key_secrets
 from app.services import key_provisioning as provisioning
+from app.services.listing import SortFields, matches
 
 log = logging.getLogger(__name__)
 
 LIMIT_FIELDS = ("max_budget", "budget_duration", "soft_budget", "tpm_limit", "rpm_limit",
                 "max_parallel_requests", "expires_at")
 PER_MODEL_FIELDS = ("model_max_budget", "model_rpm_limit", "model_tpm_limit")
-SORTS = {
-    "createdAt": asc(ApiKey.created_at), "-createdAt": desc(ApiKey.created_at),
-    "name": asc(ApiKey.name), "-name": desc(ApiKey.name),
-    "updatedAt": asc(ApiKey.updated_at), "-updatedAt": desc(ApiKey.updated_at),
-}
+SORTS = SortFields({
+    "createdAt": ApiKey.created_at, "name": ApiKey.name, "updatedAt": ApiKey.updated_at,
+}, tiebreak=(desc(ApiKey.id),), nulls_last=False)
 
 
 @dataclass
@@ -82,10 +82,8 @@ def list_query(user_id: uuid.UUID | None = None, state: str | None = None,
         stmt = stmt.where(ApiKey.id.in_(
             select(ApiKeyModel.api_key_id).where(ApiKeyModel.model_id == model_id)))
     if search:
-        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(or_(ApiKey.name.ilike(f"%{escaped}%"),
-                              ApiKey.key_prefix.ilike(f"{escaped}%")))
-    return stmt.order_by(SORTS[sort], desc(ApiKey.id))
+        stmt = stmt.where(matches(search, ApiKey.name, starts=(ApiKey.key_prefix,)))
+    return stmt.order_by(*SORTS.order(sort))
 
 
 def own_query(identity: Identity, **filters: Any) -> Select:
@@ -228,7 +226,7 @@ def _check_key_quota(owner_id: uuid.UUID) -> None:
     db.session.execute(select(User.id).where(User.id == owner_id)
                        .with_for_update(key_share=True))
     live = db.session.scalar(select(func.count()).select_from(ApiKey).where(
-        ApiKey.user_id == owner_id, ApiKey.provisioning_state.in_(provisioning.LIVE_STATES)))
+        ApiKey.user_id == owner_id, ApiKey.provisioning_state.in_(LIVE_KEY_STATES)))
     if live >= limit:
         raise Conflict(f"You already have {live} API keys; revoke one first",
                        {"limit": limit}, code="API_KEY_LIMIT_REACHED")
@@ -252,11 +250,11 @@ def create(identity: Identity, data: dict[str, Any],
     _check_limits(data, expiry_given=True)
     _check_key_quota(owner.id)
     model_ids = check_models_allowed(owner.id, data["model_ids"])
-    raw = provisioning.new_key_value()
+    raw = key_secrets.new_key_value()
     key = ApiKey(id=uuid.uuid4(), user_id=owner.id, name=data["name"],
-                 key_prefix=provisioning.display_prefix(raw),
-                 key_hash=provisioning.token_of(raw),
-                 encrypted_key=provisioning.encrypt_for_storage(raw),
+                 key_prefix=key_secrets.display_prefix(raw),
+                 key_hash=key_hash(raw),
+                 encrypted_key=key_secrets.encrypt_for_storage(raw),
                  provisioning_state="pending",
                  key_metadata=_metadata(data.get("metadata")),
                  **{name: data.get(name) for name in LIMIT_FIELDS},
@@ -298,8 +296,8 @@ def _provision_now(key: ApiKey, owner: User, raw: str, identity: Identity) -> Is
 def _defer(key: ApiKey, raw: str, identity: Identity, exc: LiteLLMError) -> Job:
     """LiteLLM is down or slow: keep the value (encrypted) and let a job finish the key."""
     try:
-        if not provisioning.reveal_enabled():
-            provisioning.hold_value(key.id, raw)
+        if not key_secrets.reveal_enabled():
+            key_secrets.hold_value(key.id, raw)
     except Exception:
         log.warning("api key %s: could not hold its value for the provisioning job", key.id)
         _discard(key, exc, unavailable=True)
@@ -444,11 +442,11 @@ def rotate(key_id: uuid.UUID, identity: Identity) -> IssuedKey:
                        f"{key.provisioning_state}", {"state": key.provisioning_state})
     owner = db.session.get(User, key.user_id)
     old_hash, old_prefix = key.key_hash, key.key_prefix
-    raw = provisioning.new_key_value()
-    key.key_hash = provisioning.token_of(raw)
-    key.key_prefix = provisioning.display_prefix(raw)
+    raw = key_secrets.new_key_value()
+    key.key_hash = key_hash(raw)
+    key.key_prefix = key_secrets.display_prefix(raw)
     key.key_alias = provisioning.key_alias(key.name, key.key_hash)
-    key.encrypted_key = provisioning.encrypt_for_storage(raw)
+    key.encrypted_key = key_secrets.encrypt_for_storage(raw)
     try:
         provisioning.register(key, owner, raw, replaces=old_hash)  # keeps the spend (C2)
     except LiteLLMError as exc:
@@ -468,7 +466,7 @@ def rotate(key_id: uuid.UUID, identity: Identity) -> IssuedKey:
                  details={"oldPrefix": old_prefix, "keyPrefix": key.key_prefix,
                           "oldValueValidUntil": grace_until.isoformat() if grace_until
                           else None})
-    provisioning.forget_after_commit(old_hash)
+    api_key_cache.forget_after_commit(old_hash)
     db.session.commit()  # the job (if any) is published after this commit
     return IssuedKey(key, raw, job, old_prefix, grace_until)
 
@@ -476,14 +474,14 @@ def rotate(key_id: uuid.UUID, identity: Identity) -> IssuedKey:
 def reveal(key_id: uuid.UUID, identity: Identity) -> tuple[ApiKey, str]:
     """The full value of one's own key, when ENCRYPTION_KEY keeps a copy. Audited and
     limited per user (KEY_REVEAL_LIMIT_PER_HOUR)."""
-    if not provisioning.reveal_enabled():
+    if not key_secrets.reveal_enabled():
         raise NotFound("Revealing API keys is not enabled on this server (no ENCRYPTION_KEY)",
                        code="REVEAL_DISABLED")
     if identity.kind != "jwt":
         raise Forbidden("Revealing a key needs a signed-in user, not an API key")
     key = _get_owned(key_id, identity)
     _count_reveal(identity.user_id)
-    value = provisioning.decrypt_stored(key) if key.provisioning_state in ("pending",
+    value = key_secrets.decrypt_stored(key) if key.provisioning_state in ("pending",
                                                                            "active") else None
     if value is None:
         audit.record_now("API_KEY_REVEAL_REFUSED", "api_key", key.id, success=False,
@@ -546,6 +544,6 @@ def revoke(key_id: uuid.UUID, identity: Identity, *, as_admin: bool = False,
     audit.record("API_KEY_REVOKED", "api_key", key.id,
                  details={"byAdmin": as_admin or key.user_id != identity.user_id,
                           "reason": reason, "keyPrefix": key.key_prefix})
-    provisioning.forget_after_commit(key.key_hash)
+    api_key_cache.forget_after_commit(key.key_hash)
     db.session.commit()  # a new job is published after this commit
     return job

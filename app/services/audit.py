@@ -56,7 +56,7 @@ def _build(action, resource_type, resource_id, success, details, actor) -> Audit
         entry.user_agent = (request.user_agent.string or "")[:512] or None
         entry.request_id = g.get("request_id")
     else:
-        from worker.context import task_context
+        from app.task_context import task_context
 
         entry.request_id = task_context.get("request_id")
     return entry
@@ -193,7 +193,7 @@ def keyset_page(stmt, limit: int, cursor: str | None) -> dict:
 
 def offset_page(stmt, page: int, limit: int) -> dict:
     """Page/limit with a total, for clients of the original API (slower on deep pages)."""
-    from app.api.pagination import paginate
+    from app.services.listing import paginate
 
     result = paginate(stmt, page, limit, scalars=False)
     pagination = result["pagination"]

@@ -92,7 +92,7 @@ def run_export(job_id: uuid.UUID, params: dict[str, Any],
         writer.close()
     os.replace(partial, final)
     return {"format": fmt, "rows": written, "bytes": final.stat().st_size, "file": name,
-            "filename": download_name(fmt, usage), "download": f"/api/v1/jobs/{job_id}/download",
+            "filename": download_name(fmt, usage), "download": jobs.link(job_id, "download"),
             **usage.params()}
 
 

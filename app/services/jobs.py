@@ -26,6 +26,7 @@ from flask import current_app, g, has_request_context
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import event, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.errors import Conflict, NotFound, RateLimited, ServiceUnavailable
 from app.extensions import db
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 
 _PUBLISH = "litemaas_jobs_to_publish"
+_COMMITTED = "litemaas_jobs_committed"
 
 
 def _current_request_id() -> str | None:
@@ -133,22 +135,40 @@ def _active_job(flight_key: str) -> Job | None:
 
 def _publish_after_commit(job: Job) -> None:
     """Send the job's task once the session's transaction commits (never if it rolls back)."""
-    pending = db.session.info.setdefault(_PUBLISH, [])
-    pending.append((job.id, job.kind, job.request_id))
+    committed = {name: getattr(job, name) for name in _AS_CREATED}
+    db.session.info.setdefault(_PUBLISH, []).append((job, committed))
+
+
+# What a new job row holds when its transaction commits: kept on the object across the commit
+# (which expires it), so whoever shows the job reads what was committed ("queued"), not a
+# state the worker wrote after the task was sent.
+_AS_CREATED = ("id", "kind", "status", "params", "flight_key", "requested_by", "request_id")
 
 
 @event.listens_for(FlaskSession, "after_commit")
-def _publish_committed(session) -> None:
+def _committed(session) -> None:
     if session.in_nested_transaction():
         # A savepoint was released (begin_nested, e.g. a second single-flight job in the same
         # unit of work): the outer transaction is still open and its rows unseen by a worker.
         return
-    for job_id, kind, request_id in session.info.pop(_PUBLISH, ()):
+    if _PUBLISH in session.info:
+        session.info[_COMMITTED] = session.info.pop(_PUBLISH)
+
+
+@event.listens_for(FlaskSession, "after_transaction_end")
+def _publish_committed(session, transaction) -> None:
+    """After the commit has expired the session's objects (after_commit comes before that),
+    so the committed values set back here are what the caller reads."""
+    if transaction.parent is not None:
+        return
+    for job, committed in session.info.pop(_COMMITTED, ()):
+        for name, value in committed.items():
+            set_committed_value(job, name, value)
         try:
-            _send(job_id, kind, request_id)
+            _send(committed["id"], committed["kind"], committed["request_id"])
         except Exception as exc:  # broker down: the row stays queued, beat re-publishes it
             log.warning("job %s recorded but not published (%s); beat re-publishes it",
-                        job_id, type(exc).__name__)
+                        committed["id"], type(exc).__name__)
 
 
 @event.listens_for(FlaskSession, "after_rollback")
@@ -189,6 +209,11 @@ def enqueue(kind: str, params: dict[str, Any] | None = None, *, requested_by=Non
 def _set_published(job_id: uuid.UUID) -> None:
     with db.engine.begin() as conn:
         conn.execute(update(Job).where(Job.id == job_id).values(published_at=func.now()))
+
+
+def link(job_id: uuid.UUID, action: str = "") -> str:
+    """The job's URL in the API (``action``: e.g. "download"); the one job link builder."""
+    return f"/api/v1/jobs/{job_id}" + (f"/{action}" if action else "")
 
 
 def get(job_id: uuid.UUID) -> Job:

@@ -1,4 +1,4 @@
-"""API keys in LiteLLM: key values, the state a key must have in LiteLLM, and pushing it there.
+"""API keys in LiteLLM: the state a key must have in LiteLLM, and pushing it there.
 
 LiteMaaS is the source of truth: each function here makes LiteLLM match a key's row (models,
 limits, alias, expiry, blocked) and is safe to run twice. Functions without "commit" in their
@@ -6,48 +6,37 @@ docstring only add to the caller's unit of work; the job-side functions (``provi
 ``push_key``, ``revoke``, ``enforce_model_access``) commit once per key, under a per-key
 advisory lock so two workers never push one key at the same time.
 
-A key value is generated here (``sk-`` + 48 url-safe characters) and sent to LiteLLM as ``key``,
-so a retried ``/key/generate`` names the same key and cannot create a second one. The raw value
-is never stored in the database: the row keeps its SHA-256 (LiteLLM's token), a display prefix
-and, with ``ENCRYPTION_KEY``, a Fernet-encrypted copy. A key that could not be provisioned yet
-keeps its value encrypted in Redis (``PENDING_KEY_TTL_SECONDS``) until a job completes it.
+A key value (``app/services/key_secrets.py``) is sent to LiteLLM as ``key``, so a retried
+``/key/generate`` names the same key and cannot create a second one. The auth cache entry of a
+key that changes is dropped after the commit (``app/auth/api_keys.forget_after_commit``).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 import math
 import re
-import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
-from flask import current_app
-from flask_sqlalchemy.session import Session as FlaskSession
-from sqlalchemy import and_, event, func, select
+from sqlalchemy import and_, func, select
 
 from app.auth import api_keys as api_key_cache
 from app.errors import AppError
-from app.extensions import db, redis_client, redis_key
-from app.litellm import LiteLLMClient, LiteLLMError, LiteLLMNotFound
+from app.extensions import db
+from app.litellm import LiteLLMError, LiteLLMNotFound, litellm_client
 from app.litellm.durations import litellm_duration
-from app.models import ApiKey, ApiKeyModel, Model, Subscription, User
-from app.services import audit, jobs, litellm_accounts
+from app.models import LIVE_KEY_STATES, ApiKey, ApiKeyModel, Model, Subscription, User
+from app.services import audit, jobs, key_secrets, litellm_accounts
 
 log = logging.getLogger(__name__)
 
-KEY_RANDOM_BYTES = 36  # token_urlsafe(36) → 48 characters
 NO_MODELS = "no-default-models"  # LiteLLM reads an empty model list as "every model"
-LIVE_STATES = ("pending", "active", "failed")
 _LOCK_CLASS = 6006  # first half of the (class, key) advisory lock pair for keys
 _ALIAS_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
-_FORGET = "litemaas_forget_api_key_hashes"
 
 
 
@@ -55,120 +44,6 @@ class LiteLLMRefused(AppError):
     """LiteLLM refused a key operation for a reason retrying cannot fix."""
 
     status, code = 502, "LITELLM_ERROR"
-
-
-def litellm() -> LiteLLMClient:
-    return current_app.extensions["litellm"]
-
-
-# -- key values -------------------------------------------------------------------------------
-
-
-def new_key_value() -> str:
-    return "sk-" + secrets.token_urlsafe(KEY_RANDOM_BYTES)
-
-
-def token_of(raw_key: str) -> str:
-    """LiteLLM's token for a key, which is also our ``key_hash``."""
-    return hashlib.sha256(raw_key.encode()).hexdigest()
-
-
-def display_prefix(raw_key: str) -> str:
-    return f"{raw_key[:8]}\u2026{raw_key[-4:]}"
-
-
-def _storage_cipher() -> Fernet | None:
-    configured = current_app.config.get("ENCRYPTION_KEY")
-    return Fernet(configured) if configured else None
-
-
-DEV_TRANSIT_SEED = b"litemaas-development-only-transit-key"
-
-
-def _transit_cipher() -> Fernet:
-    """Encrypts key values held in Redis: TRANSIT_ENCRYPTION_KEY, else ENCRYPTION_KEY (one of
-    them is required in production). Never derived from JWT_SECRET: a token-signing secret is
-    not an encryption key. Development and tests without either use a fixed, public key."""
-    configured = (current_app.config.get("TRANSIT_ENCRYPTION_KEY")
-                  or current_app.config.get("ENCRYPTION_KEY"))
-    if configured:
-        return Fernet(configured)
-    if current_app.config["APP_ENV"] == "production":  # settings refuse this; never guess
-        raise RuntimeError("TRANSIT_ENCRYPTION_KEY (or ENCRYPTION_KEY) is required")
-    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(DEV_TRANSIT_SEED).digest()))
-
-
-def reveal_enabled() -> bool:
-    return _storage_cipher() is not None
-
-
-def encrypt_for_storage(raw_key: str) -> bytes | None:
-    """The ``encrypted_key`` column value: None unless ENCRYPTION_KEY is set."""
-    cipher = _storage_cipher()
-    return cipher.encrypt(raw_key.encode()) if cipher else None
-
-
-def decrypt_stored(key: ApiKey) -> str | None:
-    cipher = _storage_cipher()
-    if cipher is None or key.encrypted_key is None:
-        return None
-    try:
-        return cipher.decrypt(bytes(key.encrypted_key)).decode()
-    except InvalidToken:
-        log.warning("api key %s: encrypted copy does not open with ENCRYPTION_KEY", key.id)
-        return None
-
-
-def encrypt_secret(value: str) -> bytes:
-    """Any other secret kept in the database (a model's provider key): Fernet with
-    ENCRYPTION_KEY, else the transit key (production requires one of them)."""
-    return (_storage_cipher() or _transit_cipher()).encrypt(value.encode())
-
-
-def decrypt_secret(blob: bytes | None) -> str | None:
-    """``encrypt_secret``'s value back, or None (absent, or the key changed since)."""
-    if blob is None:
-        return None
-    for cipher in (_storage_cipher(), _transit_cipher()):
-        if cipher is None:
-            continue
-        try:
-            return cipher.decrypt(bytes(blob)).decode()
-        except InvalidToken:
-            continue
-    return None
-
-
-def _held_name(key_id: uuid.UUID) -> str:
-    return redis_key("pending-api-key", str(key_id))
-
-
-def hold_value(key_id: uuid.UUID, raw_key: str) -> None:
-    """Keep a not-yet-provisioned key's value (encrypted) until a job completes it."""
-    ttl = current_app.config["PENDING_KEY_TTL_SECONDS"]
-    redis_client().set(_held_name(key_id), _transit_cipher().encrypt(raw_key.encode()), ex=ttl)
-
-
-def release_value(key_id: uuid.UUID) -> None:
-    try:
-        redis_client().delete(_held_name(key_id))
-    except Exception:  # it expires on its own
-        log.warning("could not drop the held value of api key %s", key_id)
-
-
-def recover_value(key: ApiKey) -> str | None:
-    """The raw value of a key, if this server can still produce it."""
-    stored = decrypt_stored(key)
-    if stored is not None:
-        return stored
-    held = redis_client().get(_held_name(key.id))
-    if held is None:
-        return None
-    try:
-        value = _transit_cipher().decrypt(held).decode()
-    except InvalidToken:
-        return None
-    return value if token_of(value) == key.key_hash else None
 
 
 # -- the state a key must have in LiteLLM -----------------------------------------------------
@@ -302,7 +177,7 @@ def ensure_litellm_user(user: User) -> None:
 def litellm_key_row(token: str) -> dict | None:
     """The live key as LiteLLM holds it, or None (absent or deleted)."""
     try:
-        answer = litellm().key_info(token)
+        answer = litellm_client().key_info(token)
     except LiteLLMNotFound:
         return None
     info = answer.get("info") if isinstance(answer.get("info"), dict) else answer
@@ -351,19 +226,19 @@ def register(key: ApiKey, owner: User, raw_key: str, replaces: str | None = None
     if replaces is not None:
         payload.update(carried_spend(replaces))
     try:
-        litellm().key_generate(**payload)
+        litellm_client().key_generate(**payload)
         return "created"
     except LiteLLMError as exc:
         if exc.retryable or litellm_key_row(key.key_hash) is None:
             raise
-    litellm().key_update(**_update_payload(key, owner))
+    litellm_client().key_update(**_update_payload(key, owner))
     return "existed"
 
 
 def delete_token(token: str) -> bool:
     """Delete a key in LiteLLM by token; False when it was already gone."""
     try:
-        litellm().key_delete([token])
+        litellm_client().key_delete([token])
         return True
     except LiteLLMError as exc:
         if exc.retryable or litellm_key_row(token) is not None:
@@ -383,14 +258,14 @@ def push(key: ApiKey, owner: User, *, reset_spend: bool = False) -> PushOutcome:
     encrypted copy, or marked failed when no copy exists."""
     extra = {"spend": 0.0} if reset_spend else {}
     try:
-        litellm().key_update(**_update_payload(key, owner), **extra)
+        litellm_client().key_update(**_update_payload(key, owner), **extra)
         return PushOutcome("updated")
     except LiteLLMNotFound:
         return recreate_or_fail(key, owner)
 
 
 def recreate_or_fail(key: ApiKey, owner: User) -> PushOutcome:
-    raw = recover_value(key)
+    raw = key_secrets.recover_value(key)
     if raw is None:
         reason = ("The key no longer exists in LiteLLM and no encrypted copy is kept to "
                   "re-create it; create a new key")
@@ -402,31 +277,11 @@ def recreate_or_fail(key: ApiKey, owner: User) -> PushOutcome:
 
 
 def mark_failed(key: ApiKey, reason: str) -> None:
-    forget_after_commit(key.key_hash)
+    api_key_cache.forget_after_commit(key.key_hash)
     key.provisioning_state = "failed"
     key.provisioning_error = reason[:2000]
     audit.record("API_KEY_PROVISIONING_FAILED", "api_key", key.id, success=False,
                  details={"reason": reason[:500], "keyPrefix": key.key_prefix})
-
-
-# -- authentication cache --------------------------------------------------------------------
-
-
-def forget_after_commit(key_hash: str) -> None:
-    """Once the transaction commits, drop the API-key auth cache entry for this hash, so a
-    revoked, rotated or failed key is refused at once."""
-    db.session.info.setdefault(_FORGET, set()).add(key_hash)
-
-
-@event.listens_for(FlaskSession, "after_commit")
-def _forget_committed(session) -> None:
-    for key_hash in session.info.pop(_FORGET, ()):
-        api_key_cache.invalidate_api_key_cache(key_hash)
-
-
-@event.listens_for(FlaskSession, "after_rollback")
-def _forget_nothing(session) -> None:
-    session.info.pop(_FORGET, None)
 
 
 # -- job-side actions (commit) ----------------------------------------------------------------
@@ -450,7 +305,7 @@ def provision(key_id: uuid.UUID) -> dict[str, Any]:
         db.session.rollback()
         return {"keyId": str(key_id), "skipped": key.provisioning_state if key else "deleted"}
     owner = db.session.get(User, key.user_id)
-    raw = recover_value(key)
+    raw = key_secrets.recover_value(key)
     if raw is None:
         mark_failed(key, "The key value is no longer available to finish provisioning; "
                          "create a new key")
@@ -466,7 +321,7 @@ def provision(key_id: uuid.UUID) -> dict[str, Any]:
         raise
     activate(key)
     db.session.commit()
-    release_value(key.id)
+    key_secrets.release_value(key.id)
     return {"keyId": str(key_id), "state": "active", "litellm": outcome}
 
 
@@ -512,7 +367,7 @@ def revoke(key_id: uuid.UUID, token: str | None = None) -> dict[str, Any]:
 def finish_revocation(key: ApiKey, deleted: bool) -> None:
     key.provisioning_state = "revoked"
     key.revoked_at = key.revoked_at or datetime.now(UTC)
-    release_value(key.id)
+    key_secrets.release_value(key.id)
     audit.record("API_KEY_REVOKED_IN_LITELLM", "api_key", key.id,
                  details={"deletedInLitellm": deleted, "keyPrefix": key.key_prefix})
 
@@ -529,7 +384,7 @@ def lost_access(model_ids: list[str] | None = None, user_id: uuid.UUID | None = 
         select(ApiKeyModel.api_key_id, ApiKeyModel.model_id)
         .join(ApiKey, ApiKey.id == ApiKeyModel.api_key_id)
         .join(Model, Model.id == ApiKeyModel.model_id)
-        .where(ApiKey.provisioning_state.in_(LIVE_STATES))
+        .where(ApiKey.provisioning_state.in_(LIVE_KEY_STATES))
         .where((Model.availability == "unavailable") | ~subscribed)
         .order_by(ApiKeyModel.api_key_id, ApiKeyModel.model_id)
     )

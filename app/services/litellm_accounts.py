@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 from app.extensions import db
-from app.litellm import LiteLLMBadRequest, LiteLLMClient, LiteLLMConflict, LiteLLMNotFound
+from app.litellm import LiteLLMBadRequest, LiteLLMConflict, LiteLLMNotFound, litellm_client
 from app.litellm.durations import litellm_duration
 from app.models import Team, TeamMember, User
 from app.services import budgets
@@ -35,10 +35,6 @@ log = logging.getLogger(__name__)
 
 class ProvisioningError(Exception):
     """A permanent provisioning failure (the job fails with this message)."""
-
-
-def _client() -> LiteLLMClient:
-    return current_app.extensions["litellm"]
 
 
 def _lock(kind: str, ident: uuid.UUID) -> None:
@@ -73,7 +69,7 @@ def push_user(user: User, *, reset_spend: bool = False) -> str:
 
     Returns "created" or "updated"; the caller sets ``litellm_user_id`` and commits.
     """
-    client = _client()
+    client = litellm_client()
     profile = {"user_id": str(user.id), "user_alias": user.username,
                "user_role": LITELLM_USER_ROLE, **user_limits(user)}
     if reset_spend:
@@ -117,7 +113,7 @@ def _team_payload(team: Team) -> dict[str, Any]:
 
 
 def _ensure_team(team: Team) -> tuple[str, dict]:
-    client = _client()
+    client = litellm_client()
     payload = _team_payload(team)
     try:
         client.team_info(str(team.id))
@@ -161,7 +157,7 @@ def members_differ(team: Team, info: dict) -> bool:
 
 
 def _sync_members(team: Team, info: dict) -> dict[str, int]:
-    client = _client()
+    client = litellm_client()
     rows = _member_rows(team)
     desired = {str(user.id): LITELLM_TEAM_ROLES[member.role] for member, user in rows}
     current = _remote_members(info)
@@ -222,7 +218,7 @@ def delete_team(litellm_team_id: str) -> dict:
     with contextlib.suppress(ValueError):  # not ours by id: nothing of ours provisions it
         _lock("team", uuid.UUID(litellm_team_id))
     try:
-        _client().team_delete([litellm_team_id])
+        litellm_client().team_delete([litellm_team_id])
         deleted = True
     except LiteLLMNotFound:
         deleted = False

@@ -22,23 +22,22 @@ effective "last seen" is the last successful run (``app.services.models.last_see
 
 from __future__ import annotations
 
-import io
 import json
 import logging
-import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import ARRAY, Text, any_, bindparam, func, insert, select, text
 
+from app.db_copy import NEEDS_ESCAPE, array_literal, copy_in, copy_value
 from app.extensions import db
-from app.models import ApiKey, ApiKeyModel, Job, Model, SyncRun
+from app.litellm import litellm_client
+from app.models import LIVE_KEY_STATES, ApiKey, ApiKeyModel, Job, Model, SyncRun
 from app.models.catalog import SYNC_TRIGGERS
 from app.schemas.base import camelcase
 from app.services import audit, jobs
@@ -56,7 +55,6 @@ SYNC_KIND = "sync_models"
 REMOVE_FROM_KEYS_KIND = "remove_models_from_keys"
 MODEL_SYNC_LOCK_ID = 7_415_926_601  # pg advisory lock: one sync writes the catalogue at a time
 MAX_RECORDED_ERRORS = 100
-LIVE_KEY_STATES = ("pending", "active", "failed")
 
 
 Progress = Callable[[int, str], None]
@@ -113,7 +111,7 @@ class ModelSyncService:
     fetch (used directly by the benchmark)."""
 
     def __init__(self, client=None, allow_empty: bool | None = None) -> None:
-        self.client = client or current_app.extensions["litellm"]
+        self.client = client or litellm_client()
         self.allow_empty = (current_app.config["MODEL_SYNC_ALLOW_EMPTY"]
                             if allow_empty is None else allow_empty)
 
@@ -289,39 +287,11 @@ def _upsert(models: list[NormalizedModel], force: bool,
         return {}
     connection = db.session.connection()
     connection.execute(_STAGE_SQL)
-    with connection.connection.cursor() as cursor:
-        cursor.copy_expert("COPY model_sync_stage FROM STDIN",
-                           _LineReader(_copy_lines(models, unstorable)), size=1 << 16)
+    copy_in(connection, "COPY model_sync_stage FROM STDIN", _copy_lines(models, unstorable))
     result = connection.execute(_UPSERT_SQL, {"force": force})
     return {model_id: inserted for model_id, inserted in result}
 
 
-class _LineReader(io.RawIOBase):
-    """COPY input as a file over a line iterator, filling each buffer COPY offers."""
-
-    def __init__(self, lines: Iterator[bytes]) -> None:
-        self._lines = lines
-        self._pending = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        filled = 0
-        while filled < len(buffer):
-            if not self._pending:
-                line = next(self._lines, None)
-                if line is None:
-                    break
-                self._pending = memoryview(line)
-            size = min(len(buffer) - filled, len(self._pending))
-            buffer[filled:filled + size] = self._pending[:size]
-            self._pending = self._pending[size:]
-            filled += size
-        return filled
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
@@ -351,8 +321,8 @@ def _copy_line(model: NormalizedModel) -> str:
     hold a backslash, tab or line break take the escaping path."""
     m, null = model, "\\N"
     texts = f"{m.id}{m.description}{m.provider}{m.litellm_model_id}{m.backend_model}{m.mode}"
-    if _NEEDS_ESCAPE.search(texts):
-        head = "\t".join(map(_copy_value, (m.id, m.description, m.provider, m.litellm_model_id,
+    if NEEDS_ESCAPE.search(texts):
+        head = "\t".join(map(copy_value, (m.id, m.description, m.provider, m.litellm_model_id,
                                            m.backend_model, m.mode)))
     else:
         head = (f"{m.id}\t{m.description or null}\t{m.provider}\t{m.litellm_model_id or null}\t"
@@ -369,23 +339,8 @@ def _copy_line(model: NormalizedModel) -> str:
         f"\t{'t' if m.supports_tool_choice else 'f'}"
         f"\t{'t' if m.supports_response_schema else 'f'}"
         f"\t{'t' if m.supports_reasoning else 'f'}"
-        f"\t{_array_literal(m.features)}\t{m.content_hash}\t{info}\n"
+        f"\t{array_literal(m.features)}\t{m.content_hash}\t{info}\n"
     )
-
-
-_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
-
-
-def _copy_value(value: str | None) -> str:
-    """A text field in COPY's text format."""
-    return "\\N" if value is None else value.translate(_COPY_ESCAPES)
-
-
-@lru_cache(maxsize=1024)
-def _array_literal(items: tuple[str, ...]) -> str:
-    """A text[] literal, escaped for COPY (feature lists repeat: cached)."""
-    quoted = (item.replace("\\", "\\\\").replace('"', '\\"') for item in items)
-    return ("{" + ",".join(f'"{item}"' for item in quoted) + "}").translate(_COPY_ESCAPES)
 
 
 _MARK_UNAVAILABLE_SQL = text("""

@@ -16,12 +16,14 @@ from sqlalchemy.dialects.postgresql import ARRAY as PG_ARRAY
 from app.auth.identity import Identity
 from app.errors import NotFound
 from app.extensions import db, redis_client, redis_key
-from app.models import ApiKey, ApiKeyModel, Model, Subscription, SyncRun
+from app.litellm import litellm_client
+from app.models import LIVE_KEY_STATES, ApiKey, ApiKeyModel, Model, Subscription, SyncRun
 from app.services import audit, subscriptions
+from app.services.listing import SortFields, matches
 
 log = logging.getLogger(__name__)
 
-SORT_COLUMNS = {
+SORTS = SortFields({
     "name": Model.id,
     "provider": Model.provider,
     "contextLength": Model.context_length,
@@ -29,8 +31,7 @@ SORT_COLUMNS = {
     "outputCost": Model.output_cost_per_token,
     "createdAt": Model.created_at,
     "updatedAt": Model.updated_at,
-}
-LIVE_KEY_STATES = ("pending", "active", "failed")
+}, tiebreak=(Model.id,))
 LISTED_SUBSCRIPTION_STATUSES = ("active", "pending", "suspended")
 REPORT_LIST_LIMIT = 200
 PROBE_TTL_SECONDS = 15
@@ -52,10 +53,8 @@ def list_query(filters: dict[str, Any]) -> Select:
     if availability != "all":
         stmt = stmt.where(Model.availability == availability)
     if filters.get("search"):
-        pattern = f"%{_escape_like(filters['search'])}%"
-        stmt = stmt.where(or_(Model.id.ilike(pattern, escape="\\"),
-                              Model.description.ilike(pattern, escape="\\"),
-                              Model.provider.ilike(pattern, escape="\\")))
+        stmt = stmt.where(matches(filters["search"], Model.id, Model.description,
+                                  Model.provider))
     if filters.get("provider"):
         stmt = stmt.where(Model.provider == filters["provider"].strip().lower())
     wanted = sorted({*filters.get("capability", []), *filters.get("feature", [])})
@@ -64,18 +63,7 @@ def list_query(filters: dict[str, Any]) -> Select:
         stmt = stmt.where(type_coerce(Model.features, PG_ARRAY(Text)).contains(wanted))
     if "restricted" in filters:
         stmt = stmt.where(Model.restricted.is_(filters["restricted"]))
-    return stmt.order_by(*_order(filters.get("sort") or "provider"))
-
-
-def _order(sort: str) -> list:
-    descending = sort.startswith("-")
-    column = SORT_COLUMNS[sort.lstrip("-")]
-    first = column.desc().nulls_last() if descending else column.asc().nulls_last()
-    return [first, Model.id] if column is not Model.id else [first]
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return stmt.order_by(*SORTS.order(filters.get("sort") or "provider"))
 
 
 def get(model_id: str) -> Model:
@@ -351,7 +339,7 @@ def litellm_reachable() -> bool:
     if cached is not None:
         return cached == b"1"
     try:
-        current_app.extensions["litellm"].health_liveliness()
+        litellm_client().health_liveliness()
         reachable = True
     except Exception as exc:  # any failure means "not reachable" here
         log.info("LiteLLM liveliness probe failed: %s", type(exc).__name__)

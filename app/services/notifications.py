@@ -42,7 +42,7 @@ from app.models import (
     NotificationPreference,
     User,
 )
-from app.services import audit, jobs
+from app.services import audit, jobs, key_secrets
 
 log = logging.getLogger(__name__)
 
@@ -437,27 +437,16 @@ _SEALED = "fernet:"
 
 
 def _seal(secret: str | None) -> str | None:
-    """A webhook secret as stored: encrypted with ENCRYPTION_KEY when the server has one."""
-    from app.services.key_provisioning import _storage_cipher
-
-    cipher = _storage_cipher()
-    if not secret or cipher is None:
+    """A webhook secret as stored: encrypted like every other secret in the database."""
+    if not secret:
         return secret
-    return _SEALED + cipher.encrypt(secret.encode()).decode()
+    return _SEALED + key_secrets.encrypt_secret(secret).decode()
 
 
 def _unseal(stored: str | None) -> str | None:
-    from cryptography.fernet import InvalidToken
-
-    from app.services.key_provisioning import _storage_cipher
-
     if not stored or not stored.startswith(_SEALED):
         return stored
-    cipher = _storage_cipher()
-    try:
-        return cipher.decrypt(stored.removeprefix(_SEALED).encode()).decode() if cipher else None
-    except InvalidToken:
-        return None
+    return key_secrets.decrypt_secret(stored.removeprefix(_SEALED).encode())
 
 
 def create_channel(data: dict[str, Any], actor_id: uuid.UUID | None) -> NotificationChannel:

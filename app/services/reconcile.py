@@ -36,7 +36,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.litellm import LiteLLMError, LiteLLMNotFound
+from app.litellm import LiteLLMError, LiteLLMNotFound, litellm_client
 from app.litellm.durations import litellm_duration
 from app.models import ApiKey, Team, User
 from app.services import audit, key_hygiene, litellm_accounts
@@ -114,7 +114,7 @@ def litellm_keys() -> dict[str, dict]:
     keys: dict[str, dict] = {}
     page = 1
     while True:
-        answer = provisioning.litellm().key_list(page=page, size=PAGE_SIZE,
+        answer = litellm_client().key_list(page=page, size=PAGE_SIZE,
                                                  return_full_object=True)
         for row in answer.get("keys") or []:
             if isinstance(row, dict) and row.get("token"):
@@ -301,7 +301,7 @@ def _reconcile_owners(report: Report) -> None:
 
 def _reconcile_owner(user: User, report: Report) -> None:
     try:
-        info = provisioning.litellm().user_info(str(user.id)).get("user_info") or {}
+        info = litellm_client().user_info(str(user.id)).get("user_info") or {}
     except LiteLLMNotFound:
         info = None
     wanted = {**litellm_accounts.user_limits(user),
@@ -332,7 +332,7 @@ def _reconcile_teams(report: Report) -> None:
 
 def _reconcile_team(team: Team, report: Report) -> None:
     try:
-        answer = provisioning.litellm().team_info(team.litellm_team_id or str(team.id))
+        answer = litellm_client().team_info(team.litellm_team_id or str(team.id))
         info = answer.get("team_info") or {}
     except LiteLLMNotFound:
         answer, info = None, None

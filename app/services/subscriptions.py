@@ -16,7 +16,7 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, asc, delete, desc, false, func, or_, select, tuple_
+from sqlalchemy import Select, delete, desc, false, func, select, tuple_
 
 from app.auth.identity import Identity
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -24,16 +24,15 @@ from app.extensions import db
 from app.models import Job, Model, Subscription, SubscriptionStatusHistory, UsageDaily, User
 from app.services import audit
 from app.services import key_provisioning as provisioning
+from app.services.listing import SortFields, matches
 
 REQUESTABLE_AGAIN = ("cancelled", "denied")  # a new request reuses the row
 CANCELLABLE = ("active", "pending")
 APPROVABLE = ("pending", "denied")
-SORTS = {
-    "createdAt": asc(Subscription.created_at), "-createdAt": desc(Subscription.created_at),
-    "updatedAt": asc(Subscription.updated_at), "-updatedAt": desc(Subscription.updated_at),
-    "modelId": asc(Subscription.model_id), "-modelId": desc(Subscription.model_id),
-    "status": asc(Subscription.status), "-status": desc(Subscription.status),
-}
+SORTS = SortFields({
+    "createdAt": Subscription.created_at, "updatedAt": Subscription.updated_at,
+    "modelId": Subscription.model_id, "status": Subscription.status,
+}, tiebreak=(desc(Subscription.id),), nulls_last=False)
 
 
 # -- reads ------------------------------------------------------------------------------------
@@ -65,11 +64,7 @@ def list_query(user_id: uuid.UUID | None = None, status: str | None = None,
     if user_ids:
         stmt = stmt.where(Subscription.user_id.in_(user_ids))
     if search:
-        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace(
-            "_", "\\_") + "%"
-        stmt = stmt.where(or_(User.username.ilike(pattern, escape="\\"),
-                              User.email.ilike(pattern, escape="\\"),
-                              Subscription.model_id.ilike(pattern, escape="\\")))
+        stmt = stmt.where(matches(search, User.username, User.email, Subscription.model_id))
     if date_from:
         start = date_from if isinstance(date_from, datetime) else datetime.combine(
             date_from, time(), tzinfo=UTC)
@@ -79,7 +74,7 @@ def list_query(user_id: uuid.UUID | None = None, status: str | None = None,
             date_to + timedelta(days=1), time(), tzinfo=UTC)
         stmt = stmt.where(Subscription.created_at <= end if isinstance(date_to, datetime)
                           else Subscription.created_at < end)
-    return stmt.order_by(SORTS[sort], desc(Subscription.id))
+    return stmt.order_by(*SORTS.order(sort))
 
 
 def own_query(identity: Identity, **filters: Any) -> Select:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, select
 
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.extensions import db
 from app.models import ApiKey, Job, Team, TeamMember, User
 from app.services import audit, jobs
+from app.services.listing import matches
 
 LITELLM_FIELDS = ("name", "max_budget", "budget_duration", "tpm_limit", "rpm_limit")
 EDITABLE = (*LITELLM_FIELDS, "description")
@@ -36,9 +37,7 @@ def list_query(identity, search: str | None = None):
     if not identity.can_read_all:
         stmt = stmt.where(Team.members.any(TeamMember.user_id == identity.user_id))
     if search:
-        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(or_(Team.name.ilike(pattern, escape="\\"),
-                              Team.description.ilike(pattern, escape="\\")))
+        stmt = stmt.where(matches(search, Team.name, Team.description))
     return stmt.order_by(Team.name, Team.id)
 
 

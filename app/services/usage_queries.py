@@ -29,11 +29,11 @@ from sqlalchemy import (
     tuple_,
 )
 
-from app.api.pagination import paginate
 from app.auth.identity import Identity
 from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.models import ApiKey, Team, UsageDaily, UsageDailyTotal, User
+from app.services.listing import paginate
 from app.services.usage_rollup import MAX_RANGE_DAYS, utc_today, validate_range
 
 METRICS = ("requests", "successful_requests", "failed_requests", "prompt_tokens",

@@ -39,6 +39,7 @@ from sqlalchemy import select, text
 
 from app.errors import Conflict, ValidationError
 from app.extensions import db
+from app.litellm import litellm_client
 from app.litellm.errors import LiteLLMError, LiteLLMInvalidResponse
 from app.models import ApiKey, Job, Model, Setting, User
 from app.services import audit, budgets, jobs, usage_partitions
@@ -190,7 +191,7 @@ def run_rollup(params: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """Pull the window's activity for every LiteLLM user, then refresh spend and budgets."""
     today = utc_today()
     window = resolve_window(params, today)
-    client = current_app.extensions["litellm"]
+    client = litellm_client()
     users = db.session.execute(
         select(User.id, User.litellm_user_id)
         .where(User.litellm_user_id.is_not(None)).order_by(User.id)

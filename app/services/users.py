@@ -13,7 +13,7 @@ from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Text, func, or_, select
+from sqlalchemy import Text, func, select
 from sqlalchemy.dialects import postgresql
 
 from app.auth.api_keys import invalidate_user_api_keys
@@ -21,14 +21,14 @@ from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import ROLES, ApiKey, Job, Subscription, User
 from app.services import audit, jobs, litellm_accounts, sessions
+from app.services.listing import SortFields, matches
 
-SORT_COLUMNS = {
+SORTS = SortFields({
     "username": User.username,
     "email": User.email,
     "createdAt": User.created_at,
     "lastLoginAt": User.last_login_at,
-}
-SORTS = tuple(SORT_COLUMNS) + tuple(f"-{name}" for name in SORT_COLUMNS)
+}, tiebreak=(User.id,))
 LIMIT_FIELDS = ("max_budget", "tpm_limit", "rpm_limit", "budget_duration")
 ADMIN_EDITABLE = ("roles", "is_active", *LIMIT_FIELDS)
 
@@ -38,27 +38,17 @@ def has_role(role: str):
     return User.roles.op("@>")(postgresql.array([role], type_=Text))
 
 
-def _like(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def list_query(search: str | None = None, role: str | None = None,
                is_active: bool | None = None, sort: str = "username"):
     """Users matching the filters, in the requested order (``-field`` is descending)."""
     stmt = select(User)
     if search:
-        pattern = _like(search)
-        stmt = stmt.where(or_(User.username.ilike(pattern, escape="\\"),
-                              User.email.ilike(pattern, escape="\\"),
-                              User.full_name.ilike(pattern, escape="\\")))
+        stmt = stmt.where(matches(search, User.username, User.email, User.full_name))
     if role:
         stmt = stmt.where(has_role(role))
     if is_active is not None:
         stmt = stmt.where(User.is_active.is_(is_active))
-    column = SORT_COLUMNS[sort.lstrip("-")]
-    ordered = column.desc().nulls_last() if sort.startswith("-") else column.asc().nulls_last()
-    return stmt.order_by(ordered, User.id)
+    return stmt.order_by(*SORTS.order(sort))
 
 
 def get(user_id: uuid.UUID) -> User:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 
 import requests
 
@@ -49,17 +48,6 @@ def create_key(client, headers, model_ids: list[str], expect: int = 201, **field
     response = client.post("/api/v1/api-keys", json=body, headers=headers)
     assert response.status_code == expect, response.get_json()
     return response.get_json()
-
-
-def wait_for_job(client, headers, job_id, statuses=("succeeded", "failed"), timeout=40.0):
-    deadline = time.monotonic() + timeout
-    body = {}
-    while time.monotonic() < deadline:
-        body = client.get(f"/api/v1/jobs/{job_id}", headers=headers).get_json()
-        if body.get("status") in statuses:
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} still {body.get('status')} after {timeout}s: {body}")
 
 
 def chat(sim, key: str, model: str) -> requests.Response:

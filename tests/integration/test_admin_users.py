@@ -18,9 +18,8 @@ from tests.integration.provisioning_support import (
     sim_key,
     subscribe,
     user_id,
-    wait_for_job,
 )
-from tests.support.apps import settle_jobs
+from tests.support.jobs import settle_jobs, wait_for_job
 
 OPEN, OTHER, RESTRICTED = "gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet-20240620"
 

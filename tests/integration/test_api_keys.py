@@ -20,8 +20,8 @@ from tests.integration.provisioning_support import (
     sim_key,
     subscribe,
     user_id,
-    wait_for_job,
 )
+from tests.support.jobs import wait_for_job
 
 OPEN, OTHER, RESTRICTED = "gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet-20240620"
 

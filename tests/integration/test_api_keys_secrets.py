@@ -13,8 +13,8 @@ from tests.integration.provisioning_support import (
     create_key,
     seed_models,
     subscribe,
-    wait_for_job,
 )
+from tests.support.jobs import wait_for_job
 
 OPEN, OTHER = "gpt-4o", "gpt-4o-mini"
 

@@ -284,6 +284,26 @@ def test_restores_answer_202_with_the_recorded_job(app, client, login, broker, m
         (directory / f"{backup_id}.meta.json").unlink(missing_ok=True)
 
 
+def test_the_answer_shows_the_job_as_committed_though_a_worker_was_faster(
+        app, client, login, broker, monkeypatch):
+    """The task is sent after the commit; a worker may claim the job before the answer is
+    written, and the answer still shows what this request committed (queued)."""
+    from sqlalchemy import update
+
+    def instant_worker(name, args=None, task_id=None, **_):
+        with db.engine.begin() as conn:
+            conn.execute(update(Job).where(Job.id == uuid.UUID(task_id))
+                         .values(status="running"))
+
+    monkeypatch.setattr(app.extensions["celery"], "send_task", instant_worker)
+    admin = login("admin")
+    response = client.post("/api/v1/jobs/ping", json={"seconds": 0}, headers=admin)
+    assert response.status_code == 202
+    assert response.get_json()["status"] == "queued"
+    job_id = response.get_json()["jobId"]
+    assert client.get(f"/api/v1/jobs/{job_id}", headers=admin).get_json()["status"] == "running"
+
+
 def test_admin_user_dialog(app, client, world, broker):
     """The admin user dialog's changes (budget, spend, the user's key) and bulk limits."""
     admin, user, key = world["admin"], world["user_id"], world["key"]

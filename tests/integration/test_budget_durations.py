@@ -12,9 +12,8 @@ from tests.integration.provisioning_support import (
     seed_models,
     subscribe,
     user_id,
-    wait_for_job,
 )
-from tests.support.apps import settle_jobs
+from tests.support.jobs import settle_jobs, wait_for_job
 
 ACCEPTED = ["daily", "weekly", "monthly", "hourly", "2w", "7d", "30d", "24h", "1mo", "90s",
             "yearly"]

@@ -130,7 +130,7 @@ def test_worker_probe_follows_this_pods_heartbeat(probe_env, redis_url):
 def test_worker_probe_matches_the_heartbeat_the_worker_writes(probe_env):
     from flask import Flask
 
-    from worker.signals import beat_once
+    from app.services.workers import beat_once
 
     app = Flask("probe")
     app.config.update(REDIS_KEY_PREFIX=probe_env["REDIS_KEY_PREFIX"], WORKER_HEARTBEAT_TTL=30)
@@ -176,6 +176,6 @@ def test_probe_cli_exit_codes(probe_env):
 
 
 def test_the_probe_reads_the_key_the_worker_writes():
-    from worker import signals
+    from app.services import workers
 
-    assert probe.HEARTBEAT_KEY == signals.HEARTBEAT_KEY
+    assert probe.HEARTBEAT_KEY == workers.HEARTBEAT_KEY

@@ -21,8 +21,8 @@ from tests.integration.usage_world import (
     run_rollup,
     today,
     totals_of,
-    wait_for_job,
 )
+from tests.support.jobs import wait_for_job
 
 
 @pytest.fixture

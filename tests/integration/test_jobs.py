@@ -13,18 +13,9 @@ from pathlib import Path
 import pytest
 
 from app.models import Job
+from tests.support.jobs import wait_for_job
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_for_job(client, headers, job_id, statuses=("succeeded", "failed"), timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = client.get(f"/api/v1/jobs/{job_id}", headers=headers).get_json()
-        if body["status"] in statuses:
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} still {body['status']} after {timeout}s")
 
 
 def test_enqueued_job_reaches_succeeded_via_real_worker(client, login, celery_worker):

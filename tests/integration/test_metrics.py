@@ -4,6 +4,8 @@ import time
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.jobs import wait_for_job
+
 
 def _families(text: str) -> dict:
     return {family.name: family for family in text_string_to_metric_families(text)}
@@ -61,12 +63,8 @@ def test_metrics_report_litellm_call_latency_and_outcomes(app, client, login, si
 
 
 def _wait_succeeded(client, headers, job_id):
-    deadline = time.monotonic() + 30
-    while (body := client.get(f"/api/v1/jobs/{job_id}", headers=headers).get_json())[
-            "status"] != "succeeded":
-        assert body["status"] in ("queued", "running"), body
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    body = wait_for_job(client, headers, job_id, timeout=30)
+    assert body["status"] == "succeeded", body
     return body
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 
 import pytest
@@ -13,7 +12,7 @@ from sqlalchemy import select, text
 
 from app.extensions import db
 from app.models import ApiKey, ApiKeyModel, Job, Model, Subscription, SyncRun, User
-from tests.support.jobs import quick_retries
+from tests.support.jobs import quick_retries, settle_jobs, wait_for_job
 
 SYNC_URL = "/api/v1/models/sync"
 
@@ -23,30 +22,8 @@ def _jobs_settled(request):
     """Let every job a test started finish before the tables are truncated: a job still
     running holds its job row open and would block the truncation."""
     yield
-    if "celery_worker" not in request.fixturenames:
-        return
-    app = request.getfixturevalue("app")
-    deadline = time.monotonic() + 60
-    with app.app_context():
-        while time.monotonic() < deadline:
-            active = db.session.scalar(select(text("count(*)")).select_from(Job).where(
-                Job.status.in_(("queued", "running"))))
-            db.session.rollback()
-            if not active:
-                break
-            time.sleep(0.1)
-        db.session.remove()
-
-
-def wait_for_job(client, headers, job_id, statuses=("succeeded", "failed"), timeout=60.0):
-    deadline = time.monotonic() + timeout
-    body = {}
-    while time.monotonic() < deadline:
-        body = client.get(f"/api/v1/jobs/{job_id}", headers=headers).get_json()
-        if body["status"] in statuses:
-            return body
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} still {body.get('status')} after {timeout}s")
+    if "celery_worker" in request.fixturenames:
+        settle_jobs(request.getfixturevalue("app"))
 
 
 def run_sync(client, headers, **body) -> dict:

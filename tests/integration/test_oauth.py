@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditLog, Job, User
-from tests.support.apps import extra_app, wait_for_jobs
+from tests.support.apps import extra_app
 from tests.support.fake_oidc import FakeUser
+from tests.support.jobs import wait_for_jobs
 
 pytestmark = pytest.mark.usefixtures("fresh_provider")
 

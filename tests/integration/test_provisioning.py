@@ -18,8 +18,8 @@ from tests.integration.provisioning_support import (
     sim_calls,
     sim_key,
     subscribe,
-    wait_for_job,
 )
+from tests.support.jobs import wait_for_job
 
 OPEN, OTHER = "gpt-4o", "gpt-4o-mini"
 

@@ -19,8 +19,8 @@ from tests.integration.provisioning_support import (
     seed_models,
     sim_key,
     subscribe,
-    wait_for_job,
 )
+from tests.support.jobs import wait_for_job
 
 OPEN, OTHER, THIRD = "gpt-4o", "gpt-4o-mini", "gemini-1.5-pro"
 

@@ -15,9 +15,8 @@ from tests.integration.provisioning_support import (
     seed_models,
     subscribe,
     user_id,
-    wait_for_job,
 )
-from tests.support.apps import settle_jobs
+from tests.support.jobs import settle_jobs, wait_for_job
 
 OPEN = "gpt-4o"
 KEYS = "/api/v1/admin/settings/api-key-defaults"

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import AuditLog, Job
 from tests.integration.provisioning_support import user_id
-from tests.support.apps import settle_jobs, wait_for_jobs
+from tests.support.jobs import settle_jobs, wait_for_jobs
 
 
 def test_mock_sign_in_provisions_the_litellm_user_once(app, client, login, sim, celery_worker):

@@ -12,8 +12,8 @@ from sqlalchemy import update
 from app.extensions import db
 from app.models import Team
 from app.services import litellm_accounts
-from tests.integration.provisioning_support import user_id, wait_for_job
-from tests.support.apps import settle_jobs, wait_for_jobs
+from tests.integration.provisioning_support import user_id
+from tests.support.jobs import settle_jobs, wait_for_job, wait_for_jobs
 
 
 @pytest.fixture

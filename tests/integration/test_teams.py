@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ApiKey, AuditLog, Job, Team
-from tests.support.apps import settle_jobs, wait_for_jobs
+from tests.support.jobs import settle_jobs, wait_for_jobs
 
 
 @pytest.fixture

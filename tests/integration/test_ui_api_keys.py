@@ -22,8 +22,8 @@ from tests.integration.provisioning_support import (
     sim_key,
     subscribe,
     user_id,
-    wait_for_job,
 )
+from tests.support.jobs import wait_for_job
 
 OPEN, OTHER = "gpt-4o", "gpt-4o-mini"
 KEYS = "/api/v1/api-keys"

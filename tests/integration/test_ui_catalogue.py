@@ -75,15 +75,3 @@ def test_the_whole_catalogue_answer_is_served_from_the_read_cache(app, client, s
     assert cached and cached[0].body == first.data
     again = client.get(f"{MODELS}?page=1&limit=1000", headers={"If-None-Match": f'"{etag}"'})
     assert again.status_code == 304
-
-
-def test_the_read_cache_is_bounded_in_bytes():
-    from app.services.read_cache import BodyCache, CachedBody
-
-    bodies = BodyCache(max_entries=10, max_bytes=100)
-    for name in ("a", "b", "c"):
-        bodies.put((name,), CachedBody(b"x" * 40, name))
-    assert bodies.get(("a",)) is None and len(bodies) == 2
-    bodies.put(("b",), CachedBody(b"y" * 10, "b2"))  # replacing an entry frees its bytes
-    bodies.put(("d",), CachedBody(b"z" * 40, "d"))
-    assert [bodies.get((n,)) is not None for n in "bcd"] == [True, True, True]

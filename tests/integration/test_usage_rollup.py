@@ -4,8 +4,7 @@ older days stay frozen unless a backfill is asked, and deleted keys keep countin
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -14,7 +13,6 @@ from app.models import Job, Setting
 from app.services import usage_rollup
 from tests.integration.usage_world import (
     METRICS,
-    Q,
     World,
     days_ago,
     db_rows,
@@ -22,9 +20,8 @@ from tests.integration.usage_world import (
     today,
     totals_of,
     totals_table_agrees,
-    wait_for_job,
 )
-from tests.support.apps import settle_jobs
+from tests.support.jobs import settle_jobs, wait_for_job
 
 
 @pytest.fixture
@@ -373,27 +370,6 @@ def test_litellm_answer_without_valid_dates_fails_the_job_clearly(app, client, l
 
     assert job["status"] == "failed"
     assert job["error"]["type"] == "LiteLLMInvalidResponse"
-
-
-def test_to_money_keeps_litellm_float_spend_as_printed():
-    assert usage_rollup.to_money(0.1 + 0.2) == Decimal("0.30000000")
-    assert usage_rollup.to_money(1.23456789123) == Decimal("1.23456789")
-    assert usage_rollup.to_money(2.5e-05) == Decimal("0.00002500")
-    assert usage_rollup.to_money(0) == Decimal(0).quantize(Q)
-
-
-def test_parse_results_reads_model_groups_and_falls_back_to_models():
-    day = {"date": "2026-03-01", "breakdown": {"models": {"openai/gpt-4o": {
-        "api_key_breakdown": {"tok": {"metrics": {
-            "api_requests": 2, "successful_requests": 1, "failed_requests": 1,
-            "prompt_tokens": 10, "completion_tokens": 5, "spend": 0.5},
-            "metadata": {"team_id": "t1"}}}}}}}
-
-    days, teams = usage_rollup.parse_results([day])
-
-    values = days[date(2026, 3, 1)][("tok", "openai/gpt-4o")]
-    assert values == (2, 1, 1, 10, 5, 15, Decimal("0.50000000"))
-    assert teams == {"tok": "t1"}
 
 
 def test_window_for_first_scheduled_run_and_for_backfills(app_ctx):

@@ -8,8 +8,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditLog, User
-from tests.integration.provisioning_support import wait_for_job
-from tests.support.apps import settle_jobs
+from tests.support.jobs import settle_jobs, wait_for_job
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from decimal import Decimal
 import requests
 
 from app.litellm import LiteLLMClient
+from tests.support.jobs import wait_for_job
 
 Q = Decimal("0.00000001")  # usage_daily keeps spend to 8 decimal places
 PRICED_MODELS = ("gpt-4o", "gpt-4o-mini", "mistral-large-latest", "granite-3-8b-instruct")
@@ -209,17 +209,6 @@ def run_rollup(client, headers, body=None, timeout: float = 60.0) -> dict:
     response = client.post("/api/v1/admin/usage/rollup", json=body or {}, headers=headers)
     assert response.status_code == 202, response.get_json()
     return wait_for_job(client, headers, response.get_json()["jobId"], timeout=timeout)
-
-
-def wait_for_job(client, headers, job_id, statuses=("succeeded", "failed"), timeout=60.0,
-                 until: Callable[[dict], bool] | None = None) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = client.get(f"/api/v1/jobs/{job_id}", headers=headers).get_json()
-        if (until(body) if until else body["status"] in statuses):
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} still {body['status']} after {timeout}s: {body}")
 
 
 def db_rows(app) -> list[dict]:

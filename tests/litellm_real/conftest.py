@@ -21,6 +21,7 @@ import requests
 from app.litellm import LiteLLMClient
 from config.settings import Settings
 from tests.conftest import RUN_ID
+from tests.support.jobs import wait_for_job
 
 REAL_URL = os.environ.get("LITELLM_REAL_URL", "http://127.0.0.1:4011").rstrip("/")
 MASTER_KEY = os.environ.get("LITELLM_MASTER_KEY", "sk-master-1234")
@@ -68,7 +69,7 @@ def master(real_litellm):
 @pytest.fixture
 def admin(app, client, login, celery_worker):
     """An admin's headers, with the catalogue synced from the real proxy; jobs settle after."""
-    from tests.support.apps import settle_jobs
+    from tests.support.jobs import settle_jobs
 
     headers = login("admin")
     synced = client.post("/api/v1/models/sync", headers=headers)
@@ -90,14 +91,8 @@ def person(client, login):
 
 
 def wait_job(client, headers, job_id: str, timeout: float = 90.0) -> dict:
-    deadline = time.monotonic() + timeout
-    body: dict = {}
-    while time.monotonic() < deadline:
-        body = client.get(f"/api/v1/jobs/{job_id}", headers=headers).get_json()
-        if body.get("status") in ("succeeded", "failed"):
-            return body
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} still {body.get('status')} after {timeout}s: {body}")
+    """The shared job wait, with the real proxy's longer default."""
+    return wait_for_job(client, headers, job_id, timeout=timeout)
 
 
 def eventually(probe: Callable[[], Any], what: str, timeout: float = 45.0,

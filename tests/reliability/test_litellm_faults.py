@@ -18,10 +18,8 @@ from tests.integration.provisioning_support import (
     seed_models,
     sim_key,
     subscribe,
-    wait_for_job,
 )
-from tests.support.apps import settle_jobs
-from tests.support.jobs import quick_retries
+from tests.support.jobs import quick_retries, settle_jobs, wait_for_job
 
 CLIENT_TIMEOUT = 0.5
 FAULTS = {

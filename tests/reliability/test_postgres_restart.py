@@ -15,6 +15,7 @@ from collections import Counter
 
 import pytest
 
+from app.devstack import stop_postgres
 from tests.support.apps import extra_app
 
 pytestmark = pytest.mark.slow
@@ -28,7 +29,7 @@ def private_postgres(tmp_path):
 
     server = pgserver.get_server(tmp_path / "pg", cleanup_mode="stop")
     yield server
-    server.cleanup()
+    stop_postgres(server)  # by its data directory: restarted, it has another pid
 
 
 def _restart(server) -> None:

@@ -20,8 +20,8 @@ from tests.integration.provisioning_support import (
     sim_key,
     subscribe,
     user_id,
-    wait_for_job,
 )
+from tests.support.jobs import wait_for_job
 
 MODEL, OTHER = "gpt-4o", "gpt-4o-mini"
 ADMIN_ONLY = ("Only proxy admin can be used to generate, delete, update info for new "

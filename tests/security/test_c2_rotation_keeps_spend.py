@@ -15,8 +15,8 @@ from tests.integration.provisioning_support import (
     seed_models,
     sim_key,
     subscribe,
-    wait_for_job,
 )
+from tests.support.jobs import wait_for_job
 
 MODEL = "gpt-4o"
 

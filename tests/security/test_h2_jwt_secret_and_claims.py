@@ -19,7 +19,7 @@ from flask_jwt_extended import decode_token
 
 from app.extensions import db, redis_client
 from app.models import User
-from app.services import key_provisioning, sessions
+from app.services import key_secrets, sessions
 from config.settings import ConfigError, load_settings
 from tests.support.apps import extra_app
 
@@ -133,8 +133,8 @@ def test_tokens_without_sid_iss_or_aud_are_refused(client, member, settings, dro
 def test_transit_key_is_not_derived_from_the_jwt_secret(app, settings):
     key_id = uuid.uuid4()
     with app.app_context():
-        key_provisioning.hold_value(key_id, "sk-held-value")
-        held = redis_client().get(key_provisioning._held_name(key_id))
+        key_secrets.hold_value(key_id, "sk-held-value")
+        held = redis_client().get(key_secrets._held_name(key_id))
     old_derivation = Fernet(base64.urlsafe_b64encode(hashlib.sha256(
         b"litemaas-pending-api-key:" + settings.JWT_SECRET.encode()).digest()))
     with pytest.raises(InvalidToken):
@@ -145,7 +145,7 @@ def test_transit_key_setting_encrypts_held_values(settings):
     transit = Fernet.generate_key().decode()
     key_id = uuid.uuid4()
     with extra_app(settings, TRANSIT_ENCRYPTION_KEY=transit) as app, app.app_context():
-        key_provisioning.hold_value(key_id, "sk-held-value")
-        held = redis_client().get(key_provisioning._held_name(key_id))
-        redis_client().delete(key_provisioning._held_name(key_id))
+        key_secrets.hold_value(key_id, "sk-held-value")
+        held = redis_client().get(key_secrets._held_name(key_id))
+        redis_client().delete(key_secrets._held_name(key_id))
     assert Fernet(transit).decrypt(held) == b"sk-held-value"

@@ -16,7 +16,7 @@ from tests.integration.provisioning_support import (
     user_id,
 )
 from tests.integration.test_subscriptions import make_admin
-from tests.support.apps import settle_jobs
+from tests.support.jobs import settle_jobs
 
 RESTRICTED = "claude-3-5-sonnet-20240620"
 ADMIN_KEY = {"X-API-Key": "ltm_admin_test_key_0123456789"}

@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from app.extensions import db
 from app.models import User
-from tests.support.apps import settle_jobs
+from tests.support.jobs import settle_jobs
 
 
 @pytest.fixture

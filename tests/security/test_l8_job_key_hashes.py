@@ -9,8 +9,8 @@ from tests.integration.provisioning_support import (
     create_key,
     seed_models,
     subscribe,
-    wait_for_job,
 )
+from tests.support.jobs import wait_for_job
 
 
 def test_rotated_out_key_hash_is_not_readable_in_job_details(app, client, login, sim,

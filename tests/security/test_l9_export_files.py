@@ -15,7 +15,7 @@ from sqlalchemy import update
 from app.extensions import db
 from app.models import Job
 from config.settings import Settings
-from tests.integration.usage_world import wait_for_job
+from tests.support.jobs import wait_for_job
 from worker.schedule import beat_schedule
 from worker.tasks.usage import purge_expired_exports
 

@@ -17,7 +17,8 @@ from app.auth.permissions import allowed
 from app.extensions import db
 from app.models import AuditLog, Team
 from tests.integration.provisioning_support import create_key, seed_models, subscribe
-from tests.support.apps import extra_app, settle_jobs
+from tests.support.apps import extra_app
+from tests.support.jobs import settle_jobs
 
 ADMIN_KEY = "ltm_admin_test_key_0123456789"
 WRITES = {"post", "put", "patch", "delete"}
@@ -189,7 +190,7 @@ def test_users_get_404_for_other_users_resources(app, client, login, sim, celery
     listing = client.get("/api/v1/api-keys", headers=other).get_json()
     assert listing["data"] == [] and listing["pagination"]["total"] == 0
     assert client.get(f"/api/v1/api-keys/{key['id']}", headers=owner).status_code == 200
-    from tests.support.apps import settle_jobs
+    from tests.support.jobs import settle_jobs
 
     settle_jobs(app)
 
@@ -257,7 +258,7 @@ def test_no_secret_reaches_the_logs(app, client, sim, settings, capsys, caplog, 
     sim.configure(down=True)                                         # errors from LiteLLM
     pending = create_key(client, user, [models[0]], name="pending", expect=202)
     sim.configure(down=False)
-    from tests.support.apps import wait_for_jobs
+    from tests.support.jobs import wait_for_jobs
 
     wait_for_jobs(app, "provision_key")
     # an admin pastes the key itself into the revocation reason: the audit row must not keep it

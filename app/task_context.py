@@ -1,4 +1,5 @@
-"""Per-task context (request id, job id) carried from the web request into worker logs."""
+"""Per-task context (request id, job id) carried from the web request into worker logs and
+audit rows; the worker sets it (worker/runner.py), the app reads it (app/logs.py, audit)."""
 
 from __future__ import annotations
 
