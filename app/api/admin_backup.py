@@ -7,8 +7,10 @@ from flask import current_app, send_file
 from flask.views import MethodView
 
 from app.api.base import Blueprint
+from app.api.jobs import waited
 from app.auth.identity import authenticate
-from app.errors import Unprocessable
+from app.errors import NotFound, Unprocessable
+from app.models import ACTIVE_JOB_STATUSES
 from app.schemas.backups import (
     BackupCreateSchema,
     BackupDeletedSchema,
@@ -106,11 +108,15 @@ class Download(MethodView):
 
 
 def _restore_answer(job):
-    finished = backups.wait_for(job.id, current_app.config.get(
-        "BACKUP_RESTORE_WAIT_SECONDS", RESTORE_WAIT_SECONDS))
-    if finished is None:
-        link = jobs.link(job.id)
-        return ({"job_id": job.id, "status": "running", "links": {"self": link}}, 202,
+    job_id = job.id
+    try:
+        finished = waited(job, current_app.config.get("BACKUP_RESTORE_WAIT_SECONDS",
+                                                      RESTORE_WAIT_SECONDS))
+    except NotFound:  # the restore has replaced the jobs table and not yet put its row back
+        finished = None
+    if finished is None or finished.status in ACTIVE_JOB_STATUSES:
+        link = jobs.link(job_id)
+        return ({"job_id": job_id, "status": "running", "links": {"self": link}}, 202,
                 {"Location": link})
     if finished.status != "succeeded":
         error = finished.error or {}

@@ -3,11 +3,11 @@ admins, answered from the daily rollup; rollup runs and exports are jobs."""
 
 from __future__ import annotations
 
-from flask import Response, current_app, jsonify, request, send_file
+from flask import Response, current_app, jsonify, send_file
 from flask.views import MethodView
 
 from app.api.base import Blueprint, wire_json
-from app.api.jobs import accepted
+from app.api.jobs import accepted, waited
 from app.auth.identity import authenticate
 from app.errors import ServiceUnavailable
 from app.models import Job
@@ -30,7 +30,7 @@ from app.schemas.usage import (
     TimeseriesSchema,
     UserUsagePageSchema,
 )
-from app.services import exports, jobs, usage_queries, usage_rollup
+from app.services import exports, usage_queries, usage_rollup
 from app.services.usage_queries import Page
 
 blp = Blueprint("admin_usage", __name__, url_prefix="/admin/usage",
@@ -118,13 +118,8 @@ class Rollup(MethodView):
         return accepted(job)
 
 
-def _wait_for(job: Job) -> Job:
-    """The job after the UI's short wait, unless the client asked for an asynchronous answer
-    (``Prefer: respond-async``, RFC 7240) or the job already finished."""
-    seconds = current_app.config["UI_JOB_WAIT_SECONDS"]
-    if seconds <= 0 or "respond-async" in request.headers.get("Prefer", "").lower():
-        return job
-    return jobs.wait_until_finished(job.id, seconds)
+def _waited(job: Job) -> Job:
+    return waited(job, current_app.config["UI_JOB_WAIT_SECONDS"])
 
 
 def _unfinished(job: Job, failure_code: str) -> Response | None:
@@ -166,7 +161,7 @@ class Export(MethodView):
         short wait (`UI_JOB_WAIT_SECONDS`), the job (202) otherwise. Filters: the single ones
         and the admin page's userIds, modelIds, providerIds and apiKeyIds."""
         usage = usage_queries.admin_analytics_filter(body)
-        job = _wait_for(exports.request_export(body["format"], usage, authenticate().user_id))
+        job = _waited(exports.request_export(body["format"], usage, authenticate().user_id))
         unfinished = _unfinished(job, "USAGE_EXPORT_FAILED")
         if unfinished is not None:
             return unfinished
@@ -204,7 +199,7 @@ def refresh_today():
     with its outcome when it finishes within a short wait (`UI_JOB_WAIT_SECONDS`), 202 with
     the job otherwise. A scheduled rollup already queued or running is the one waited for."""
     job, _ = usage_rollup.request_rollup(None, None, authenticate().user_id)
-    job = _wait_for(job)
+    job = _waited(job)
     unfinished = _unfinished(job, "USAGE_REFRESH_FAILED")
     if unfinished is not None:
         return unfinished

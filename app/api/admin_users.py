@@ -13,7 +13,7 @@ from flask.views import MethodView
 
 from app.api.api_keys import NO_STORE, one_view, page_view
 from app.api.base import Blueprint
-from app.api.jobs import accepted
+from app.api.jobs import accepted, waited
 from app.auth.identity import authenticate
 from app.errors import NotFound
 from app.extensions import db
@@ -233,7 +233,7 @@ def bulk_update_limits(body):
     """Give every active user this budget and/or TPM/RPM limits, here and in LiteLLM (a job
     with progress; one at a time). Waits a few seconds for the counts the web UI shows."""
     job, _ = users.request_bulk_limits(body, authenticate())
-    job = jobs.wait(job, BULK_WAIT_SECONDS)
+    job = waited(job, BULK_WAIT_SECONDS)
     result = job.result or {}
     link = jobs.link(job.id)
     view = {"job_id": job.id, "status": job.status, "progress": job.progress or 0,

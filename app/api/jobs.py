@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import send_file
+from flask import request, send_file
 from flask.views import MethodView
 from sqlalchemy import desc
 
@@ -24,6 +24,15 @@ def accepted(job: Job):
     link = jobs.link(job.id)
     body = {"job_id": job.id, "status": job.status, "links": {"self": link}}
     return body, 202, {"Location": link}
+
+
+def waited(job: Job, seconds: float) -> Job:
+    """The job after up to ``seconds`` of waiting for it to finish, for the endpoints whose
+    web UI page wants the result at once when it comes quickly; at once when the client asks
+    for an asynchronous answer (``Prefer: respond-async``, RFC 7240)."""
+    if seconds <= 0 or "respond-async" in request.headers.get("Prefer", "").lower():
+        return job
+    return jobs.wait(job.id, seconds)
 
 
 @blp.route("")

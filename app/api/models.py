@@ -8,14 +8,15 @@ precedence over it.
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app
 from flask.views import MethodView
 
 from app.api.base import Blueprint
-from app.api.jobs import accepted
+from app.api.jobs import accepted, waited
 from app.auth.identity import authenticate, peek_identity
 from app.auth.permissions import PUBLIC
 from app.errors import AppError
+from app.models import ACTIVE_JOB_STATUSES
 from app.schemas.models import (
     CatalogModelDetailSchema,
     ModelListQuerySchema,
@@ -88,11 +89,8 @@ class Sync(MethodView):
         job, _ = model_sync.request_sync(authenticate().user_id,
                                          force=(body or {}).get("force_update", False))
         answer, status, headers = accepted(job)
-        wait = current_app.config["MODEL_SYNC_WAIT_SECONDS"]
-        if "respond-async" in request.headers.get("Prefer", "").lower():  # RFC 7240
-            wait = 0
-        finished = model_sync.wait_for(job.id, wait) if wait > 0 else None
-        if finished is None:
+        finished = waited(job, current_app.config["MODEL_SYNC_WAIT_SECONDS"])
+        if finished.status in ACTIVE_JOB_STATUSES:
             return answer, status, headers
         if finished.status != "succeeded":
             raise SyncFailed(f"The model sync {finished.status}: "

@@ -202,22 +202,6 @@ def _active_restore() -> Job | None:
                                                Job.status.in_(ACTIVE_JOB_STATUSES)))
 
 
-def wait_for(job_id: uuid.UUID, seconds: float) -> Job | None:
-    """The job once finished within ``seconds``, else None. Holds no transaction while it
-    waits: a restore must be able to lock every table."""
-    deadline = time.monotonic() + seconds
-    while True:
-        db.session.remove()
-        job = db.session.get(Job, job_id)
-        finished = job is not None and job.status not in ACTIVE_JOB_STATUSES
-        if finished:
-            return job
-        db.session.rollback()
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(0.25)
-
-
 def status() -> dict[str, Any]:
     """The latest backup job as the settings page polls it (``idle`` when none)."""
     job = db.session.scalar(select(Job).where(Job.kind == BACKUP_KIND)

@@ -223,21 +223,6 @@ def get(job_id: uuid.UUID) -> Job:
     return job
 
 
-def wait_until_finished(job_id: uuid.UUID, seconds: float) -> Job:
-    """The job once it has finished, or as it is after ``seconds`` (for answers that give the
-    result when it comes quickly and the job id otherwise). Polls the row, ending the
-    transaction between reads so no snapshot or lock is held while waiting."""
-    deadline = time.monotonic() + max(0.0, seconds)
-    pause = 0.02
-    while True:
-        status = db.session.scalar(select(Job.status).where(Job.id == job_id))
-        db.session.rollback()
-        if status not in ACTIVE_JOB_STATUSES or time.monotonic() >= deadline:
-            return get(job_id)
-        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-        pause = min(pause * 2, 0.25)
-
-
 def get_visible(job_id: uuid.UUID, identity) -> Job:
     """A job as its requester or an admin sees it; others get 404, not 403."""
     job = get(job_id)
@@ -362,21 +347,21 @@ def stale_job_ids(queued_after: int, lease_seconds: int) -> list[uuid.UUID]:
     ))
 
 
-def wait(job: Job, seconds: float) -> Job:
-    """Wait up to ``seconds`` for a committed job to finish (for endpoints whose caller wants
-    the result when it comes quickly); returns the job as last read, finished or not. Each
-    look is a fresh read outside any transaction, so no snapshot or lock is held meanwhile."""
-    import time
-
-    deadline = time.monotonic() + seconds
-    pause = 0.05
-    job_id = job.id
+def wait(job_id: uuid.UUID, seconds: float) -> Job:
+    """The job once it has finished, or as it is after ``seconds`` (for answers that give the
+    result when it comes quickly and the job otherwise). The one way to wait for a job: each
+    look is a fresh read with the transaction ended in between, so no snapshot or lock is held
+    while waiting (a restore must be able to lock every table)."""
+    deadline = time.monotonic() + max(0.0, seconds)
+    pause = 0.02
     while True:
         db.session.rollback()
-        current = db.session.get(Job, job_id, populate_existing=True)
-        if current is None or current.status not in ACTIVE_JOB_STATUSES:
-            return current or job
-        if time.monotonic() >= deadline:
-            return current
+        status = db.session.scalar(select(Job.status).where(Job.id == job_id))
+        db.session.rollback()
+        # No row yet is not finished: a restore replaces the jobs table and writes its own
+        # row back when it ends.
+        finished = status is not None and status not in ACTIVE_JOB_STATUSES
+        if finished or time.monotonic() >= deadline:
+            return get(job_id)
         time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-        pause = min(pause * 2, 0.5)
+        pause = min(pause * 2, 0.25)

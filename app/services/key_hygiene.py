@@ -16,6 +16,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import or_, select, text
 
+from app.auth import api_keys as api_key_cache
 from app.errors import Conflict
 from app.extensions import db
 from app.models import ApiKey, ApiKeyGraceValue, User
@@ -88,7 +89,7 @@ def _disable_idle(now: datetime, made: list) -> int:
     """), {"now": now, "cutoff": cutoff}).all()
     for key in rows:
         made.append(provisioning.create_update_job(key.id, None))
-        provisioning.forget_after_commit(key.key_hash)
+        api_key_cache.forget_after_commit(key.key_hash)
         audit.record("API_KEY_DISABLED_IDLE", "api_key", key.id,
                      details={"idleDays": days, "keyPrefix": key.key_prefix})
         made += notifications.notify(notifications.Notice(
@@ -178,7 +179,7 @@ def enable(key: ApiKey, actor_id: uuid.UUID | None):
     job = provisioning.create_update_job(key.id, actor_id)
     audit.record("API_KEY_ENABLED", "api_key", key.id,
                  details={"keyPrefix": key.key_prefix, "disabledReason": reason})
-    provisioning.forget_after_commit(key.key_hash)
+    api_key_cache.forget_after_commit(key.key_hash)
     db.session.commit()  # the job is published after it
     return job
 

@@ -443,23 +443,6 @@ def request_sync(requested_by: uuid.UUID | None, force: bool = False):
     return jobs.enqueue(SYNC_KIND, params, requested_by=requested_by)
 
 
-FINISHED = ("succeeded", "failed", "cancelled")
-
-
-def wait_for(job_id: uuid.UUID, seconds: float) -> Job | None:
-    """The job once it finished, if it does within ``seconds`` (polled from PostgreSQL, the
-    source of truth), else None."""
-    deadline = time.monotonic() + max(0.0, seconds)
-    delay = 0.05
-    while True:
-        db.session.rollback()  # a fresh snapshot: the worker commits in its own transaction
-        job = db.session.get(Job, job_id)
-        if job is not None and job.status in FINISHED:
-            return job
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 1.5, 0.5)
 
 
 def ui_counts(job: Job) -> dict[str, Any]:

@@ -16,9 +16,9 @@ from tests.integration.provisioning_support import (
     seed_models,
     subscribe,
     user_id,
-    wait_for_job,
 )
 from tests.integration.test_subscriptions import make_admin
+from tests.support.jobs import wait_for_job
 
 BASE = "/api/v1/admin/subscriptions"
 OPEN, RESTRICTED = "gpt-4o", "claude-3-5-sonnet-20240620"

@@ -17,10 +17,9 @@ from tests.integration.provisioning_support import (
     seed_models,
     sim_calls,
     subscribe,
-    wait_for_job,
 )
 from tests.integration.test_subscriptions import make_admin
-from tests.support.apps import settle_jobs
+from tests.support.jobs import settle_jobs, wait_for_job
 
 ADMIN_MODELS = "/api/v1/admin/models"
 PROVIDER_KEY = "prov-Secret-0123456789abcdef"  # not an sk- value: must be hidden all the same

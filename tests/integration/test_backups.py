@@ -16,11 +16,7 @@ from sqlalchemy import select, text
 
 from app.extensions import db
 from app.models import AuditLog, Base, Job
-
-try:  # its home once the ops branch's test helpers land; tests.support.apps until then
-    from tests.support.jobs import settle_jobs
-except ImportError:
-    from tests.support.apps import settle_jobs
+from tests.support.jobs import settle_jobs
 
 # The trail and the job queue outlive a restore (see app/services/backups.py); every other
 # table comes back exactly as it was.

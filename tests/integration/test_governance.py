@@ -35,9 +35,9 @@ from tests.integration.provisioning_support import (
     seed_models,
     sim_key,
     subscribe,
-    wait_for_job,
 )
-from tests.support.apps import extra_app, settle_jobs, wait_for_jobs
+from tests.support.apps import extra_app
+from tests.support.jobs import settle_jobs, wait_for_job, wait_for_jobs
 
 SECRET = "whsec-test-0123456789abcdef"
 
