@@ -11,7 +11,7 @@ import uuid
 
 from flask.views import MethodView
 
-from app.api.api_keys import NO_STORE, one_view, page_view
+from app.api.api_keys import issued_answer, one_view, page_view
 from app.api.base import Blueprint
 from app.api.jobs import accepted, waited
 from app.auth.identity import authenticate
@@ -131,13 +131,7 @@ class UserKeys(MethodView):
         identity = authenticate()
         users.get(user_id)
         subscriptions.grant_for_user(user_id, body["model_ids"], identity)
-        issued = api_keys.create(identity, body, owner_id=user_id)
-        if issued.job is None:
-            return one_view(issued.key, key=issued.value, job_id=None), 201, NO_STORE
-        link = jobs.link(issued.job.id)
-        view = one_view(issued.key, key=issued.value, job_id=issued.job.id,
-                        links={"job": link})
-        return view, 202, {**NO_STORE, "Location": link}
+        return issued_answer(api_keys.create(identity, body, owner_id=user_id))
 
 
 @blp.route("/<uuid:user_id>/api-keys/<uuid:key_id>")

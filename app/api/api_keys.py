@@ -36,6 +36,16 @@ def one_view(api_key, **extra) -> dict:
     return key_view(api_key, api_keys.model_details([api_key]), **extra)
 
 
+def issued_answer(issued: api_keys.IssuedKey):
+    """A new key's answer, its full value shown this once: 201 when LiteLLM has it, 202 with
+    the job finishing it when LiteLLM was unreachable."""
+    if issued.job is None:
+        return one_view(issued.key, key=issued.value, job_id=None), 201, NO_STORE
+    link = jobs.link(issued.job.id)
+    view = one_view(issued.key, key=issued.value, job_id=issued.job.id, links={"job": link})
+    return view, 202, {**NO_STORE, "Location": link}
+
+
 def page_view(page: dict) -> dict:
     models = api_keys.model_details(page["data"])
     page["data"] = [key_view(key, models) for key in page["data"]]
@@ -68,13 +78,7 @@ class ApiKeys(MethodView):
     @blp.alt_response(502, response="BAD_GATEWAY", description="LiteLLM refused the key")
     def post(self, body):
         """Create a key for models you are subscribed to. The full key is in this answer only."""
-        issued = api_keys.create(authenticate(), body)
-        if issued.job is None:
-            return one_view(issued.key, key=issued.value, job_id=None), 201, NO_STORE
-        link = jobs.link(issued.job.id)
-        view = one_view(issued.key, key=issued.value, job_id=issued.job.id,
-                        links={"job": link})
-        return view, 202, {**NO_STORE, "Location": link}
+        return issued_answer(api_keys.create(authenticate(), body))
 
 
 @blp.route("/<uuid:key_id>")
