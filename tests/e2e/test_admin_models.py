@@ -19,7 +19,7 @@ import requests
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
-from tests.e2e.ui import click_until, footer, go, subscribe, toast
+from tests.e2e.ui import click_until, eventually, footer, go, subscribe, toast
 
 ADMIN_GROUP, READONLY_GROUP = "litemaas-admins", "litemaas-readonly"
 
@@ -145,9 +145,11 @@ def test_admin_creates_tests_edits_restricts_and_deletes_a_model(page, site):
         warning.locator("button", has_text=re.compile("^Yes$")).click()
         expect(warning).to_have_count(0)
         dialog = page.get_by_role("dialog", name=re.compile("Edit Model"))
+        # the first update's toast must be gone, or it would stand for this one's
+        expect(toast(page, "Model Updated")).to_have_count(0)
         click_until(dialog.get_by_role("button", name="Update", exact=True), "Update",
                     toast(page, "Model Updated"))
-        assert _model(site, name).json()["restrictedAccess"] is True
+        assert eventually(lambda: _model(site, name).json()["restrictedAccess"] is True)
         go(page, "Subscription Management", "/admin/subscriptions")
         row = _line(page, name)
         expect(row).to_be_visible()

@@ -19,6 +19,7 @@ from playwright.sync_api import expect
 from tests.e2e.ui import (
     click_until,
     create_key,
+    eventually,
     footer,
     go,
     model_card,
@@ -47,15 +48,6 @@ def _catalogue(site, **query) -> list[str]:
 
 def _cards(page) -> list[str]:
     return sorted(page.get_by_role("main").get_by_role("heading", level=3).all_inner_texts())
-
-
-def _eventually(check, timeout: float = 20.0, interval: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while True:
-        outcome = check()
-        if outcome or time.monotonic() > deadline:
-            return outcome
-        time.sleep(interval)
 
 
 # -- 1. boot -------------------------------------------------------------------------------
@@ -108,22 +100,22 @@ def test_catalogue_lists_searches_filters_and_shows_details(page, site):
     everything = _catalogue(site)
     assert len(everything) >= 10
     expect(model_card(page, "gpt-4o")).to_be_visible()
-    assert _eventually(lambda: len(_cards(page)) == min(12, len(everything)))
+    assert eventually(lambda: len(_cards(page)) == min(12, len(everything)))
     assert set(_cards(page)) <= set(everything)
 
     search = page.get_by_placeholder("Search models...")
     search.fill("gpt-4o")
     expected = _catalogue(site, search="gpt-4o")
     assert expected and len(expected) < len(everything)
-    assert _eventually(lambda: _cards(page) == expected), (_cards(page), expected)
+    assert eventually(lambda: _cards(page) == expected), (_cards(page), expected)
     search.clear()
-    assert _eventually(lambda: len(_cards(page)) == min(12, len(everything)))
+    assert eventually(lambda: len(_cards(page)) == min(12, len(everything)))
 
     page.get_by_role("button", name="All Providers").click()
     page.get_by_role("option", name="anthropic", exact=True).click()
     expected = _catalogue(site, provider="anthropic")
     assert expected
-    assert _eventually(lambda: _cards(page) == expected), (_cards(page), expected)
+    assert eventually(lambda: _cards(page) == expected), (_cards(page), expected)
     page.get_by_role("button", name="anthropic").click()
     page.get_by_role("option", name="All Providers").click()
 
@@ -167,7 +159,7 @@ def test_subscribe_see_it_listed_and_cancel_one(page, site):
     gone = _subscription_card(page, cancelled)
     # Cancelled: gone from the list, or shown as ended ("Expired" is how the UI shows a
     # cancelled subscription).
-    assert _eventually(lambda: gone.count() == 0 or (
+    assert eventually(lambda: gone.count() == 0 or (
         "Expired" in gone.inner_text() and "Active" not in gone.inner_text())), gone.inner_text()
 
 
@@ -222,7 +214,7 @@ def test_api_key_create_view_reveal_edit_delete(page, site):
     raw = create_key(page, "journey key", [model], description="made by the e2e journey",
                      rpm_limit="30")
     # What the dialog set is the key's at LiteLLM: its limit and its metadata.
-    assert _eventually(lambda: _litellm_key(site, raw).get("rpm_limit") == 30), \
+    assert eventually(lambda: _litellm_key(site, raw).get("rpm_limit") == 30), \
         _litellm_key(site, raw)
     assert _litellm_key(site, raw)["metadata"]["description"] == "made by the e2e journey"
 
@@ -250,7 +242,7 @@ def test_api_key_create_view_reveal_edit_delete(page, site):
     edit.locator("#key-tpm-limit").fill("5000")
     footer(edit).get_by_role("button", name="Update").click()
     expect(toast(page, "API Key Updated")).to_be_visible()
-    assert _eventually(lambda: _litellm_key(site, raw).get("tpm_limit") == 5000), \
+    assert eventually(lambda: _litellm_key(site, raw).get("tpm_limit") == 5000), \
         _litellm_key(site, raw)
     assert _litellm_key(site, raw)["metadata"]["description"] == "renamed by the journey"
     renamed = _key_row(page, "journey key (renamed)")
@@ -267,7 +259,7 @@ def test_api_key_create_view_reveal_edit_delete(page, site):
     expect(toast(page, "API Key Deleted")).to_be_visible()
     expect(_key_row(page, "journey key (renamed)")).to_have_count(0)
     # Deleting revokes it at LiteLLM too (a job): the key stops working.
-    assert _eventually(lambda: _chat(site, raw, model).status_code == 401, timeout=30)
+    assert eventually(lambda: _chat(site, raw, model).status_code == 401, timeout=30)
 
 
 # -- 6. usage ------------------------------------------------------------------------------------

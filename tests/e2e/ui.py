@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from dataclasses import dataclass
 
 from playwright.sync_api import Error as PlaywrightError
@@ -73,6 +74,17 @@ def toast(page: Page, title: str):
     the screen-reader prefix, e.g. "Success alert:")."""
     return page.locator(".pf-v6-c-alert-group .pf-v6-c-alert__title").filter(
         has_text=re.compile(re.escape(title) + "$")).first
+
+
+def eventually(check, timeout: float = 20.0, interval: float = 0.25):
+    """``check()`` once it is truthy, or its last value after ``timeout`` seconds: for what
+    the server finishes after the page has shown its answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        outcome = check()
+        if outcome or time.monotonic() > deadline:
+            return outcome
+        time.sleep(interval)
 
 
 def model_card(page: Page, model: str):
