@@ -8,6 +8,7 @@ approval (never one's own). Readonly admins read everything here and change noth
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from flask.views import MethodView
 
@@ -94,8 +95,6 @@ def update_budget_limits(body, user_id: uuid.UUID):
 def reset_user_spend(user_id: uuid.UUID):
     """Set the user's spend back to 0; `jobId` resets LiteLLM's counter, which enforces the
     user's budget. (LiteMaaS's own period spend is recomputed from usage at the next rollup.)"""
-    from datetime import UTC, datetime
-
     user, job = users.reset_spend(user_id, authenticate())
     return {"id": user.id, "current_spend": user.spend, "reset_at": datetime.now(UTC),
             "job_id": job.id}
@@ -173,8 +172,6 @@ class UserKey(MethodView):
 @blp.alt_response(409, response="CONFLICT", description="Key not active")
 def reset_key_spend(user_id: uuid.UUID, key_id: uuid.UUID):
     """Set the user's key's spend back to 0; `jobId` resets it in LiteLLM."""
-    from datetime import UTC, datetime
-
     _key_of(user_id, key_id)
     key, job = api_keys.reset_spend(key_id, authenticate(), as_admin=True)
     return {"id": key.id, "current_spend": key.spend, "reset_at": datetime.now(UTC),
