@@ -25,7 +25,7 @@ from bench.usage import ADMIN_KEY, PROVIDERS, bench_app
 from bench.wrk import idle_check
 
 TARGET_P99_MS = 100.0
-SUMMARIES = ("usage_daily_totals", "usage_user_spans", "usage_key_spans", "users", "api_keys")
+SUMMARIES = ("usage_daily_totals", "users", "api_keys")
 
 SEED_SQL = """
 INSERT INTO users (id, username, email, oauth_provider, oauth_subject, litellm_user_id)
