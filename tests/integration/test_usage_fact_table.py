@@ -56,7 +56,7 @@ def _world() -> dict:
 
 def _grains(world: dict, day: date, requests: int = 3) -> dict:
     values = (requests, requests, 0, 10 * requests, 5 * requests, 15 * requests,
-              Decimal("0.12345678") * requests)
+              12_345_678 * requests)  # spend in SPEND_UNITS: 0.12345678 per request
     return {day: {(world["token"], "gpt-4o"): values}}
 
 
@@ -113,12 +113,12 @@ def test_a_delete_during_the_write_waits_for_it_then_nulls_its_rows(app, app_ctx
     world = _world()
     day = date.today()
     in_copy, release = threading.Event(), threading.Event()
-    real_copy = usage_rollup._copy
+    real_copy = usage_rollup.copy_in
 
-    def paused_copy(lines):
+    def paused_copy(*args):
         in_copy.set()
         assert release.wait(30)
-        real_copy(lines)
+        real_copy(*args)
 
     errors = []
 
@@ -133,7 +133,7 @@ def test_a_delete_during_the_write_waits_for_it_then_nulls_its_rows(app, app_ctx
 
                 db.session.remove()
 
-    usage_rollup._copy = paused_copy
+    usage_rollup.copy_in = paused_copy
     writer = threading.Thread(target=write)
     try:
         writer.start()
@@ -150,7 +150,7 @@ def test_a_delete_during_the_write_waits_for_it_then_nulls_its_rows(app, app_ctx
         writer.join(30)
         deleted.join(30)
     finally:
-        usage_rollup._copy = real_copy
+        usage_rollup.copy_in = real_copy
         release.set()
     assert not errors
     [row] = _rows()
