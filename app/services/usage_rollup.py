@@ -635,8 +635,13 @@ def _existing_rows(batch: dict[str, dict[date, DayGrains]], users: list[str], fi
         user, day = row[1], row[2]
         if day in batch[user]:
             existing.setdefault((user, day), {})[(row[3], row[4])] = (
-                row[0], row[5], row[6], row[7], (*row[8:14], int(row[14])))
+                row[0], row[5], row[6], row[7], (*row[8:14], _units_of_text(row[14])))
     return existing
+
+
+def _units_of_text(spend: str) -> int:
+    """usage_daily.spend as PostgreSQL prints it (always SPEND_SCALE decimals) → SPEND_UNITS."""
+    return int(spend.replace(".", ""))
 
 
 def spend_text(units: int) -> str:
@@ -724,8 +729,7 @@ _LOCK_KEYS = text(
 
 _EXISTING = text(f"""
     SELECT id, user_id::text, day, api_key_hash, model_id, provider, team_id::text,
-           api_key_id::text, {", ".join(METRICS[:-1])},
-           (spend * {SPEND_UNITS})::numeric(30, 0)::text
+           api_key_id::text, {", ".join(METRICS[:-1])}, spend::text
     FROM usage_daily
     WHERE user_id = ANY(CAST(:users AS uuid[])) AND day BETWEEN :first AND :last
 """)
