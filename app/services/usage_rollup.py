@@ -438,6 +438,7 @@ class ActivityIngest:
 # --- the write transaction ----------------------------------------------------------------
 
 FLUSH_ROWS = 20_000  # grains (and days) buffered before a write transaction
+WRITER_THREADS = 2  # background write transactions at once
 
 
 class UsageWriter:
@@ -445,10 +446,13 @@ class UsageWriter:
     per batch (``write_batch``). A (user, day) is always written whole, so a crash leaves each
     day of each user entirely old or entirely new, and a rerun fixes the rest.
 
-    ``background=True`` writes on a thread of its own (its own app context, session and
-    connection), so PostgreSQL's work on one batch overlaps the parsing of the next: at most
-    one batch is written while one waits. ``close`` waits for the writes and raises the first
-    write error; call it before anything reads what was written.
+    ``background=True`` writes on ``WRITER_THREADS`` threads of their own (each with its own
+    app context, session and connection), so PostgreSQL's work on batches overlaps the parsing
+    of the next, and PostgreSQL's share (most of a new row's cost) is spread over as many
+    backends: at most that many batches are written while one waits. A user split across two
+    batches is written by one transaction after the other (the users' advisory locks).
+    ``close`` waits for the writes and raises the first write error; call it before anything
+    reads what was written.
     """
 
     def __init__(self, catalogue: dict[str, str | None], flush_rows: int | None = None,
@@ -461,13 +465,15 @@ class UsageWriter:
         self.months: set[date] = set()  # months whose partition is known to exist
         self.error: BaseException | None = None
         self._queue: queue.Queue | None = None
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         if background:
             self._queue = queue.Queue(maxsize=1)
-            self._thread = threading.Thread(
-                target=self._run, args=(current_app._get_current_object(),),
-                name="usage-writer", daemon=True)
-            self._thread.start()
+            app = current_app._get_current_object()
+            self._threads = [threading.Thread(target=self._run, args=(app,),
+                                              name=f"usage-writer-{n}", daemon=True)
+                             for n in range(WRITER_THREADS)]
+            for thread in self._threads:
+                thread.start()
 
     def add(self, user_id: uuid.UUID | str, days: dict[date, DayGrains],
             key_teams: dict[str, str | None]) -> None:
@@ -503,10 +509,11 @@ class UsageWriter:
         try:
             self.flush()
         finally:
-            if self._thread is not None:
+            for _ in self._threads:
                 self._queue.put(None)
-                self._thread.join()
-                self._thread = None
+            for thread in self._threads:
+                thread.join()
+            self._threads = []
         if self.error is not None:
             raise self.error
 
