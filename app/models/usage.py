@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -38,8 +39,11 @@ class UsageDaily(UsageFigures, Base):
             name="uq_usage_daily_grain",
             postgresql_nulls_not_distinct=True,
         ),
-        # The per-team and per-key filters.
-        Index("ix_usage_daily_team_day", "team_id", "day"),
+        # The per-team and per-key filters. Most usage belongs to no team: those rows stay out
+        # of the team index (migration 0013), which the team filters and the team-deletion
+        # trigger (one team id) use alike.
+        Index("ix_usage_daily_team_day", "team_id", "day",
+              postgresql_where=text("team_id IS NOT NULL")),
         Index("ix_usage_daily_key_day", "api_key_id", "day"),
         {"postgresql_partition_by": "RANGE (day)"},
     )
