@@ -13,8 +13,9 @@ What it measures (each figure the median of ``BENCH_REPEATS`` runs, default 3, e
 - model sync (``bench.sync``: the simulator with 1,000 and 10,000 models, a real worker): the
   database part of a cold, a no-op and a 10 %-changed sync (``sync_*_s``, after the fetch);
 - ``sync_10k_job_s``: a cold 10,000-model sync job on the worker process of the Procfile
-  (``celery worker --concurrency 2``, prefork), fetch included, and ``worker_rss_mb``, the
-  peak RSS of any process of that worker while it runs;
+  (``celery worker --concurrency 2``, prefork), fetch and parse included, then
+  ``sync_10k_job_noop_s``, the same job again on the same answer (a no-op), and
+  ``worker_rss_mb``, the peak RSS of any process of that worker while they run;
 - over HTTP (32 connections): ``GET /api/v1/models?limit=50`` on 1,000 models (cached), the
   same with a different search, filter or page on every request (uncached), ``limit=1000``
   on 1,000 and on 10,000 models (8 connections), ``/api/v1/health`` (the bare request stack),
@@ -28,10 +29,14 @@ What it measures (each figure the median of ``BENCH_REPEATS`` runs, default 3, e
 
 Rate limiting stays on, with limits raised so the load is never refused (one client address
 sends it all). For reference the catalogue list is also measured with it off.
+
+``python -m bench --only job,enqueue`` measures only some parts (``PARTS``: sync,
+budget_sweep, job, http, enqueue, usage) and prints them without writing results.json.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -81,6 +86,7 @@ TARGETS = {
     "sync_10k_10pct_s": ("<=", 0.5),
     "sync_10k_cold_s": ("<=", 1.0),
     "sync_10k_job_s": ("<=", 1.0),
+    "sync_10k_job_noop_s": ("<=", 0.5),
     "models_list_rps": (">=", 2000),
     "models_list_p99_ms": ("<", 50),
     "models_list_uncached_rps": (">=", 500),
@@ -156,7 +162,7 @@ class Stack:
         with self.app.app_context():
             while True:
                 row = db.session.execute(
-                    select(Job.status, Job.error, Job.started_at, Job.finished_at)
+                    select(Job.status, Job.error, Job.result, Job.started_at, Job.finished_at)
                     .where(Job.id == job_id)).one()
                 db.session.rollback()
                 if row.status in statuses:
@@ -229,7 +235,8 @@ def sync_figures() -> dict:
 
 
 def worker_job_figures(stack: Stack, worker: ManagedProcess) -> dict:
-    """Cold 10,000-model syncs on the worker process; job run time and peak worker RSS."""
+    """Cold 10,000-model syncs on the worker process, each followed by a no-op one (the same
+    answer again); job run times (the job row's start to finish) and peak worker RSS."""
     import psutil
 
     stack.wait_for_worker(worker)
@@ -239,20 +246,33 @@ def worker_job_figures(stack: Stack, worker: ManagedProcess) -> dict:
     for _ in range(REPEATS):
         stack.reset_catalogue()
         with RssSampler(worker.pid) as rss:
-            started = time.perf_counter()
-            job_id = stack.enqueue_sync()
-            job = stack.wait_for_job(job_id)
-            wall = time.perf_counter() - started
-        if job["status"] != "succeeded":
-            raise RuntimeError(f"10k sync job {job['status']}: {job['error']}")
-        runs.append({"job_s": (job["finished_at"] - job["started_at"]).total_seconds(),
-                     "enqueue_to_done_s": round(wall, 3), "peak_rss_mb": round(rss.peak_mb, 1),
+            cold = _timed_job(stack)
+            noop = _timed_job(stack)
+        runs.append({"job_s": cold["job_s"], "noop_job_s": noop["job_s"],
+                     "enqueue_to_done_s": cold["enqueue_to_done_s"],
+                     "noop_enqueue_to_done_s": noop["enqueue_to_done_s"],
+                     "timings_ms": cold["timings_ms"], "noop_timings_ms": noop["timings_ms"],
+                     "peak_rss_mb": round(rss.peak_mb, 1),
                      "peak_tree_rss_mb": round(rss.peak_tree_mb, 1), "rss_samples": rss.samples})
     return {
         "figures": {"sync_10k_job_s": median_of(runs, "job_s"),
+                    "sync_10k_job_noop_s": median_of(runs, "noop_job_s"),
                     "worker_rss_mb": median_of(runs, "peak_rss_mb")},
         "details": {"idle_rss_mb": round(idle_mb, 1), "runs": runs},
     }
+
+
+def _timed_job(stack: Stack) -> dict:
+    """One sync job, enqueued and waited for: its run time and enqueue to done."""
+    started = time.perf_counter()
+    job = stack.wait_for_job(stack.enqueue_sync())
+    wall = time.perf_counter() - started
+    if job["status"] != "succeeded":
+        raise RuntimeError(f"10k sync job {job['status']}: {job['error']}")
+    timings = {name: job["result"].get(name) for name in ("fetchMs", "normalizeMs", "writeMs",
+                                                          "dbMs", "totalMs")}
+    return {"job_s": (job["finished_at"] - job["started_at"]).total_seconds(),
+            "enqueue_to_done_s": round(wall, 3), "timings_ms": timings}
 
 
 def seed_list_catalogue(stack: Stack) -> uuid.UUID:
@@ -398,86 +418,51 @@ def verdicts(figures: dict) -> dict:
     checks = {"<=": float.__le__, "<": float.__lt__, ">=": float.__ge__}
     return {name: {"value": figures[name], "target": f"{op} {limit}",
                    "met": checks[op](float(figures[name]), float(limit))}
-            for name, (op, limit) in TARGETS.items()}
+            for name, (op, limit) in TARGETS.items() if name in figures}
 
 
-def run() -> dict:
+PARTS = ("sync", "budget_sweep", "job", "http", "enqueue", "usage")
+
+
+def run(parts: frozenset[str] = frozenset(PARTS)) -> dict:
     began = time.monotonic()
     services = resolve_services()
     figures, details = {}, {}
-    note("model sync scenarios (bench.sync)")
-    LOADS.append({"url": "bench.sync", **wrk.idle_check()})
-    sync = sync_figures()
-    figures.update(sync["figures"])
-    details["sync_db_ms"] = sync["details"]
-    note("budget sweep over 100,000 keys (bench.budget_sweep)")
-    from bench import budget_sweep
+    if "sync" in parts:
+        note("model sync scenarios (bench.sync)")
+        LOADS.append({"url": "bench.sync", **wrk.idle_check()})
+        sync = sync_figures()
+        figures.update(sync["figures"])
+        details["sync_db_ms"] = sync["details"]
+    if "budget_sweep" in parts:
+        note("budget sweep over 100,000 keys (bench.budget_sweep)")
+        from bench import budget_sweep
 
-    sweep = budget_sweep.run(100_000)
-    figures["budget_sweep_100k_s"] = sweep["first_sweep"]["seconds"]
-    figures["budget_sweep_100k_rerun_s"] = sweep["rerun"]["seconds"]
-    details["budget_sweep_100k"] = sweep
-    with scratch_database(services.base_database_url) as database_url:
-        machine = machine_info(database_url, services.redis_url)
-        stack = Stack(database_url, services.redis_url)
-        try:
-            with stack.worker() as worker:
-                note("10,000-model sync jobs on the worker process")
-                LOADS.append({"url": "sync job", **wrk.idle_check()})
-                job = worker_job_figures(stack, worker)
-                figures.update(job["figures"])
-                details["worker_sync_10k"] = job["details"]
-                port = free_port()
-                base = f"http://127.0.0.1:{port}"
-                with stack.web(port):
-                    note("GET /api/v1/models?limit=1000 on 10,000 models")
-                    listing_10k = list_all_figures(base, SYNC_MODELS)
-                finished_job = seed_list_catalogue(stack)
-                with stack.web(port) as web, RssSampler(web.pid, every=0.2) as web_rss:
-                    note("GET /api/v1/models?limit=50 (cached)")
-                    listing = list_figures(base)
-                    note("GET /api/v1/models, a different query each request (uncached)")
-                    uncached = uncached_figures(base)
-                    note("GET /api/v1/models?limit=1000")
-                    listing_all = list_all_figures(base, LIST_MODELS)
-                    note("GET /api/v1/health (the request stack; rate limiter on, exempt)")
-                    health = summary(load_runs(f"{base}/api/v1/health", DIAGNOSTIC_SECONDS))
-                    token = admin_token(base)
-                    note("GET /api/v1/jobs/{id}")
-                    status = status_figures(base, token, finished_job)
-                    note("POST /api/v1/models/sync while a sync runs")
-                    enqueue = enqueue_figures(stack, base, token)
-                with stack.web(port, RATE_LIMIT_ENABLED="false"):
-                    note("reference: GET /api/v1/models?limit=50 without rate limiting")
-                    unlimited = list_figures(base, DIAGNOSTIC_SECONDS)
-        finally:
-            stack.close()
-    note(f"usage rollup of {USAGE_KEYS * 100:,} activity rows and the admin reads (bench.usage)")
-    usage = usage_figures()
-    figures.update({
-        "models_list_rps": listing["rps"], "models_list_p99_ms": listing["p99_ms"],
-        "models_list_uncached_rps": uncached["rps"],
-        "models_list_uncached_p99_ms": uncached["p99_ms"],
-        "models_list_1000_rps": listing_all["rps"],
-        "models_list_1000_p99_ms": listing_all["p99_ms"],
-        "models_list_1000_of_10k_rps": listing_10k["rps"],
-        "models_list_1000_of_10k_p99_ms": listing_10k["p99_ms"],
-        "enqueue_p99_ms": enqueue["p99_ms"], "job_status_rps": status["rps"],
-        "models_list_no_ratelimit_rps": unlimited["rps"],
-        "models_list_no_ratelimit_p99_ms": unlimited["p99_ms"],
-        "health_rps": health["rps"], "health_p99_ms": health["p99_ms"],
-        "web_rss_peak_tree_mb": round(web_rss.peak_tree_mb, 1),
-        "usage_rollup_rows_per_s": usage["rollup"]["rows_per_second"],
-        "usage_rerun_rows_per_s": usage["rerun_same_data"]["rows_per_second"],
-        "admin_usage_summary_90d_p99_ms": usage["admin_summary_90d"]["p99_ms"],
-    })
-    details.update({"models_list": listing, "models_list_uncached": uncached,
-                    "models_list_1000": listing_all, "models_list_1000_of_10k": listing_10k,
-                    "models_list_no_ratelimit": unlimited,
-                    "health": health, "enqueue_during_sync": enqueue, "job_status": status,
-                    "web_rss": {"peak_tree_mb": round(web_rss.peak_tree_mb, 1),
-                                "peak_process_mb": round(web_rss.peak_mb, 1)},
-                    "usage": usage})
+        sweep = budget_sweep.run(100_000)
+        figures["budget_sweep_100k_s"] = sweep["first_sweep"]["seconds"]
+        figures["budget_sweep_100k_rerun_s"] = sweep["rerun"]["seconds"]
+        details["budget_sweep_100k"] = sweep
+    machine = None
+    if parts & {"job", "http", "enqueue"}:
+        with scratch_database(services.base_database_url) as database_url:
+            machine = machine_info(database_url, services.redis_url)
+            stack = Stack(database_url, services.redis_url)
+            try:
+                with stack.worker() as worker:
+                    stack_figures(stack, worker, parts, figures, details)
+            finally:
+                stack.close()
+    if "usage" in parts:
+        note(f"usage rollup of {USAGE_KEYS * 100:,} activity rows and the admin reads "
+             "(bench.usage)")
+        usage = usage_figures()
+        figures.update({
+            "usage_rollup_rows_per_s": usage["rollup"]["rows_per_second"],
+            "usage_rerun_rows_per_s": usage["rerun_same_data"]["rows_per_second"],
+            "admin_usage_summary_90d_p99_ms": usage["admin_summary_90d"]["p99_ms"],
+        })
+        details["usage"] = usage
+    machine = machine or machine_info(services.base_database_url, services.redis_url)
     machine["load_average_1m_end"] = round(os.getloadavg()[0], 2)
     return {
         **{name: round(float(value), 4) for name, value in figures.items()},
@@ -486,7 +471,8 @@ def run() -> dict:
         "loads_before_figures": LOADS,
         "busy": [load for load in LOADS if load.get("busy")],
         "embedded_services": services.embedded,
-        "settings": {"repeats": REPEATS, "connections": LOAD_CONNECTIONS,
+        "settings": {"parts": sorted(parts), "repeats": REPEATS,
+                     "connections": LOAD_CONNECTIONS,
                      "seconds": SECONDS, "list_models": LIST_MODELS,
                      "list_all_connections": LIST_ALL_CONNECTIONS,
                      "enqueue_connections": ENQUEUE_CONNECTIONS,
@@ -499,11 +485,89 @@ def run() -> dict:
     }
 
 
+def stack_figures(stack: Stack, worker: ManagedProcess, parts: frozenset[str], figures: dict,
+                  details: dict) -> None:
+    """The parts that need the worker: the sync jobs, then the HTTP figures."""
+    if "job" in parts:
+        note("10,000-model sync jobs on the worker process")
+        LOADS.append({"url": "sync job", **wrk.idle_check()})
+        job = worker_job_figures(stack, worker)
+        figures.update(job["figures"])
+        details["worker_sync_10k"] = job["details"]
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    if "http" in parts:
+        if "job" not in parts:
+            stack.wait_for_worker(worker)
+            stack.wait_for_job(stack.enqueue_sync())  # the 10,000 models the next figure reads
+        with stack.web(port):
+            note("GET /api/v1/models?limit=1000 on 10,000 models")
+            listing_10k = list_all_figures(base, SYNC_MODELS)
+        finished_job = seed_list_catalogue(stack)
+        with stack.web(port) as web, RssSampler(web.pid, every=0.2) as web_rss:
+            note("GET /api/v1/models?limit=50 (cached)")
+            listing = list_figures(base)
+            note("GET /api/v1/models, a different query each request (uncached)")
+            uncached = uncached_figures(base)
+            note("GET /api/v1/models?limit=1000")
+            listing_all = list_all_figures(base, LIST_MODELS)
+            note("GET /api/v1/health (the request stack; rate limiter on, exempt)")
+            health = summary(load_runs(f"{base}/api/v1/health", DIAGNOSTIC_SECONDS))
+            token = admin_token(base)
+            note("GET /api/v1/jobs/{id}")
+            status = status_figures(base, token, finished_job)
+            if "enqueue" in parts:
+                enqueue_part(stack, base, token, figures, details)
+        with stack.web(port, RATE_LIMIT_ENABLED="false"):
+            note("reference: GET /api/v1/models?limit=50 without rate limiting")
+            unlimited = list_figures(base, DIAGNOSTIC_SECONDS)
+        figures.update({
+            "models_list_rps": listing["rps"], "models_list_p99_ms": listing["p99_ms"],
+            "models_list_uncached_rps": uncached["rps"],
+            "models_list_uncached_p99_ms": uncached["p99_ms"],
+            "models_list_1000_rps": listing_all["rps"],
+            "models_list_1000_p99_ms": listing_all["p99_ms"],
+            "models_list_1000_of_10k_rps": listing_10k["rps"],
+            "models_list_1000_of_10k_p99_ms": listing_10k["p99_ms"],
+            "job_status_rps": status["rps"],
+            "models_list_no_ratelimit_rps": unlimited["rps"],
+            "models_list_no_ratelimit_p99_ms": unlimited["p99_ms"],
+            "health_rps": health["rps"], "health_p99_ms": health["p99_ms"],
+            "web_rss_peak_tree_mb": round(web_rss.peak_tree_mb, 1),
+        })
+        details.update({"models_list": listing, "models_list_uncached": uncached,
+                        "models_list_1000": listing_all, "models_list_1000_of_10k": listing_10k,
+                        "models_list_no_ratelimit": unlimited, "health": health,
+                        "job_status": status,
+                        "web_rss": {"peak_tree_mb": round(web_rss.peak_tree_mb, 1),
+                                    "peak_process_mb": round(web_rss.peak_mb, 1)}})
+    elif "enqueue" in parts:
+        stack.wait_for_worker(worker)
+        with stack.web(port):
+            enqueue_part(stack, base, admin_token(base), figures, details)
+
+
+def enqueue_part(stack: Stack, base: str, token: str, figures: dict, details: dict) -> None:
+    note("POST /api/v1/models/sync while a sync runs")
+    enqueue = enqueue_figures(stack, base, token)
+    figures["enqueue_p99_ms"] = enqueue["p99_ms"]
+    details["enqueue_during_sync"] = enqueue
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", type=lambda text: frozenset(text.split(",")),
+                        help=f"comma-separated parts: {','.join(PARTS)} (results.json is "
+                             "written only when every part runs)")
+    args = parser.parse_args()
+    if args.only and not args.only <= set(PARTS):
+        parser.error(f"unknown parts: {','.join(sorted(args.only - set(PARTS)))}")
     os.chdir(ROOT)
-    results = run()
+    results = run(args.only or frozenset(PARTS))
     text = json.dumps(results, indent=2, default=str) + "\n"
     print(text)
+    if args.only:
+        return 0
     if results["busy"]:
         BUSY_RESULTS.write_text(text)
         print(f"\nbench: REFUSED to write {RESULTS.name}: the machine was busy before "
