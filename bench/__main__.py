@@ -30,13 +30,13 @@ What it measures (each figure the median of ``BENCH_REPEATS`` runs, default 3, e
 Rate limiting stays on, with limits raised so the load is never refused (one client address
 sends it all). For reference the catalogue list is also measured with it off.
 
-``python -m bench --only job,enqueue`` measures only some parts (``PARTS``: sync,
-budget_sweep, job, http, enqueue, usage) and prints them without writing results.json.
+``python -m bench --sync-job`` takes only the sync jobs on the worker process, ``--enqueue``
+only the enqueue figure (both may be given): for A/B comparisons while working on them. It
+prints JSON and writes no results file.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -421,48 +421,83 @@ def verdicts(figures: dict) -> dict:
             for name, (op, limit) in TARGETS.items() if name in figures}
 
 
-PARTS = ("sync", "budget_sweep", "job", "http", "enqueue", "usage")
-
-
-def run(parts: frozenset[str] = frozenset(PARTS)) -> dict:
+def run() -> dict:
     began = time.monotonic()
     services = resolve_services()
     figures, details = {}, {}
-    if "sync" in parts:
-        note("model sync scenarios (bench.sync)")
-        LOADS.append({"url": "bench.sync", **wrk.idle_check()})
-        sync = sync_figures()
-        figures.update(sync["figures"])
-        details["sync_db_ms"] = sync["details"]
-    if "budget_sweep" in parts:
-        note("budget sweep over 100,000 keys (bench.budget_sweep)")
-        from bench import budget_sweep
+    note("model sync scenarios (bench.sync)")
+    LOADS.append({"url": "bench.sync", **wrk.idle_check()})
+    sync = sync_figures()
+    figures.update(sync["figures"])
+    details["sync_db_ms"] = sync["details"]
+    note("budget sweep over 100,000 keys (bench.budget_sweep)")
+    from bench import budget_sweep
 
-        sweep = budget_sweep.run(100_000)
-        figures["budget_sweep_100k_s"] = sweep["first_sweep"]["seconds"]
-        figures["budget_sweep_100k_rerun_s"] = sweep["rerun"]["seconds"]
-        details["budget_sweep_100k"] = sweep
-    machine = None
-    if parts & {"job", "http", "enqueue"}:
-        with scratch_database(services.base_database_url) as database_url:
-            machine = machine_info(database_url, services.redis_url)
-            stack = Stack(database_url, services.redis_url)
-            try:
-                with stack.worker() as worker:
-                    stack_figures(stack, worker, parts, figures, details)
-            finally:
-                stack.close()
-    if "usage" in parts:
-        note(f"usage rollup of {USAGE_KEYS * 100:,} activity rows and the admin reads "
-             "(bench.usage)")
-        usage = usage_figures()
-        figures.update({
-            "usage_rollup_rows_per_s": usage["rollup"]["rows_per_second"],
-            "usage_rerun_rows_per_s": usage["rerun_same_data"]["rows_per_second"],
-            "admin_usage_summary_90d_p99_ms": usage["admin_summary_90d"]["p99_ms"],
-        })
-        details["usage"] = usage
-    machine = machine or machine_info(services.base_database_url, services.redis_url)
+    sweep = budget_sweep.run(100_000)
+    figures["budget_sweep_100k_s"] = sweep["first_sweep"]["seconds"]
+    figures["budget_sweep_100k_rerun_s"] = sweep["rerun"]["seconds"]
+    details["budget_sweep_100k"] = sweep
+    with scratch_database(services.base_database_url) as database_url:
+        machine = machine_info(database_url, services.redis_url)
+        stack = Stack(database_url, services.redis_url)
+        try:
+            with stack.worker() as worker:
+                note("10,000-model sync jobs on the worker process")
+                LOADS.append({"url": "sync job", **wrk.idle_check()})
+                job = worker_job_figures(stack, worker)
+                figures.update(job["figures"])
+                details["worker_sync_10k"] = job["details"]
+                port = free_port()
+                base = f"http://127.0.0.1:{port}"
+                with stack.web(port):
+                    note("GET /api/v1/models?limit=1000 on 10,000 models")
+                    listing_10k = list_all_figures(base, SYNC_MODELS)
+                finished_job = seed_list_catalogue(stack)
+                with stack.web(port) as web, RssSampler(web.pid, every=0.2) as web_rss:
+                    note("GET /api/v1/models?limit=50 (cached)")
+                    listing = list_figures(base)
+                    note("GET /api/v1/models, a different query each request (uncached)")
+                    uncached = uncached_figures(base)
+                    note("GET /api/v1/models?limit=1000")
+                    listing_all = list_all_figures(base, LIST_MODELS)
+                    note("GET /api/v1/health (the request stack; rate limiter on, exempt)")
+                    health = summary(load_runs(f"{base}/api/v1/health", DIAGNOSTIC_SECONDS))
+                    token = admin_token(base)
+                    note("GET /api/v1/jobs/{id}")
+                    status = status_figures(base, token, finished_job)
+                    note("POST /api/v1/models/sync while a sync runs")
+                    enqueue = enqueue_figures(stack, base, token)
+                with stack.web(port, RATE_LIMIT_ENABLED="false"):
+                    note("reference: GET /api/v1/models?limit=50 without rate limiting")
+                    unlimited = list_figures(base, DIAGNOSTIC_SECONDS)
+        finally:
+            stack.close()
+    note(f"usage rollup of {USAGE_KEYS * 100:,} activity rows and the admin reads (bench.usage)")
+    usage = usage_figures()
+    figures.update({
+        "models_list_rps": listing["rps"], "models_list_p99_ms": listing["p99_ms"],
+        "models_list_uncached_rps": uncached["rps"],
+        "models_list_uncached_p99_ms": uncached["p99_ms"],
+        "models_list_1000_rps": listing_all["rps"],
+        "models_list_1000_p99_ms": listing_all["p99_ms"],
+        "models_list_1000_of_10k_rps": listing_10k["rps"],
+        "models_list_1000_of_10k_p99_ms": listing_10k["p99_ms"],
+        "enqueue_p99_ms": enqueue["p99_ms"], "job_status_rps": status["rps"],
+        "models_list_no_ratelimit_rps": unlimited["rps"],
+        "models_list_no_ratelimit_p99_ms": unlimited["p99_ms"],
+        "health_rps": health["rps"], "health_p99_ms": health["p99_ms"],
+        "web_rss_peak_tree_mb": round(web_rss.peak_tree_mb, 1),
+        "usage_rollup_rows_per_s": usage["rollup"]["rows_per_second"],
+        "usage_rerun_rows_per_s": usage["rerun_same_data"]["rows_per_second"],
+        "admin_usage_summary_90d_p99_ms": usage["admin_summary_90d"]["p99_ms"],
+    })
+    details.update({"models_list": listing, "models_list_uncached": uncached,
+                    "models_list_1000": listing_all, "models_list_1000_of_10k": listing_10k,
+                    "models_list_no_ratelimit": unlimited,
+                    "health": health, "enqueue_during_sync": enqueue, "job_status": status,
+                    "web_rss": {"peak_tree_mb": round(web_rss.peak_tree_mb, 1),
+                                "peak_process_mb": round(web_rss.peak_mb, 1)},
+                    "usage": usage})
     machine["load_average_1m_end"] = round(os.getloadavg()[0], 2)
     return {
         **{name: round(float(value), 4) for name, value in figures.items()},
@@ -471,8 +506,7 @@ def run(parts: frozenset[str] = frozenset(PARTS)) -> dict:
         "loads_before_figures": LOADS,
         "busy": [load for load in LOADS if load.get("busy")],
         "embedded_services": services.embedded,
-        "settings": {"parts": sorted(parts), "repeats": REPEATS,
-                     "connections": LOAD_CONNECTIONS,
+        "settings": {"repeats": REPEATS, "connections": LOAD_CONNECTIONS,
                      "seconds": SECONDS, "list_models": LIST_MODELS,
                      "list_all_connections": LIST_ALL_CONNECTIONS,
                      "enqueue_connections": ENQUEUE_CONNECTIONS,
@@ -485,89 +519,45 @@ def run(parts: frozenset[str] = frozenset(PARTS)) -> dict:
     }
 
 
-def stack_figures(stack: Stack, worker: ManagedProcess, parts: frozenset[str], figures: dict,
-                  details: dict) -> None:
-    """The parts that need the worker: the sync jobs, then the HTTP figures."""
-    if "job" in parts:
-        note("10,000-model sync jobs on the worker process")
-        LOADS.append({"url": "sync job", **wrk.idle_check()})
-        job = worker_job_figures(stack, worker)
-        figures.update(job["figures"])
-        details["worker_sync_10k"] = job["details"]
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    if "http" in parts:
-        if "job" not in parts:
-            stack.wait_for_worker(worker)
-            stack.wait_for_job(stack.enqueue_sync())  # the 10,000 models the next figure reads
-        with stack.web(port):
-            note("GET /api/v1/models?limit=1000 on 10,000 models")
-            listing_10k = list_all_figures(base, SYNC_MODELS)
-        finished_job = seed_list_catalogue(stack)
-        with stack.web(port) as web, RssSampler(web.pid, every=0.2) as web_rss:
-            note("GET /api/v1/models?limit=50 (cached)")
-            listing = list_figures(base)
-            note("GET /api/v1/models, a different query each request (uncached)")
-            uncached = uncached_figures(base)
-            note("GET /api/v1/models?limit=1000")
-            listing_all = list_all_figures(base, LIST_MODELS)
-            note("GET /api/v1/health (the request stack; rate limiter on, exempt)")
-            health = summary(load_runs(f"{base}/api/v1/health", DIAGNOSTIC_SECONDS))
-            token = admin_token(base)
-            note("GET /api/v1/jobs/{id}")
-            status = status_figures(base, token, finished_job)
-            if "enqueue" in parts:
-                enqueue_part(stack, base, token, figures, details)
-        with stack.web(port, RATE_LIMIT_ENABLED="false"):
-            note("reference: GET /api/v1/models?limit=50 without rate limiting")
-            unlimited = list_figures(base, DIAGNOSTIC_SECONDS)
-        figures.update({
-            "models_list_rps": listing["rps"], "models_list_p99_ms": listing["p99_ms"],
-            "models_list_uncached_rps": uncached["rps"],
-            "models_list_uncached_p99_ms": uncached["p99_ms"],
-            "models_list_1000_rps": listing_all["rps"],
-            "models_list_1000_p99_ms": listing_all["p99_ms"],
-            "models_list_1000_of_10k_rps": listing_10k["rps"],
-            "models_list_1000_of_10k_p99_ms": listing_10k["p99_ms"],
-            "job_status_rps": status["rps"],
-            "models_list_no_ratelimit_rps": unlimited["rps"],
-            "models_list_no_ratelimit_p99_ms": unlimited["p99_ms"],
-            "health_rps": health["rps"], "health_p99_ms": health["p99_ms"],
-            "web_rss_peak_tree_mb": round(web_rss.peak_tree_mb, 1),
-        })
-        details.update({"models_list": listing, "models_list_uncached": uncached,
-                        "models_list_1000": listing_all, "models_list_1000_of_10k": listing_10k,
-                        "models_list_no_ratelimit": unlimited, "health": health,
-                        "job_status": status,
-                        "web_rss": {"peak_tree_mb": round(web_rss.peak_tree_mb, 1),
-                                    "peak_process_mb": round(web_rss.peak_mb, 1)}})
-    elif "enqueue" in parts:
-        stack.wait_for_worker(worker)
-        with stack.web(port):
-            enqueue_part(stack, base, admin_token(base), figures, details)
-
-
-def enqueue_part(stack: Stack, base: str, token: str, figures: dict, details: dict) -> None:
-    note("POST /api/v1/models/sync while a sync runs")
-    enqueue = enqueue_figures(stack, base, token)
-    figures["enqueue_p99_ms"] = enqueue["p99_ms"]
-    details["enqueue_during_sync"] = enqueue
+def worker_run(parts: set[str]) -> dict:
+    """Only the sync jobs (``--sync-job``) and/or the enqueue figure (``--enqueue``), for A/B
+    comparisons while working on them: prints JSON, writes no results file."""
+    services = resolve_services()
+    figures, details = {}, {}
+    with scratch_database(services.base_database_url) as database_url:
+        stack = Stack(database_url, services.redis_url)
+        try:
+            with stack.worker() as worker:
+                if "--sync-job" in parts:
+                    note("10,000-model sync jobs on the worker process")
+                    LOADS.append({"url": "sync job", **wrk.idle_check()})
+                    job = worker_job_figures(stack, worker)
+                    figures.update(job["figures"])
+                    details["worker_sync_10k"] = job["details"]
+                if "--enqueue" in parts:
+                    stack.wait_for_worker(worker)
+                    port = free_port()
+                    base = f"http://127.0.0.1:{port}"
+                    with stack.web(port):
+                        note("POST /api/v1/models/sync while a sync runs")
+                        enqueue = enqueue_figures(stack, base, admin_token(base))
+                    figures["enqueue_p99_ms"] = enqueue["p99_ms"]
+                    details["enqueue_during_sync"] = enqueue
+        finally:
+            stack.close()
+    return {**figures, "targets": verdicts(figures), "loads_before_figures": LOADS,
+            "details": details}
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", type=lambda text: frozenset(text.split(",")),
-                        help=f"comma-separated parts: {','.join(PARTS)} (results.json is "
-                             "written only when every part runs)")
-    args = parser.parse_args()
-    if args.only and not args.only <= set(PARTS):
-        parser.error(f"unknown parts: {','.join(sorted(args.only - set(PARTS)))}")
     os.chdir(ROOT)
-    results = run(args.only or frozenset(PARTS))
+    only = {"--sync-job", "--enqueue"} & set(sys.argv[1:])
+    if only:
+        print(json.dumps(worker_run(only), indent=2, default=str))
+        return 0
+    results = run()
     text = json.dumps(results, indent=2, default=str) + "\n"
     print(text)
-    if args.only:
-        return 0
     if results["busy"]:
         BUSY_RESULTS.write_text(text)
         print(f"\nbench: REFUSED to write {RESULTS.name}: the machine was busy before "
