@@ -7,7 +7,7 @@ nulls, holds ~35 MB. A null field and a missing one mean the same to every reade
 
 Most of the time goes into creating the ~1.6 million null fields only to drop them, so complete
 runs of entries are decoded by ``msgspec`` into structs declared from the field names seen so
-far, whose null (default) fields ``to_builtins`` leaves out in C: ~3x faster than the standard
+far, whose null (default) fields ``to_builtins`` leaves out in C: ~2.5x faster than the standard
 library. Whatever that cannot take (a field not seen yet is learned and the run decoded again;
 JSON msgspec refuses, such as NaN; a shape the structs do not fit) goes through the standard
 library's decoder, which also reads the rest of the body whenever no run boundary is found. Both
