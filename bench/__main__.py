@@ -23,6 +23,10 @@ What it measures (each figure the median of ``BENCH_REPEATS`` runs, default 3, e
   single-flight answer, 4 connections), and the web process tree's peak RSS meanwhile;
 - ``bench.usage``: the rollup ingest of ``BENCH_USAGE_KEYS`` x 100 activity rows (default
   1,000,000) and the admin 90-day reads;
+- ``bench.analytics``: the web UI's dashboards over the same 1,000,000 rows:
+  ``usage_analytics_90d_p99_ms`` (a user's own 90 days) and
+  ``admin_usage_analytics_90d_p99_ms`` (the worst of the admin page's cases: 90 days without
+  a filter, for one model, one provider, one user, and 7 days);
 - ``budget_sweep_100k_s`` (``bench.budget_sweep``): the first budget sweep of a month over
   100,000 keys and 10,000 users (ledger rows, ~7,800 alerts with forecasts and notices), in one
   process as one worker runs it, and ``budget_sweep_100k_rerun_s``, the steady-state rerun.
@@ -96,6 +100,8 @@ TARGETS = {
     "worker_rss_mb": ("<=", 200),
     "usage_rollup_rows_per_s": (">=", 100_000),
     "admin_usage_summary_90d_p99_ms": ("<", 100),
+    "usage_analytics_90d_p99_ms": ("<", 100),  # issue 18 item 7: the user's dashboard
+    "admin_usage_analytics_90d_p99_ms": ("<", 100),  # the admin dashboard, worst case
     "budget_sweep_100k_s": ("<", 30),  # issue 19: thresholds + ledger over 100,000 keys
 }
 
@@ -362,6 +368,16 @@ def usage_figures() -> dict:
     return report
 
 
+def analytics_figures() -> dict:
+    """``bench.analytics`` (the web UI's usage dashboards) in a child process."""
+    from bench.harness import run_json
+
+    report = run_json([sys.executable, "-m", "bench.analytics", "--keys", str(USAGE_KEYS)],
+                      timeout=1800)
+    LOADS.append({"url": "bench.analytics", **(report.get("load_before") or {})})
+    return report
+
+
 def list_figures(base: str, seconds: float = LIST_SECONDS) -> dict:
     first = requests.get(base + LIST_PATH, timeout=10)
     if first.status_code != 200 or len(first.json()["data"]) != 50:
@@ -474,6 +490,8 @@ def run() -> dict:
             stack.close()
     note(f"usage rollup of {USAGE_KEYS * 100:,} activity rows and the admin reads (bench.usage)")
     usage = usage_figures()
+    note(f"the usage dashboards over {USAGE_KEYS * 100:,} usage rows (bench.analytics)")
+    analytics = analytics_figures()
     figures.update({
         "models_list_rps": listing["rps"], "models_list_p99_ms": listing["p99_ms"],
         "models_list_uncached_rps": uncached["rps"],
@@ -490,6 +508,8 @@ def run() -> dict:
         "usage_rollup_rows_per_s": usage["rollup"]["rows_per_second"],
         "usage_rerun_rows_per_s": usage["rerun_same_data"]["rows_per_second"],
         "admin_usage_summary_90d_p99_ms": usage["admin_summary_90d"]["p99_ms"],
+        "usage_analytics_90d_p99_ms": analytics["user_90d"]["p99_ms"],
+        "admin_usage_analytics_90d_p99_ms": analytics["admin_worst_p99_ms"],
     })
     details.update({"models_list": listing, "models_list_uncached": uncached,
                     "models_list_1000": listing_all, "models_list_1000_of_10k": listing_10k,
@@ -497,7 +517,7 @@ def run() -> dict:
                     "health": health, "enqueue_during_sync": enqueue, "job_status": status,
                     "web_rss": {"peak_tree_mb": round(web_rss.peak_tree_mb, 1),
                                 "peak_process_mb": round(web_rss.peak_mb, 1)},
-                    "usage": usage})
+                    "usage": usage, "analytics": analytics})
     machine["load_average_1m_end"] = round(os.getloadavg()[0], 2)
     return {
         **{name: round(float(value), 4) for name, value in figures.items()},

@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import exceptions as urllib3_exceptions
@@ -294,7 +295,9 @@ class LiteLLMClient:
                 secrets=(self._api_key,),
             )
         try:
-            return response.json()
+            # orjson: LiteLLM's activity pages are large, and the stdlib decoder took more time
+            # than the rollup's own parsing of them.
+            return orjson.loads(response.content)
         except ValueError:
             message = redact(f"{context}: answer is not JSON", (self._api_key,))
             raise LiteLLMInvalidResponse(message, response.status_code) from None
@@ -346,7 +349,7 @@ def _query_value(value: Any) -> str:
 
 def _body(response: requests.Response) -> Any:
     try:
-        return response.json()
+        return orjson.loads(response.content)
     except ValueError:
         return response.text
 

@@ -23,7 +23,6 @@ A run with a range (admin backfill) recomputes exactly that range and leaves the
 
 from __future__ import annotations
 
-import io
 import logging
 import queue
 import threading
@@ -32,11 +31,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from operator import itemgetter
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import select, text
 
+from app.db_copy import copy_in, copy_value
 from app.errors import Conflict, ValidationError
 from app.extensions import db
 from app.litellm import litellm_client
@@ -272,14 +273,40 @@ def _live_key_spend(client, user_id: uuid.UUID, litellm_user_id: str) -> dict[st
 
 METRICS = ("requests", "successful_requests", "failed_requests", "prompt_tokens",
            "completion_tokens", "total_tokens", "spend")
-# One user's activity of one day: (key token, model id) → METRICS values in order (spend last,
-# a Decimal).
-DayGrains = dict[tuple[str, str], tuple]
+# One user's activity of one day: (key token, model id) → METRICS values in order: six counts,
+# then the spend in SPEND_UNITS (an int: exact, and no Decimal per row).
+DayGrains = dict[tuple[str, str], tuple[int, ...]]
+
+SPEND_SCALE = 8  # usage_daily.spend is numeric(20, 8)
+SPEND_UNITS = 10 ** SPEND_SCALE  # per currency unit
+# Below this many units, a float's product by SPEND_UNITS is within 0.001 of the exact product
+# of its printed decimal (|error| ≤ 1.5 ulp ≤ 2**-10 under 2**42), so rounding the product
+# gives the printed value's rounding unless it lies within 0.01 of a tie.
+_FLOAT_EXACT_BELOW = 2.0 ** 42
+
+# LiteLLM's metric names, in METRICS' order.
+_LITELLM_METRICS = ("api_requests", "successful_requests", "failed_requests", "prompt_tokens",
+                    "completion_tokens", "total_tokens", "spend")
+_read_metrics = itemgetter(*_LITELLM_METRICS)
 
 
 def to_money(value: Any) -> Decimal:
     """LiteLLM's float spend as the exact decimal it prints, to usage_daily's 8 places."""
     return _decimal(value).quantize(SPEND_QUANTUM)
+
+
+def spend_units(value: Any) -> int:
+    """LiteLLM's spend in SPEND_UNITS: ``to_money(value)`` as an int, without a Decimal for
+    the usual float (rounded half to even, as the printed value would be)."""
+    if value.__class__ is float:
+        scaled = value * SPEND_UNITS
+        if -_FLOAT_EXACT_BELOW < scaled < _FLOAT_EXACT_BELOW:
+            units = round(scaled)
+            if abs(abs(scaled - units) - 0.5) > 0.01:
+                return units
+    elif value.__class__ is int:
+        return value * SPEND_UNITS
+    return int(to_money(value).scaleb(SPEND_SCALE))
 
 
 def _decimal(value: Any) -> Decimal:
@@ -307,10 +334,11 @@ def parse_results(results: Iterable[Any]) -> tuple[dict[date, DayGrains], dict[s
             groups = breakdown.get("model_groups") or breakdown.get("models") or {}
             for model_id, bucket in groups.items():
                 for token, entry in (bucket.get("api_key_breakdown") or {}).items():
-                    values = _metric_values(entry["metrics"])
-                    current = grains.get((token, model_id))
-                    grains[(token, model_id)] = values if current is None else _plus(
-                        current, values)
+                    values = metric_values(entry["metrics"])
+                    grain = (token, model_id)
+                    if grain in grains:
+                        values = _plus(grains[grain], values)
+                    grains[grain] = values
                     if token not in key_teams:
                         key_teams[token] = (entry.get("metadata") or {}).get("team_id")
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
@@ -319,14 +347,30 @@ def parse_results(results: Iterable[Any]) -> tuple[dict[date, DayGrains], dict[s
     return days, key_teams
 
 
-def _metric_values(metrics: dict[str, Any]) -> tuple:
+def metric_values(metrics: dict[str, Any]) -> tuple[int, ...]:
+    """One LiteLLM metrics object → METRICS values (a missing or null count is 0, a missing
+    total is prompt + completion)."""
+    try:
+        values = _read_metrics(metrics)
+    except KeyError:
+        return _metric_values_of_any(metrics)
+    requests, successful, failed, prompt, completion, total, spend = values
+    if (requests.__class__ is int and successful.__class__ is int and failed.__class__ is int
+            and prompt.__class__ is int and completion.__class__ is int
+            and total.__class__ is int):
+        return (requests, successful, failed, prompt, completion, total,
+                spend_units(spend or 0))
+    return _metric_values_of_any(metrics)
+
+
+def _metric_values_of_any(metrics: dict[str, Any]) -> tuple[int, ...]:
     prompt = int(metrics.get("prompt_tokens") or 0)
     completion = int(metrics.get("completion_tokens") or 0)
     total = metrics.get("total_tokens")
     return (int(metrics.get("api_requests") or 0), int(metrics.get("successful_requests") or 0),
             int(metrics.get("failed_requests") or 0), prompt, completion,
             prompt + completion if total is None else int(total),
-            to_money(metrics.get("spend") or 0))
+            spend_units(metrics.get("spend") or 0))
 
 
 def _plus(a: tuple, b: tuple) -> tuple:
@@ -394,6 +438,7 @@ class ActivityIngest:
 # --- the write transaction ----------------------------------------------------------------
 
 FLUSH_ROWS = 20_000  # grains (and days) buffered before a write transaction
+WRITER_THREADS = 2  # background write transactions at once
 
 
 class UsageWriter:
@@ -401,10 +446,13 @@ class UsageWriter:
     per batch (``write_batch``). A (user, day) is always written whole, so a crash leaves each
     day of each user entirely old or entirely new, and a rerun fixes the rest.
 
-    ``background=True`` writes on a thread of its own (its own app context, session and
-    connection), so PostgreSQL's work on one batch overlaps the parsing of the next: at most
-    one batch is written while one waits. ``close`` waits for the writes and raises the first
-    write error; call it before anything reads what was written.
+    ``background=True`` writes on ``WRITER_THREADS`` threads of their own (each with its own
+    app context, session and connection), so PostgreSQL's work on batches overlaps the parsing
+    of the next, and PostgreSQL's share (most of a new row's cost) is spread over as many
+    backends: at most that many batches are written while one waits. A user split across two
+    batches is written by one transaction after the other (the users' advisory locks).
+    ``close`` waits for the writes and raises the first write error; call it before anything
+    reads what was written.
     """
 
     def __init__(self, catalogue: dict[str, str | None], flush_rows: int | None = None,
@@ -417,13 +465,15 @@ class UsageWriter:
         self.months: set[date] = set()  # months whose partition is known to exist
         self.error: BaseException | None = None
         self._queue: queue.Queue | None = None
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         if background:
             self._queue = queue.Queue(maxsize=1)
-            self._thread = threading.Thread(
-                target=self._run, args=(current_app._get_current_object(),),
-                name="usage-writer", daemon=True)
-            self._thread.start()
+            app = current_app._get_current_object()
+            self._threads = [threading.Thread(target=self._run, args=(app,),
+                                              name=f"usage-writer-{n}", daemon=True)
+                             for n in range(WRITER_THREADS)]
+            for thread in self._threads:
+                thread.start()
 
     def add(self, user_id: uuid.UUID | str, days: dict[date, DayGrains],
             key_teams: dict[str, str | None]) -> None:
@@ -459,10 +509,11 @@ class UsageWriter:
         try:
             self.flush()
         finally:
-            if self._thread is not None:
+            for _ in self._threads:
                 self._queue.put(None)
-                self._thread.join()
-                self._thread = None
+            for thread in self._threads:
+                thread.join()
+            self._threads = []
         if self.error is not None:
             raise self.error
 
@@ -521,65 +572,88 @@ def write_batch(batch: dict[str, dict[date, DayGrains]], key_teams: dict[str, st
             session.commit()
             return {"new": 0, "changed": 0, "deleted": 0}
     tokens = {token for user in users for grains in batch[user].values() for token, _ in grains}
+    models = {model for user in users for grains in batch[user].values() for _, model in grains}
     keys = _keys_by_token(tokens)
     teams = _teams_by_litellm_id({key_teams.get(t) for t in tokens if t not in keys})
+    # Each token's (key id, team id): its key's, else its LiteLLM team's.
+    refs = {token: keys.get(token) or (None, teams.get(key_teams.get(token) or ""))
+            for token in tokens}
     first = min(day for user in users for day in batch[user])
     last = max(day for user in users for day in batch[user])
-    existing = {}
-    for row in session.execute(_EXISTING, {"users": _array(users), "first": first,
-                                           "last": last}):
-        if row[2] in batch[row[1]]:
-            existing[(row[1], row[2], row[3], row[4])] = (row[0], row[5], row[6], row[7],
-                                                          tuple(row[8:]))
+    existing = _existing_rows(batch, users, first, last)
     # Every team and key a row may reference, locked before anything is written.
-    live_teams = _locked(_LOCK_TEAMS, {team for _, team in keys.values()} | set(teams.values())
-                         | {old[2] for old in existing.values()})
-    live_keys = _locked(_LOCK_KEYS, {key for key, _ in keys.values()}
-                        | {old[3] for old in existing.values()})
-    lines, changed = [], []
+    old_rows = [old for grains in existing.values() for old in grains.values()]
+    live_teams = _locked(_LOCK_TEAMS, {team for _, team in refs.values()}
+                         | {old[2] for old in old_rows})
+    live_keys = _locked(_LOCK_KEYS, {key for key, _ in refs.values()}
+                        | {old[3] for old in old_rows})
+    # A new row's fields, escaped once per token and model: (team, key, token), (model, provider).
+    token_fields = {
+        token: "\t".join((copy_value(team if team in live_teams else None),
+                          copy_value(key if key in live_keys else None), copy_value(token)))
+        for token, (key, team) in refs.items()}
+    model_fields = {model: f"{copy_value(model)}\t{copy_value(catalogue.get(model))}"
+                    for model in models}
+    lines, changed, deleted = [], [], []
     for user in users:
         user_days = batch[user]
         for day in sorted(user_days):
             grains = user_days[day]
-            day_text = None
-            for token, model_id in sorted(grains):
-                values = grains[(token, model_id)]
-                known = keys.get(token)
-                if known is not None:
-                    key_id, team_id = known
-                else:
-                    key_id, team_id = None, teams.get(key_teams.get(token) or "")
-                provider = catalogue.get(model_id)
-                old = existing.pop((user, day, token, model_id), None)
-                if old is not None:
-                    old_id, old_provider, old_team, old_key, old_values = old
-                    team_id, key_id = team_id or old_team, key_id or old_key
-                    provider = provider or old_provider
-                if team_id is not None and team_id not in live_teams:
-                    team_id = None
-                if key_id is not None and key_id not in live_keys:
-                    key_id = None
+            old_grains = existing.get((user, day))
+            prefix = f"{user}\t{day.isoformat()}\t"
+            for grain in sorted(grains):
+                values = grains[grain]
+                old = old_grains.pop(grain, None) if old_grains else None
                 if old is None:
-                    if day_text is None:
-                        day_text = day.isoformat()
-                    lines.append(_copy_line(user, day_text, team_id, key_id, token, model_id,
-                                            provider, values))
-                elif (values, team_id, key_id, provider) != (old_values, old_team, old_key,
-                                                             old_provider):
-                    changed.append((old_id, day, team_id, key_id, provider, values))
-    if existing:
-        session.execute(_DELETE_ROWS, {
-            "ids": _plain_array(row[0] for row in existing.values()),
-            "first": first, "last": last})
+                    lines.append(_NEW_ROW % (prefix, token_fields[grain[0]],
+                                             model_fields[grain[1]], *values))
+                    continue
+                old_id, old_provider, old_team, old_key, old_values = old
+                key_id, team_id = refs[grain[0]]
+                team_id, key_id = team_id or old_team, key_id or old_key
+                provider = catalogue.get(grain[1]) or old_provider
+                team_id = team_id if team_id in live_teams else None
+                key_id = key_id if key_id in live_keys else None
+                if (values, team_id, key_id, provider) != (old_values, old_team, old_key,
+                                                           old_provider):
+                    changed.append((old_id, day, team_id, key_id, provider,
+                                    *values[:-1], spend_text(values[-1])))
+            if old_grains:
+                deleted.extend(old[0] for old in old_grains.values())
+    if deleted:
+        session.execute(_DELETE_ROWS, {"ids": _plain_array(deleted), "first": first,
+                                       "last": last})
     if changed:
-        session.execute(_UPDATE, {
-            **_columns(("id", "day", "team_id", "api_key_id", "provider"),
-                       [row[:5] for row in changed]),
-            **_columns(METRICS, [row[5] for row in changed])})
+        session.execute(_UPDATE, _columns(("id", "day", "team_id", "api_key_id", "provider",
+                                           *METRICS), changed))
     if lines:
-        _copy(lines)
+        copy_in(session.connection(), _COPY_SQL, iter(("".join(lines).encode(),)))
     session.commit()
-    return {"new": len(lines), "changed": len(changed), "deleted": len(existing)}
+    return {"new": len(lines), "changed": len(changed), "deleted": len(deleted)}
+
+
+def _existing_rows(batch: dict[str, dict[date, DayGrains]], users: list[str], first: date,
+                   last: date) -> dict[tuple[str, date], dict[tuple[str, str], tuple]]:
+    """The rows already there for the batch's users and days: {(user, day): {(token, model):
+    (id, provider, team id, key id, METRICS values)}}."""
+    existing: dict[tuple[str, date], dict[tuple[str, str], tuple]] = {}
+    rows = db.session.execute(_EXISTING, {"users": _array(users), "first": first, "last": last})
+    for row in rows:
+        user, day = row[1], row[2]
+        if day in batch[user]:
+            existing.setdefault((user, day), {})[(row[3], row[4])] = (
+                row[0], row[5], row[6], row[7], (*row[8:14], _units_of_text(row[14])))
+    return existing
+
+
+def _units_of_text(spend: str) -> int:
+    """usage_daily.spend as PostgreSQL prints it (always SPEND_SCALE decimals) → SPEND_UNITS."""
+    return int(spend.replace(".", ""))
+
+
+def spend_text(units: int) -> str:
+    """SPEND_UNITS as numeric input: PostgreSQL reads ``1234e-8`` as 0.00001234."""
+    return f"{units}e-{SPEND_SCALE}"
 
 
 def _locked(statement, ids: set[str | None]) -> set[str]:
@@ -592,37 +666,11 @@ def _locked(statement, ids: set[str | None]) -> set[str]:
 
 _COPY_SQL = (f"COPY usage_daily (user_id, day, team_id, api_key_id, api_key_hash, model_id, "
              f"provider, {', '.join(METRICS)}) FROM STDIN")
-
-
-def _copy_line(user: str, day: str, team_id: str | None, key_id: str | None, token: str,
-               model_id: str, provider: str | None, values: tuple) -> str:
-    return "\t".join((
-        user, day, team_id or "\\N", key_id or "\\N", _copy_text(token), _copy_text(model_id),
-        "\\N" if provider is None else _copy_text(provider), str(values[0]), str(values[1]),
-        str(values[2]), str(values[3]), str(values[4]), str(values[5]), format(values[6], "f")))
-
-
-def _copy(lines: list[str]) -> None:
-    """New rows by COPY (text format), in the grain index's order: no per-row statement, no
-    conflict handling — the users' advisory locks make them new, and the grain's unique index
-    would refuse a duplicate (the transaction fails and the job retries)."""
-    lines.append("")
-    cursor = db.session.connection().connection.cursor()
-    try:
-        cursor.copy_expert(_COPY_SQL, io.StringIO("\n".join(lines)))
-    finally:
-        cursor.close()
-
-
-def _copy_text(value: str) -> str:
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-                .replace("\r", "\\r"))
-    return value
-
-
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
+# A new row as a COPY line (text format): (user, day) prefix, token fields, model fields, the
+# six counts and the spend (as spend_text writes it). Rows go in the grain index's order, with
+# no per-row statement and no conflict handling: the users' advisory locks make them new, and
+# the grain's unique index would refuse a duplicate (the transaction fails, the job retries).
+_NEW_ROW = "%s%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%de-" + str(SPEND_SCALE) + "\n"
 
 
 def _keys_by_token(tokens: set[str]) -> dict[str, tuple[str, str | None]]:
@@ -688,7 +736,7 @@ _LOCK_KEYS = text(
 
 _EXISTING = text(f"""
     SELECT id, user_id::text, day, api_key_hash, model_id, provider, team_id::text,
-           api_key_id::text, {", ".join(METRICS)}
+           api_key_id::text, {", ".join(METRICS[:-1])}, spend::text
     FROM usage_daily
     WHERE user_id = ANY(CAST(:users AS uuid[])) AND day BETWEEN :first AND :last
 """)

@@ -56,7 +56,7 @@ def _world() -> dict:
 
 def _grains(world: dict, day: date, requests: int = 3) -> dict:
     values = (requests, requests, 0, 10 * requests, 5 * requests, 15 * requests,
-              Decimal("0.12345678") * requests)
+              12_345_678 * requests)  # spend in SPEND_UNITS: 0.12345678 per request
     return {day: {(world["token"], "gpt-4o"): values}}
 
 
@@ -113,12 +113,12 @@ def test_a_delete_during_the_write_waits_for_it_then_nulls_its_rows(app, app_ctx
     world = _world()
     day = date.today()
     in_copy, release = threading.Event(), threading.Event()
-    real_copy = usage_rollup._copy
+    real_copy = usage_rollup.copy_in
 
-    def paused_copy(lines):
+    def paused_copy(*args):
         in_copy.set()
         assert release.wait(30)
-        real_copy(lines)
+        real_copy(*args)
 
     errors = []
 
@@ -133,7 +133,7 @@ def test_a_delete_during_the_write_waits_for_it_then_nulls_its_rows(app, app_ctx
 
                 db.session.remove()
 
-    usage_rollup._copy = paused_copy
+    usage_rollup.copy_in = paused_copy
     writer = threading.Thread(target=write)
     try:
         writer.start()
@@ -150,7 +150,7 @@ def test_a_delete_during_the_write_waits_for_it_then_nulls_its_rows(app, app_ctx
         writer.join(30)
         deleted.join(30)
     finally:
-        usage_rollup._copy = real_copy
+        usage_rollup.copy_in = real_copy
         release.set()
     assert not errors
     [row] = _rows()
@@ -244,3 +244,31 @@ def test_retention_drops_whole_months_older_than_the_setting(app_ctx):
     assert {row.day for row in _rows()} == {date(2026, 10, 1), date(2026, 12, 1)}
     assert _sql("SELECT count(*) FROM usage_daily_totals WHERE day < '2026-10-01'").scalar() == 0
     assert date(2026, 9, 1) not in usage_partitions.existing_months()
+
+
+def test_two_writers_write_a_user_split_across_batches_exactly_and_a_rerun_rewrites_nothing(
+        app_ctx):
+    world = _world()
+    first = date.today() - timedelta(days=39)  # two months' partitions, made by either writer
+    days = {first + timedelta(days=n): {
+        (world["token"], f"model-{m}"): (n, n, 0, m, n, m + n, n * 1_000_000_007 + m)
+        for m in range(3)} for n in range(40)}
+
+    def write_all() -> None:
+        writer = usage_rollup.UsageWriter({}, flush_rows=8, background=True)
+        for day, grains in days.items():  # a batch every two days: 20 for the one user
+            writer.add(world["user"], {day: grains}, {})
+        writer.close()
+
+    def rows() -> dict:
+        return {(row.day, row.model_id): row[2:] for row in _sql(
+            "SELECT day, model_id, id, requests, total_tokens, spend FROM usage_daily")}
+
+    write_all()
+    written = rows()
+    write_all()
+
+    assert {grain: values[1:] for grain, values in written.items()} == {
+        (day, model): (values[0], values[5], Decimal(values[6]).scaleb(-8))
+        for day, grains in days.items() for (_, model), values in grains.items()}
+    assert rows() == written  # the same ids: nothing deleted and written again

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -314,6 +316,38 @@ def test_garbage_model_info_raises_invalid_response(litellm_sim, litellm_client,
         litellm_client.model_info()
 
     assert invalid.value.retryable is False
+
+
+class _TextAnswers(BaseHTTPRequestHandler):
+    """A proxy in front of LiteLLM answering text: 200 for /ok, 502 for anything else."""
+
+    def do_GET(self):
+        body = b"<html>upstream said no</html>"
+        self.send_response(200 if self.path.startswith("/ok") else 502)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_an_answer_that_is_not_json_raises_invalid_response_or_the_status_error():
+    with ThreadingHTTPServer(("127.0.0.1", 0), _TextAnswers) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            base = f"http://127.0.0.1:{server.server_port}"
+            with LiteLLMClient(base + "/ok", "sk-master-secret-123456", retries=0) as client, \
+                    pytest.raises(LiteLLMInvalidResponse, match="not JSON"):
+                client.user_daily_activity("2026-01-01", "2026-01-02")
+            with LiteLLMClient(base, "sk-master-secret-123456", retries=0) as client, \
+                    pytest.raises(LiteLLMUnavailable) as failed:
+                client.user_daily_activity("2026-01-01", "2026-01-02")
+        finally:
+            server.shutdown()
+
+    assert failed.value.retryable is True
 
 
 def test_answer_slower_than_the_timeout_raises_unavailable(litellm_sim):
