@@ -13,8 +13,9 @@ What it measures (each figure the median of ``BENCH_REPEATS`` runs, default 3, e
 - model sync (``bench.sync``: the simulator with 1,000 and 10,000 models, a real worker): the
   database part of a cold, a no-op and a 10 %-changed sync (``sync_*_s``, after the fetch);
 - ``sync_10k_job_s``: a cold 10,000-model sync job on the worker process of the Procfile
-  (``celery worker --concurrency 2``, prefork), fetch included, and ``worker_rss_mb``, the
-  peak RSS of any process of that worker while it runs;
+  (``celery worker --concurrency 2``, prefork), fetch and parse included, then
+  ``sync_10k_job_noop_s``, the same job again on the same answer (a no-op), and
+  ``worker_rss_mb``, the peak RSS of any process of that worker while they run;
 - over HTTP (32 connections): ``GET /api/v1/models?limit=50`` on 1,000 models (cached), the
   same with a different search, filter or page on every request (uncached), ``limit=1000``
   on 1,000 and on 10,000 models (8 connections), ``/api/v1/health`` (the bare request stack),
@@ -32,6 +33,10 @@ What it measures (each figure the median of ``BENCH_REPEATS`` runs, default 3, e
 
 Rate limiting stays on, with limits raised so the load is never refused (one client address
 sends it all). For reference the catalogue list is also measured with it off.
+
+``python -m bench --sync-job`` takes only the sync jobs on the worker process, ``--enqueue``
+only the enqueue figure (both may be given): for A/B comparisons while working on them. It
+prints JSON and writes no results file.
 """
 
 from __future__ import annotations
@@ -85,6 +90,7 @@ TARGETS = {
     "sync_10k_10pct_s": ("<=", 0.5),
     "sync_10k_cold_s": ("<=", 1.0),
     "sync_10k_job_s": ("<=", 1.0),
+    "sync_10k_job_noop_s": ("<=", 0.5),
     "models_list_rps": (">=", 2000),
     "models_list_p99_ms": ("<", 50),
     "models_list_uncached_rps": (">=", 500),
@@ -162,7 +168,7 @@ class Stack:
         with self.app.app_context():
             while True:
                 row = db.session.execute(
-                    select(Job.status, Job.error, Job.started_at, Job.finished_at)
+                    select(Job.status, Job.error, Job.result, Job.started_at, Job.finished_at)
                     .where(Job.id == job_id)).one()
                 db.session.rollback()
                 if row.status in statuses:
@@ -235,7 +241,8 @@ def sync_figures() -> dict:
 
 
 def worker_job_figures(stack: Stack, worker: ManagedProcess) -> dict:
-    """Cold 10,000-model syncs on the worker process; job run time and peak worker RSS."""
+    """Cold 10,000-model syncs on the worker process, each followed by a no-op one (the same
+    answer again); job run times (the job row's start to finish) and peak worker RSS."""
     import psutil
 
     stack.wait_for_worker(worker)
@@ -245,20 +252,33 @@ def worker_job_figures(stack: Stack, worker: ManagedProcess) -> dict:
     for _ in range(REPEATS):
         stack.reset_catalogue()
         with RssSampler(worker.pid) as rss:
-            started = time.perf_counter()
-            job_id = stack.enqueue_sync()
-            job = stack.wait_for_job(job_id)
-            wall = time.perf_counter() - started
-        if job["status"] != "succeeded":
-            raise RuntimeError(f"10k sync job {job['status']}: {job['error']}")
-        runs.append({"job_s": (job["finished_at"] - job["started_at"]).total_seconds(),
-                     "enqueue_to_done_s": round(wall, 3), "peak_rss_mb": round(rss.peak_mb, 1),
+            cold = _timed_job(stack)
+            noop = _timed_job(stack)
+        runs.append({"job_s": cold["job_s"], "noop_job_s": noop["job_s"],
+                     "enqueue_to_done_s": cold["enqueue_to_done_s"],
+                     "noop_enqueue_to_done_s": noop["enqueue_to_done_s"],
+                     "timings_ms": cold["timings_ms"], "noop_timings_ms": noop["timings_ms"],
+                     "peak_rss_mb": round(rss.peak_mb, 1),
                      "peak_tree_rss_mb": round(rss.peak_tree_mb, 1), "rss_samples": rss.samples})
     return {
         "figures": {"sync_10k_job_s": median_of(runs, "job_s"),
+                    "sync_10k_job_noop_s": median_of(runs, "noop_job_s"),
                     "worker_rss_mb": median_of(runs, "peak_rss_mb")},
         "details": {"idle_rss_mb": round(idle_mb, 1), "runs": runs},
     }
+
+
+def _timed_job(stack: Stack) -> dict:
+    """One sync job, enqueued and waited for: its run time and enqueue to done."""
+    started = time.perf_counter()
+    job = stack.wait_for_job(stack.enqueue_sync())
+    wall = time.perf_counter() - started
+    if job["status"] != "succeeded":
+        raise RuntimeError(f"10k sync job {job['status']}: {job['error']}")
+    timings = {name: job["result"].get(name) for name in ("fetchMs", "normalizeMs", "writeMs",
+                                                          "dbMs", "totalMs")}
+    return {"job_s": (job["finished_at"] - job["started_at"]).total_seconds(),
+            "enqueue_to_done_s": round(wall, 3), "timings_ms": timings}
 
 
 def seed_list_catalogue(stack: Stack) -> uuid.UUID:
@@ -414,7 +434,7 @@ def verdicts(figures: dict) -> dict:
     checks = {"<=": float.__le__, "<": float.__lt__, ">=": float.__ge__}
     return {name: {"value": figures[name], "target": f"{op} {limit}",
                    "met": checks[op](float(figures[name]), float(limit))}
-            for name, (op, limit) in TARGETS.items()}
+            for name, (op, limit) in TARGETS.items() if name in figures}
 
 
 def run() -> dict:
@@ -519,8 +539,42 @@ def run() -> dict:
     }
 
 
+def worker_run(parts: set[str]) -> dict:
+    """Only the sync jobs (``--sync-job``) and/or the enqueue figure (``--enqueue``), for A/B
+    comparisons while working on them: prints JSON, writes no results file."""
+    services = resolve_services()
+    figures, details = {}, {}
+    with scratch_database(services.base_database_url) as database_url:
+        stack = Stack(database_url, services.redis_url)
+        try:
+            with stack.worker() as worker:
+                if "--sync-job" in parts:
+                    note("10,000-model sync jobs on the worker process")
+                    LOADS.append({"url": "sync job", **wrk.idle_check()})
+                    job = worker_job_figures(stack, worker)
+                    figures.update(job["figures"])
+                    details["worker_sync_10k"] = job["details"]
+                if "--enqueue" in parts:
+                    stack.wait_for_worker(worker)
+                    port = free_port()
+                    base = f"http://127.0.0.1:{port}"
+                    with stack.web(port):
+                        note("POST /api/v1/models/sync while a sync runs")
+                        enqueue = enqueue_figures(stack, base, admin_token(base))
+                    figures["enqueue_p99_ms"] = enqueue["p99_ms"]
+                    details["enqueue_during_sync"] = enqueue
+        finally:
+            stack.close()
+    return {**figures, "targets": verdicts(figures), "loads_before_figures": LOADS,
+            "details": details}
+
+
 def main() -> int:
     os.chdir(ROOT)
+    only = {"--sync-job", "--enqueue"} & set(sys.argv[1:])
+    if only:
+        print(json.dumps(worker_run(only), indent=2, default=str))
+        return 0
     results = run()
     text = json.dumps(results, indent=2, default=str) + "\n"
     print(text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import socket
 import threading
@@ -69,6 +70,11 @@ def connect_worker_signals(app: Flask, celery) -> None:
 
         with app.app_context():
             db.engine.dispose(close=False)
+        # What the child inherited (the app, its modules) lives as long as the child: the
+        # collector need not walk it again. A 10,000-model sync spent ~0.3 s of its ~1 s in
+        # collections that mostly walked those objects; unwalked, their pages also stay shared
+        # with the parent instead of being copied into every child.
+        gc.freeze()
 
     celery.steps["worker"].add(HeartbeatStep)
     worker_process_init.connect(on_process_init, weak=False)

@@ -24,7 +24,7 @@ from typing import Any
 
 from flask import current_app, g, has_request_context
 from flask_sqlalchemy.session import Session as FlaskSession
-from sqlalchemy import event, func, or_, select, update
+from sqlalchemy import bindparam, event, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -63,7 +63,14 @@ def create(kind: str, params: dict[str, Any] | None = None, *, requested_by=None
         queued = _queued_twin(kind, params, requested_by)
         if queued is not None:
             return queued, False
-    if flight_key is None:
+    if flight_key is not None:
+        # Look first: while a job runs, every request for another one is answered by one
+        # indexed read instead of a failing INSERT in a savepoint (4 round trips and an
+        # exception).
+        existing = _active_job(flight_key)
+        if existing is not None:
+            return existing, False
+    else:
         check_queue_room()
     job = Job(id=uuid.uuid4(), kind=kind, status="queued", params=params,
               flight_key=flight_key, requested_by=requested_by,
@@ -72,11 +79,6 @@ def create(kind: str, params: dict[str, Any] | None = None, *, requested_by=None
         db.session.add(job)
         _publish_after_commit(job)
         return job, True
-    # Look first: while a job runs, every request for another one is answered by one indexed
-    # read instead of a failing INSERT in a savepoint (4 round trips and an exception).
-    existing = _active_job(flight_key)
-    if existing is not None:
-        return existing, False
     try:
         with db.session.begin_nested():
             db.session.add(job)
@@ -127,10 +129,12 @@ def check_queue_room(user_id: uuid.UUID | None = None) -> None:
             code="TOO_MANY_JOBS", headers={"Retry-After": retry_after})
 
 
+_ACTIVE_JOB = select(Job).where(Job.flight_key == bindparam("flight_key"),
+                                Job.status.in_(ACTIVE_JOB_STATUSES))
+
+
 def _active_job(flight_key: str) -> Job | None:
-    return db.session.scalar(
-        select(Job).where(Job.flight_key == flight_key, Job.status.in_(ACTIVE_JOB_STATUSES))
-    )
+    return db.session.scalar(_ACTIVE_JOB, {"flight_key": flight_key})
 
 
 def _publish_after_commit(job: Job) -> None:

@@ -22,7 +22,6 @@ effective "last seen" is the last successful run (``app.services.models.last_see
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -31,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from flask import current_app
 from sqlalchemy import ARRAY, Text, any_, bindparam, func, insert, select, text
 
@@ -292,7 +292,9 @@ def _upsert(models: list[NormalizedModel], force: bool,
     return {model_id: inserted for model_id, inserted in result}
 
 
-_encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+# The stored copy of each entry, encoded in C (the standard library's encoder took ~40 % of a
+# cold sync's Python time); PostgreSQL parses it into jsonb, so only the value matters.
+_encode_json = msgspec.json.Encoder().encode
 
 
 def _copy_lines(models: list[NormalizedModel],
@@ -301,8 +303,8 @@ def _copy_lines(models: list[NormalizedModel],
     character, or a lone surrogate that is not UTF-8) goes to ``unstorable`` instead, rejected
     on its own like a malformed entry rather than failing the whole statement."""
     for model in models:
-        line = _copy_line(model)
         try:
+            line = _copy_line(model)
             if "\x00" in line or "\\u0000" in line:
                 raise ValueError("contains a NUL character")
             encoded = line.encode("utf-8")
@@ -328,7 +330,7 @@ def _copy_line(model: NormalizedModel) -> str:
         head = (f"{m.id}\t{m.description or null}\t{m.provider}\t{m.litellm_model_id or null}\t"
                 f"{m.backend_model or null}\t{m.mode or null}")
     # JSON text holds no raw tab or line break: only its backslashes need doubling for COPY.
-    info = _encode_json(m.litellm_info()).replace("\\", "\\\\")
+    info = _encode_json(m.litellm_info()).decode().replace("\\", "\\\\")
     return (
         f"{head}\t{null if m.context_length is None else m.context_length}"
         f"\t{null if m.max_output_tokens is None else m.max_output_tokens}"

@@ -64,8 +64,8 @@ def test_swagger_ui_renders_offline(offline_page, docs_url):
 def test_redoc_renders_offline(offline_page, docs_url):
     page = offline_page
     page.goto(f"{docs_url}/docs/redoc")
-    # ReDoc lays out the whole spec (160 operations, 0.5 MB) before the first heading appears: seconds
-    # on an idle core, more than the default wait on a loaded 2-core machine.
+    # ReDoc lays out the whole spec (160 operations, 0.5 MB) before the first heading appears:
+    # seconds on an idle core, more than the default wait on a loaded 2-core machine.
     expect(page.locator("h1").first).to_contain_text("LiteMaaS", timeout=90_000)
     expect(page.get_by_text("/api/v1/health/ready").first).to_be_attached()
     expect(page.locator("[role=search] input, input[placeholder='Search...']").first

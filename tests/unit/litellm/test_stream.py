@@ -66,3 +66,61 @@ def test_other_member_orders_are_read_whole():
 def test_malformed_truncated_or_misshapen_bodies_are_refused(body):
     with pytest.raises(MalformedBody):
         data_items(chunked(body, 4) or [b""])
+
+
+def _reference(body: bytes) -> list[dict]:
+    """What the standard library makes of the body, nulls dropped at every depth."""
+    return json.loads(body, object_pairs_hook=lambda pairs: {
+        key: value for key, value in pairs if value is not None})["data"]
+
+
+def _catalogue(count: int) -> list[dict]:
+    """Entries shaped like LiteLLM's, with what the fast path must hand over or learn: a field
+    that appears late, keys that are not identifiers, objects nested in lists (so ``}, {``
+    inside an entry), nulls in nested objects and lists, a string holding ``}, {``."""
+    entries = []
+    for n in range(count):
+        info = {"id": f"id-{n}", "max_tokens": 1000 + n, "mode": None if n % 3 else "chat",
+                "input_cost_per_token": n * 1e-07, "supports_vision": n % 2 == 0,
+                "tiered_pricing": [{"range": [0, 128]}, {"range": [128, 256]}],
+                "supported_openai_params": ["tools", "seed"], "pricing_overrides": []}
+        info.update({f"unused_{k}": None for k in range(40)})
+        if n > count // 2:
+            info["added_later"] = {"value": n, "gone": None} if n % 5 == 0 else n
+        if n % 7 == 0:
+            info["tags"] = [None, {"a": None, "b": [1, None]}]
+        params = {"model": f"openai/m-{n}", "api_base": None, "odd key-é": n,
+                  "note": 'a "quoted" }, { string'}
+        entries.append({"model_name": f"model-{n}", "litellm_params": params,
+                        "model_info": info})
+    return entries
+
+
+@pytest.mark.parametrize("separators", [(",", ":"), (", ", ": ")])
+@pytest.mark.parametrize("size", [997, 4096, 65536])
+def test_long_answers_give_what_the_standard_library_gives(separators, size):
+    body = json.dumps({"data": _catalogue(400)}, separators=separators,
+                      ensure_ascii=False).encode()
+    expected = _reference(body)
+    assert data_items(chunked(body, size)) == expected
+    assert data_items(chunked(body, size)) == expected  # with the field names learned
+
+
+def test_json_msgspec_refuses_is_read_by_the_standard_library():
+    body = json.dumps({"data": _catalogue(200)}, separators=(",", ":")).encode()
+    body = body.replace(b'"max_tokens":1100,', b'"max_tokens":NaN,', 1)
+    items = data_items(chunked(body, 2048))
+    assert items[100]["model_info"]["max_tokens"] != items[100]["model_info"]["max_tokens"]
+    assert items[:100] == _reference(body)[:100] and items[101:] == _reference(body)[101:]
+
+
+@pytest.mark.parametrize("damage", [
+    (b'"model_name":"model-150",', b'"model_name":"model-150" '),  # a missing comma
+    (b'{"model_name":"model-150"', b'5,{"model_name":"model-150"'),  # an item not an object
+    (b'"max_tokens":1150', b'"max_tokens":1150}'),  # a stray brace
+])
+def test_damage_in_the_middle_of_a_long_answer_is_refused(damage):
+    body = json.dumps({"data": _catalogue(300)}, separators=(",", ":")).encode()
+    assert damage[0] in body
+    with pytest.raises(MalformedBody):
+        data_items(chunked(body.replace(*damage), 4096))
