@@ -28,6 +28,10 @@ What it measures (each figure the median of ``BENCH_REPEATS`` runs, default 3, e
 
 Rate limiting stays on, with limits raised so the load is never refused (one client address
 sends it all). For reference the catalogue list is also measured with it off.
+
+``python -m bench --catalogue`` takes only the catalogue figures (cached, uncached, ``limit=1000``
+on 1,000 models), ``/api/v1/health`` beside them and the web tree's peak RSS, in about a minute:
+for A/B comparisons while working on that path. It prints JSON and writes no results file.
 """
 
 from __future__ import annotations
@@ -398,7 +402,7 @@ def verdicts(figures: dict) -> dict:
     checks = {"<=": float.__le__, "<": float.__lt__, ">=": float.__ge__}
     return {name: {"value": figures[name], "target": f"{op} {limit}",
                    "met": checks[op](float(figures[name]), float(limit))}
-            for name, (op, limit) in TARGETS.items()}
+            for name, (op, limit) in TARGETS.items() if name in figures}
 
 
 def run() -> dict:
@@ -499,8 +503,49 @@ def run() -> dict:
     }
 
 
+def catalogue_run() -> dict:
+    """The catalogue figures alone (``--catalogue``), with /health and the web RSS beside them."""
+    services = resolve_services()
+    with scratch_database(services.base_database_url) as database_url:
+        stack = Stack(database_url, services.redis_url)
+        try:
+            with stack.worker() as worker:
+                stack.wait_for_worker(worker)
+                seed_list_catalogue(stack)
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            with stack.web(port) as web, RssSampler(web.pid, every=0.2) as web_rss:
+                note("GET /api/v1/models?limit=50 (cached)")
+                listing = list_figures(base)
+                note("GET /api/v1/models, a different query each request (uncached)")
+                uncached = uncached_figures(base)
+                note("GET /api/v1/models?limit=1000")
+                listing_all = list_all_figures(base, LIST_MODELS)
+                note("GET /api/v1/health")
+                health = summary(load_runs(f"{base}/api/v1/health", DIAGNOSTIC_SECONDS))
+        finally:
+            stack.close()
+    figures = {
+        "models_list_rps": listing["rps"], "models_list_p99_ms": listing["p99_ms"],
+        "models_list_uncached_rps": uncached["rps"],
+        "models_list_uncached_p99_ms": uncached["p99_ms"],
+        "models_list_1000_rps": listing_all["rps"],
+        "models_list_1000_p99_ms": listing_all["p99_ms"],
+        "health_rps": health["rps"], "health_p99_ms": health["p99_ms"],
+        "web_rss_peak_tree_mb": round(web_rss.peak_tree_mb, 1),
+    }
+    return {**figures,
+            "targets": verdicts(figures),
+            "loads_before_figures": LOADS,
+            "details": {"models_list": listing, "models_list_uncached": uncached,
+                        "models_list_1000": listing_all, "health": health}}
+
+
 def main() -> int:
     os.chdir(ROOT)
+    if "--catalogue" in sys.argv[1:]:
+        print(json.dumps(catalogue_run(), indent=2, default=str))
+        return 0
     results = run()
     text = json.dumps(results, indent=2, default=str) + "\n"
     print(text)
