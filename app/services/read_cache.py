@@ -23,8 +23,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
+import orjson
 from flask import Response, current_app, request
 
 from app.extensions import db
@@ -179,8 +181,9 @@ def query_key(query: Mapping[str, Any]) -> str:
 
 
 def json_response(scope: str, query: Mapping[str, Any], build: Callable[[], Any]) -> Response:
-    """The 200 JSON answer ``build()`` gives (JSON-able data), from the cache when the scope is
-    unchanged; 304 when the client already holds it (``If-None-Match``)."""
+    """The 200 JSON answer ``build()`` gives (data orjson encodes: datetimes in ISO 8601,
+    Decimal as numbers), from the cache when the scope is unchanged; 304 when the client
+    already holds it (``If-None-Match``)."""
     token = version_token(scope)
     key = (scope, token, query_key(query))
     bodies = _state().bodies
@@ -193,8 +196,15 @@ def json_response(scope: str, query: Mapping[str, Any], build: Callable[[], Any]
 
 
 def _encode(data: Any) -> CachedBody:
-    body = current_app.json.response(data).get_data()
+    body = orjson.dumps(data, default=_json_number)
     return CachedBody(body, hashlib.blake2b(body, digest_size=16).hexdigest())
+
+
+def _json_number(value: Any) -> float:
+    """Money is Decimal in the database and a JSON number on the wire (as app.JSONProvider)."""
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _respond(entry: CachedBody) -> Response:
