@@ -8,8 +8,11 @@ first, then (on a miss) the data: a token is never paired with older data than i
 an answer is stale for no one once the writer has committed, whichever process or code path
 wrote. A missing row (never written, or truncated) means "do not cache".
 
-A hit costs one primary-key read, over a connection kept for it (``TokenReader``), and no query
-or serialisation; answers carry a strong ``ETag`` and honour ``If-None-Match`` with 304.
+A hit costs at most one primary-key read, over a connection kept for it (``TokenReader``), and
+no query or serialisation; answers carry a strong ``ETag`` and honour ``If-None-Match`` with 304.
+Threads of a process share token reads: a read that began after a request arrived answers that
+request too (any write committed before the request arrived is in its snapshot), so under load
+one read serves the requests that queued behind it.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from flask import Response, current_app, request
+from flask import Response, current_app, g, has_request_context, request
 
 from app.extensions import db
 
@@ -98,12 +101,21 @@ class TokenReader:
         self._lock = threading.Lock()
         self._fairy = None  # the pool's wrapper, detached: closing it closes the connection
         self._retry_at = 0.0
+        self._last: dict[str, tuple[float, str | None]] = {}  # scope -> (read began, token)
 
-    def read(self, scope: str) -> str | None:
+    def read(self, scope: str, not_before: float | None = None) -> str | None:
+        """The token as a read that began at ``not_before`` (``time.perf_counter()``, default
+        now) or later saw it: the last read qualifies when it began then or later (another
+        thread's, while this one waited for the lock); otherwise this thread reads."""
+        not_before = time.perf_counter() if not_before is None else not_before
         with self._lock:
+            last = self._last.get(scope)
+            if last is not None and last[0] >= not_before:
+                return last[1]
             connection = self._connection()
             if connection is None:
                 return None
+            began = time.perf_counter()
             try:
                 with connection.cursor() as cursor:
                     cursor.execute(_TOKEN_SQL, (scope,))
@@ -112,7 +124,9 @@ class TokenReader:
                 log.warning("cache version read failed; serving uncached", exc_info=True)
                 self._discard()
                 return None
-        return None if row is None else str(row[0])
+            token = None if row is None else str(row[0])
+            self._last[scope] = (began, token)
+        return token
 
     def _connection(self):
         if self._fairy is not None:
@@ -165,8 +179,10 @@ def _state() -> _ProcessState:
 
 
 def version_token(scope: str) -> str | None:
-    """The scope's current token, or None when there is none (then nothing is cached)."""
-    return _state().tokens.read(scope)
+    """The scope's token as of this request's arrival or later (a write committed before the
+    request arrived is always seen), or None when there is none (then nothing is cached)."""
+    # g.started: when the request's first hook ran (app.logs); now when there is none
+    return _state().tokens.read(scope, g.get("started") if has_request_context() else None)
 
 
 def query_key(query: Mapping[str, Any]) -> str:
