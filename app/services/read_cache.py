@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from flask import Response, current_app, g, has_request_context, request
+from flask import Response, current_app, g, request
 
 from app.extensions import db
 
@@ -178,11 +178,10 @@ def _state() -> _ProcessState:
     return state
 
 
-def version_token(scope: str) -> str | None:
-    """The scope's token as of this request's arrival or later (a write committed before the
-    request arrived is always seen), or None when there is none (then nothing is cached)."""
-    # g.started: when the request's first hook ran (app.logs); now when there is none
-    return _state().tokens.read(scope, g.get("started") if has_request_context() else None)
+def version_token(scope: str, not_before: float | None = None) -> str | None:
+    """The scope's token as a read that began at ``not_before`` (default now) or later saw it,
+    or None when there is none (then nothing is cached)."""
+    return _state().tokens.read(scope, not_before)
 
 
 def query_key(query: Mapping[str, Any]) -> str:
@@ -200,7 +199,10 @@ def json_response(scope: str, query: Mapping[str, Any], build: Callable[[], Any]
     """The 200 JSON answer ``build()`` gives (data orjson encodes: datetimes in ISO 8601,
     Decimal as numbers), from the cache when the scope is unchanged; 304 when the client
     already holds it (``If-None-Match``)."""
-    token = version_token(scope)
+    # A read (GET) sees every write committed before it arrived: g.started, when its first
+    # hook ran (app.logs). A request that writes must see its own writes: it reads anew.
+    arrived = g.get("started") if request.method in ("GET", "HEAD") else None
+    token = version_token(scope, arrived)
     key = (scope, token, query_key(query))
     bodies = _state().bodies
     entry = bodies.get(key) if token is not None else None
