@@ -37,6 +37,9 @@ sends it all). For reference the catalogue list is also measured with it off.
 ``python -m bench --sync-job`` takes only the sync jobs on the worker process, ``--enqueue``
 only the enqueue figure (both may be given): for A/B comparisons while working on them. It
 prints JSON and writes no results file.
+``python -m bench --catalogue`` takes only the catalogue figures (cached, uncached, ``limit=1000``
+on 1,000 models), ``/api/v1/health`` beside them and the web tree's peak RSS, in about a minute:
+for A/B comparisons while working on that path. It prints JSON and writes no results file.
 """
 
 from __future__ import annotations
@@ -569,8 +572,49 @@ def worker_run(parts: set[str]) -> dict:
             "details": details}
 
 
+def catalogue_run() -> dict:
+    """The catalogue figures alone (``--catalogue``), with /health and the web RSS beside them."""
+    services = resolve_services()
+    with scratch_database(services.base_database_url) as database_url:
+        stack = Stack(database_url, services.redis_url)
+        try:
+            with stack.worker() as worker:
+                stack.wait_for_worker(worker)
+                seed_list_catalogue(stack)
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            with stack.web(port) as web, RssSampler(web.pid, every=0.2) as web_rss:
+                note("GET /api/v1/models?limit=50 (cached)")
+                listing = list_figures(base)
+                note("GET /api/v1/models, a different query each request (uncached)")
+                uncached = uncached_figures(base)
+                note("GET /api/v1/models?limit=1000")
+                listing_all = list_all_figures(base, LIST_MODELS)
+                note("GET /api/v1/health")
+                health = summary(load_runs(f"{base}/api/v1/health", DIAGNOSTIC_SECONDS))
+        finally:
+            stack.close()
+    figures = {
+        "models_list_rps": listing["rps"], "models_list_p99_ms": listing["p99_ms"],
+        "models_list_uncached_rps": uncached["rps"],
+        "models_list_uncached_p99_ms": uncached["p99_ms"],
+        "models_list_1000_rps": listing_all["rps"],
+        "models_list_1000_p99_ms": listing_all["p99_ms"],
+        "health_rps": health["rps"], "health_p99_ms": health["p99_ms"],
+        "web_rss_peak_tree_mb": round(web_rss.peak_tree_mb, 1),
+    }
+    return {**figures,
+            "targets": verdicts(figures),
+            "loads_before_figures": LOADS,
+            "details": {"models_list": listing, "models_list_uncached": uncached,
+                        "models_list_1000": listing_all, "health": health}}
+
+
 def main() -> int:
     os.chdir(ROOT)
+    if "--catalogue" in sys.argv[1:]:
+        print(json.dumps(catalogue_run(), indent=2, default=str))
+        return 0
     only = {"--sync-job", "--enqueue"} & set(sys.argv[1:])
     if only:
         print(json.dumps(worker_run(only), indent=2, default=str))

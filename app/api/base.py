@@ -62,6 +62,14 @@ class Parser(FlaskParser):
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = Parser()
 
+    def arguments(self, schema, *args, **kwargs):
+        """flask-smorest's ``arguments``, given a schema instance made once: webargs builds a
+        new instance from a class on every request (marshmallow deep-copies every declared
+        field: ~8 % of a cached catalogue answer). Loading keeps no state on the schema."""
+        if isinstance(schema, type):
+            schema = schema()
+        return super().arguments(schema, *args, **kwargs)
+
     def auth(self, permission: str):
         """Require an identity allowed ``permission`` (see app.auth.permissions)."""
 

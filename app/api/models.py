@@ -28,10 +28,10 @@ from app.schemas.models import (
     SyncStatsQuerySchema,
     SyncStatsSchema,
     ValidateReportSchema,
+    model_page_wire,
 )
 from app.services import model_sync, read_cache
 from app.services import models as catalogue
-from app.services.listing import paginate
 
 
 class SyncFailed(AppError):
@@ -59,16 +59,10 @@ class Models(MethodView):
         catalogue changes (``ETag``; ``If-None-Match`` gives 304)."""
 
         admin = _reads_all()
-
-        def page():
-            found = paginate(catalogue.list_query(query), query["page"], query["limit"])
-            last_success = catalogue.last_success_at()
-            found["data"] = [catalogue.view(model, last_success, admin)
-                             for model in found["data"]]
-            return ModelPageSchema().dump(found)
-
         # admins' answers (with apiBase) are cached apart from everyone else's
-        return read_cache.json_response("catalogue", {**query, "_admin": admin}, page)
+        return read_cache.json_response(
+            "catalogue", {**query, "_admin": admin},
+            lambda: model_page_wire(catalogue.list_page(query, admin)))
 
 
 @blp.route("/sync")

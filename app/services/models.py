@@ -19,7 +19,7 @@ from app.extensions import db, redis_client, redis_key
 from app.litellm import litellm_client
 from app.models import LIVE_KEY_STATES, ApiKey, ApiKeyModel, Model, Subscription, SyncRun
 from app.services import audit, subscriptions
-from app.services.listing import SortFields, matches
+from app.services.listing import SortFields, matches, paginate_in_one_query
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,16 @@ def list_query(filters: dict[str, Any]) -> Select:
     return stmt.order_by(*SORTS.order(filters.get("sort") or "provider"))
 
 
+def list_page(filters: dict[str, Any], with_api_base: bool = False) -> dict[str, Any]:
+    """A page of the catalogue (``view`` items in the list envelope) in one round trip: the
+    rows, their total and the last successful sync."""
+    found = paginate_in_one_query(list_query(filters), filters["page"], filters["limit"],
+                                  _last_success_stmt().scalar_subquery())
+    found["data"] = [view(model, last_success, with_api_base)
+                     for model, last_success in found["data"]]
+    return found
+
+
 def get(model_id: str) -> Model:
     model = db.session.get(Model, model_id)
     if model is None:
@@ -73,9 +83,12 @@ def get(model_id: str) -> Model:
     return model
 
 
+def _last_success_stmt() -> Select:
+    return select(func.max(SyncRun.finished_at)).where(SyncRun.success.is_(True))
+
+
 def last_success_at() -> datetime | None:
-    return db.session.scalar(select(func.max(SyncRun.finished_at))
-                             .where(SyncRun.success.is_(True)))
+    return db.session.scalar(_last_success_stmt())
 
 
 def last_seen(model: Model, last_success: datetime | None) -> datetime:

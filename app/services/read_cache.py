@@ -8,8 +8,11 @@ first, then (on a miss) the data: a token is never paired with older data than i
 an answer is stale for no one once the writer has committed, whichever process or code path
 wrote. A missing row (never written, or truncated) means "do not cache".
 
-A hit costs one primary-key read, over a connection kept for it (``TokenReader``), and no query
-or serialisation; answers carry a strong ``ETag`` and honour ``If-None-Match`` with 304.
+A hit costs at most one primary-key read, over a connection kept for it (``TokenReader``), and
+no query or serialisation; answers carry a strong ``ETag`` and honour ``If-None-Match`` with 304.
+Threads of a process share token reads: a read that began after a request arrived answers that
+request too (any write committed before the request arrived is in its snapshot), so under load
+one read serves the requests that queued behind it.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from flask import Response, current_app, request
+import orjson
+from flask import Response, current_app, g, request
 
 from app.extensions import db
 
@@ -96,12 +101,21 @@ class TokenReader:
         self._lock = threading.Lock()
         self._fairy = None  # the pool's wrapper, detached: closing it closes the connection
         self._retry_at = 0.0
+        self._last: dict[str, tuple[float, str | None]] = {}  # scope -> (read began, token)
 
-    def read(self, scope: str) -> str | None:
+    def read(self, scope: str, not_before: float | None = None) -> str | None:
+        """The token as a read that began at ``not_before`` (``time.perf_counter()``, default
+        now) or later saw it: the last read qualifies when it began then or later (another
+        thread's, while this one waited for the lock); otherwise this thread reads."""
+        not_before = time.perf_counter() if not_before is None else not_before
         with self._lock:
+            last = self._last.get(scope)
+            if last is not None and last[0] >= not_before:
+                return last[1]
             connection = self._connection()
             if connection is None:
                 return None
+            began = time.perf_counter()
             try:
                 with connection.cursor() as cursor:
                     cursor.execute(_TOKEN_SQL, (scope,))
@@ -110,7 +124,9 @@ class TokenReader:
                 log.warning("cache version read failed; serving uncached", exc_info=True)
                 self._discard()
                 return None
-        return None if row is None else str(row[0])
+            token = None if row is None else str(row[0])
+            self._last[scope] = (began, token)
+        return token
 
     def _connection(self):
         if self._fairy is not None:
@@ -162,9 +178,10 @@ def _state() -> _ProcessState:
     return state
 
 
-def version_token(scope: str) -> str | None:
-    """The scope's current token, or None when there is none (then nothing is cached)."""
-    return _state().tokens.read(scope)
+def version_token(scope: str, not_before: float | None = None) -> str | None:
+    """The scope's token as a read that began at ``not_before`` (default now) or later saw it,
+    or None when there is none (then nothing is cached)."""
+    return _state().tokens.read(scope, not_before)
 
 
 def query_key(query: Mapping[str, Any]) -> str:
@@ -179,9 +196,13 @@ def query_key(query: Mapping[str, Any]) -> str:
 
 
 def json_response(scope: str, query: Mapping[str, Any], build: Callable[[], Any]) -> Response:
-    """The 200 JSON answer ``build()`` gives (JSON-able data), from the cache when the scope is
-    unchanged; 304 when the client already holds it (``If-None-Match``)."""
-    token = version_token(scope)
+    """The 200 JSON answer ``build()`` gives (data orjson encodes: datetimes in ISO 8601,
+    Decimal as numbers), from the cache when the scope is unchanged; 304 when the client
+    already holds it (``If-None-Match``)."""
+    # A read (GET) sees every write committed before it arrived: g.started, when its first
+    # hook ran (app.logs). A request that writes must see its own writes: it reads anew.
+    arrived = g.get("started") if request.method in ("GET", "HEAD") else None
+    token = version_token(scope, arrived)
     key = (scope, token, query_key(query))
     bodies = _state().bodies
     entry = bodies.get(key) if token is not None else None
@@ -193,8 +214,15 @@ def json_response(scope: str, query: Mapping[str, Any], build: Callable[[], Any]
 
 
 def _encode(data: Any) -> CachedBody:
-    body = current_app.json.response(data).get_data()
+    body = orjson.dumps(data, default=_json_number)
     return CachedBody(body, hashlib.blake2b(body, digest_size=16).hexdigest())
+
+
+def _json_number(value: Any) -> float:
+    """Money is Decimal in the database and a JSON number on the wire (as app.JSONProvider)."""
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _respond(entry: CachedBody) -> Response:

@@ -115,6 +115,35 @@ def test_sort_and_pagination_happen_in_sql(client, synced):
     assert client.get(f"{MODELS}?page=9").get_json()["data"] == []
 
 
+@pytest.mark.parametrize("query", ["limit=1000&availability=all", "limit=5&page=2&sort=-inputCost",
+                                   "search=gpt&restricted=true", "page=9"])
+def test_the_list_answer_is_what_the_page_schema_dumps(app, client, login, synced, query):
+    """The list is encoded without ModelPageSchema's dump (app.schemas.models.model_page_wire):
+    for every caller, the JSON is the one the dump gives, field for field."""
+    from app.schemas.models import ModelListQuerySchema, ModelPageSchema
+    from app.services import models as catalogue
+    from app.services.listing import paginate
+
+    synced()
+    set_unavailable(app, "command-r-plus")
+    admin = login("admin")
+    client.patch(f"{MODELS}/gpt-4o", json={"restricted": True, "description": "Ünïcode ✓"},
+                 headers=admin)
+    filters = ModelListQuerySchema().load(dict(part.split("=") for part in query.split("&")))
+    for headers, with_api_base in (({}, False), (admin, True)):
+        answer = client.get(f"{MODELS}?{query}", headers=headers)
+        with app.app_context():
+            found = paginate(catalogue.list_query(filters), filters["page"], filters["limit"])
+            last_success = catalogue.last_success_at()
+            found["data"] = [catalogue.view(model, last_success, with_api_base)
+                             for model in found["data"]]
+            expected = json.loads(app.json.dumps(ModelPageSchema().dump(found)))
+            db.session.remove()
+        assert answer.status_code == 200
+        assert answer.get_json() == expected
+        assert answer.get_json()["pagination"]["total"] == expected["pagination"]["total"] > 0
+
+
 @pytest.mark.parametrize("query", ["limit=1001", "limit=0", "page=0", "sort=price",
                                    "availability=gone", "restricted=maybe",
                                    "search=" + "x" * 201])
