@@ -37,6 +37,7 @@ sends it all). For reference the catalogue list is also measured with it off.
 ``python -m bench --sync-job`` takes only the sync jobs on the worker process, ``--enqueue``
 only the enqueue figure (both may be given): for A/B comparisons while working on them. It
 prints JSON and writes no results file.
+
 ``python -m bench --catalogue`` takes only the catalogue figures (cached, uncached, ``limit=1000``
 on 1,000 models), ``/api/v1/health`` beside them and the web tree's peak RSS, in about a minute:
 for A/B comparisons while working on that path. It prints JSON and writes no results file.

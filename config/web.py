@@ -19,6 +19,7 @@ gunicorn's ``when_ready`` did); the counters are shared by the workers through
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import subprocess
@@ -62,6 +63,18 @@ def _migrate():
     return app
 
 
+def worker_app():
+    """The app of one granian worker. Created once and kept for the worker's life, so the
+    collector need not walk it again: frozen, the ~400,000 objects of the app and its modules
+    leave every full collection, which otherwise stalled a request for tens of milliseconds
+    now and then (the p99 of every path)."""
+    from app import create_app
+
+    app = create_app()
+    gc.freeze()
+    return app
+
+
 def main() -> None:
     if os.environ.get("WEB_SERVER", "granian") == "gunicorn":
         os.execvp("gunicorn", ["gunicorn", "-c", "config/gunicorn.py", "app:create_app()"])
@@ -73,7 +86,7 @@ def main() -> None:
     workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 1))
     threads = int(os.environ.get("WEB_THREADS", "4"))
     Granian(
-        "app:create_app", factory=True, interface=Interfaces.WSGI,
+        "config.web:worker_app", factory=True, interface=Interfaces.WSGI,
         address=os.environ.get("WEB_BIND", "0.0.0.0"), port=int(os.environ.get("PORT", "8080")),
         workers=workers, blocking_threads=threads, http=HTTPModes.http1, websockets=False,
         backlog=int(os.environ.get("WEB_BACKLOG", "1024")),

@@ -137,9 +137,16 @@ def test_counters_live_under_the_deployment_redis_prefix(small_app, settings):
     assert keys and all(k.startswith(settings.REDIS_KEY_PREFIX) for k in keys)
 
 
+WEB_SERVERS = {
+    "granian": ["-m", "config.web"],  # the Procfile's web process
+    "gunicorn": ["-m", "gunicorn", "-c", "config/gunicorn.py", "app:create_app()"],
+}
+
+
 @pytest.mark.slow
-def test_limits_hold_across_real_gunicorn_workers(settings, app):
-    """Two gunicorn worker processes, one Redis window per caller."""
+@pytest.mark.parametrize("web_server", sorted(WEB_SERVERS))
+def test_limits_hold_across_real_web_workers(settings, app, web_server):
+    """Two worker processes of the web server, one Redis window per caller."""
     import os
     import shutil
     import socket
@@ -161,8 +168,8 @@ def test_limits_hold_across_real_gunicorn_workers(settings, app):
            "PROMETHEUS_MULTIPROC_DIR": f".data/test/prometheus-{port}"}
     root = Path(__file__).resolve().parents[2]
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "app:create_app()"],
-        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [sys.executable, *WEB_SERVERS[web_server]], cwd=root, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
         deadline, up = time.monotonic() + 90, False
@@ -171,8 +178,8 @@ def test_limits_hold_across_real_gunicorn_workers(settings, app):
                 up = requests.get(f"{base}/health", timeout=1).status_code == 200
             except (requests.ConnectionError, requests.Timeout):  # booting, or a loaded host
                 time.sleep(0.2)
-        assert up, f"gunicorn did not come up (exit code {server.poll()})"
-        token = requests.post(f"{base}/auth/login", json={"username": "gunicorn-user"},
+        assert up, f"{web_server} did not come up (exit code {server.poll()})"
+        token = requests.post(f"{base}/auth/login", json={"username": f"{web_server}-user"},
                               timeout=5).json()["accessToken"]
         codes = []
         for _ in range(6):  # a new connection each time: the workers take turns
@@ -182,7 +189,7 @@ def test_limits_hold_across_real_gunicorn_workers(settings, app):
         assert codes == [200] * 5 + [429]
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=60)  # granian kills a worker that has not stopped after 30 s
         shutil.rmtree(root / env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
@@ -215,3 +222,19 @@ def test_one_redis_round_trip_per_request_with_the_headers(small_app):
     reset = int(answers[0].headers["X-RateLimit-Reset"])
     assert 0 < reset - time.time() <= 61
     assert 0 < int(answers[-1].headers["Retry-After"]) <= 60
+
+
+def test_a_web_worker_app_leaves_the_collector(settings):
+    """config.web's worker app freezes what it built (gc.freeze): full collections no longer
+    walk the app and its modules between requests."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "APP_ENV": "test", "DATABASE_URL": settings.DATABASE_URL,
+           "REDIS_URL": settings.REDIS_URL, "LOG_LEVEL": "WARNING"}
+    probe = ("import gc; from config.web import worker_app; app = worker_app(); "
+             "print(app.name, gc.get_freeze_count())")
+    answer = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                            text=True, timeout=120, check=True).stdout.split()
+    assert answer[0] == "app" and int(answer[1]) > 100_000
