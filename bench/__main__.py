@@ -474,14 +474,7 @@ def run() -> dict:
                     listing_10k = list_all_figures(base, SYNC_MODELS)
                 finished_job = seed_list_catalogue(stack)
                 with stack.web(port) as web, RssSampler(web.pid, every=0.2) as web_rss:
-                    note("GET /api/v1/models?limit=50 (cached)")
-                    listing = list_figures(base)
-                    note("GET /api/v1/models, a different query each request (uncached)")
-                    uncached = uncached_figures(base)
-                    note("GET /api/v1/models?limit=1000")
-                    listing_all = list_all_figures(base, LIST_MODELS)
-                    note("GET /api/v1/health (the request stack; rate limiter on, exempt)")
-                    health = summary(load_runs(f"{base}/api/v1/health", DIAGNOSTIC_SECONDS))
+                    listing, uncached, listing_all, health = catalogue_http_figures(base)
                     token = admin_token(base)
                     note("GET /api/v1/jobs/{id}")
                     status = status_figures(base, token, finished_job)
@@ -573,6 +566,19 @@ def worker_run(parts: set[str]) -> dict:
             "details": details}
 
 
+def catalogue_http_figures(base: str) -> tuple[dict, dict, dict, dict]:
+    """The catalogue over HTTP (cached, uncached, ``limit=1000`` of 1,000) and ``/health``."""
+    note("GET /api/v1/models?limit=50 (cached)")
+    listing = list_figures(base)
+    note("GET /api/v1/models, a different query each request (uncached)")
+    uncached = uncached_figures(base)
+    note("GET /api/v1/models?limit=1000")
+    listing_all = list_all_figures(base, LIST_MODELS)
+    note("GET /api/v1/health (the request stack; rate limiter on, exempt)")
+    health = summary(load_runs(f"{base}/api/v1/health", DIAGNOSTIC_SECONDS))
+    return listing, uncached, listing_all, health
+
+
 def catalogue_run() -> dict:
     """The catalogue figures alone (``--catalogue``), with /health and the web RSS beside them."""
     services = resolve_services()
@@ -585,14 +591,7 @@ def catalogue_run() -> dict:
             port = free_port()
             base = f"http://127.0.0.1:{port}"
             with stack.web(port) as web, RssSampler(web.pid, every=0.2) as web_rss:
-                note("GET /api/v1/models?limit=50 (cached)")
-                listing = list_figures(base)
-                note("GET /api/v1/models, a different query each request (uncached)")
-                uncached = uncached_figures(base)
-                note("GET /api/v1/models?limit=1000")
-                listing_all = list_all_figures(base, LIST_MODELS)
-                note("GET /api/v1/health")
-                health = summary(load_runs(f"{base}/api/v1/health", DIAGNOSTIC_SECONDS))
+                listing, uncached, listing_all, health = catalogue_http_figures(base)
         finally:
             stack.close()
     figures = {
