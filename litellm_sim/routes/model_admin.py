@@ -137,12 +137,7 @@ def _merge(model: dict, body: dict) -> None:
 def model_patch(model_id: str) -> Response:
     body = json_body()
     _require_db()
-    state = sim_state()
-    with state.lock:
-        model = _stored(model_id)
-        _merge(model, body)
-        state.catalog.changed()
-        return jsonify(_row(model, model.get("_secret", {})))
+    return _update(model_id, body)
 
 
 @blueprint.post("/model/update")
@@ -153,6 +148,11 @@ def model_update() -> Response:
     model_id = info.get("id")
     if not isinstance(model_id, str):
         raise _wrapped({"error": "No model id passed in model_info"}, 400)
+    return _update(model_id, body)
+
+
+def _update(model_id: str, body: dict) -> Response:
+    """Both update routes: merge the body into the stored model, answer its row."""
     state = sim_state()
     with state.lock:
         model = _stored(model_id)
